@@ -1,0 +1,125 @@
+"""The application factory: configuration, extensions, database, payments, blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Flask, g
+from sqlalchemy.orm import Session
+
+from app.config import ROOT, Config, load_config
+from app.db import Database
+from app.extensions import csrf, htmx, limiter, login_manager
+from app.logs import configure_logging
+from app.models.users import User
+from app.payments import PaymentBreaker, Payments, SimulatedGateway
+from app.payments.gateway import GatewayFailure
+
+
+def create_app(
+    overrides: dict[str, Any] | None = None,
+    *,
+    config: Config | None = None,
+    database: Database | None = None,
+) -> Flask:
+    """Build the web application. `overrides` replace settings; tests may hand in a database."""
+    config = (config or load_config()).with_overrides(overrides)
+    configure_logging()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+        static_url_path="/static",
+    )
+    app.config.update(
+        BACKROOM=config,
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.session_cookie_secure,
+        SESSION_COOKIE_NAME="backroom_session",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_KEY_PREFIX=config.redis_key_prefix,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_HEADERS_ENABLED=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    database = database or Database(config.database_url)
+    redis_client = redis.Redis.from_url(config.redis_url) if config.redis_url else None
+    app.extensions["backroom.db"] = database
+    app.extensions["backroom.redis"] = redis_client
+    app.extensions["backroom.payments"] = build_payments(config, database, redis_client)
+
+    htmx.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "basic"
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    from views import register_views
+
+    register_views(app)
+    return app
+
+
+def build_payments(config: Config, database: Database, redis_client: Any | None) -> Payments:
+    breaker = PaymentBreaker(
+        name="payment",
+        fail_max=config.payment_breaker_failures,
+        reset_seconds=config.payment_breaker_reset_seconds,
+        redis=redis_client,
+        namespace=config.redis_key_prefix,
+        failure_types=(GatewayFailure,),
+    )
+    return Payments(gateway=SimulatedGateway(database.sessions), breaker=breaker)
+
+
+def db_session() -> Session:
+    """The request's (or app context's) session, opened on first use, closed at teardown."""
+    from flask import current_app
+
+    session: Session | None = g.get("db_session")
+    if session is None:
+        session = current_app.extensions["backroom.db"].session()
+        g.db_session = session
+    return session
+
+
+def current_config() -> Config:
+    from flask import current_app
+
+    config: Config = current_app.config["BACKROOM"]
+    return config
+
+
+def current_payments() -> Payments:
+    from flask import current_app
+
+    payments: Payments = current_app.extensions["backroom.payments"]
+    return payments
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    return user if user is not None and user.active else None

@@ -1,0 +1,238 @@
+"""The `backroom` command: serve, web, worker, db upgrade, users create, demo-data."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from app.config import Config, ConfigError, load_config
+from app.db import Database
+from app.errors import DomainError
+from app.logs import configure_logging
+from app.migrations import upgrade_database
+
+log = logging.getLogger("backroom.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    handler = args.handler
+    return int(handler(config, args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backroom", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="upgrade, seed, and serve web + scheduler (make run)")
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "16")))
+    serve.set_defaults(handler=cmd_serve)
+    web = sub.add_parser("web", help="HTTP only, under gunicorn (scaled deployment)")
+    web.add_argument("--bind", default=None)
+    web.add_argument("--workers", type=int, default=None)
+    web.set_defaults(handler=cmd_web)
+    worker = sub.add_parser("worker", help="the scheduler only (one leader across processes)")
+    worker.set_defaults(handler=cmd_worker)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate to the newest schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
+    users = sub.add_parser("users", help="accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    create = users_sub.add_parser("create", help="create a user (password asked or from stdin)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True)
+    create.add_argument("--email", default="")
+    create.add_argument("--name", default="")
+    create.set_defaults(handler=cmd_users_create)
+    sub.add_parser("demo-data", help="seed demo data into an empty database").set_defaults(
+        handler=cmd_demo_data
+    )
+    return parser
+
+
+def prepare(config: Config, *, seed: bool) -> None:
+    """Upgrade the schema, create the configured admin, seed demo data if empty."""
+    from app.services.demo import seed_demo_data
+    from app.services.users import ensure_admin
+
+    upgrade_database(config.database_url)
+    database = Database(config.database_url, pool_size=2)
+    session = database.session()
+    try:
+        if config.admin_username and config.admin_password:
+            if ensure_admin(session, config.admin_username, config.admin_password):
+                log.info("created admin %s", config.admin_username)
+        if seed and config.demo_data and seed_demo_data(session):
+            log.info("seeded demo data into an empty database")
+    finally:
+        session.close()
+        database.dispose()
+
+
+def _job_context(config: Config) -> Any:
+    from app import build_payments
+    from jobs import JobContext
+    from jobs.runner import holder_name
+
+    database = Database(config.database_url, pool_size=4)
+    redis_client = None
+    if config.redis_url:
+        import redis
+
+        redis_client = redis.Redis.from_url(config.redis_url)
+    payments = build_payments(config, database, redis_client)
+    return JobContext(config=config, db=database, payments=payments, holder=holder_name())
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from waitress import serve
+
+    from app import create_app
+    from jobs.runner import Scheduler
+
+    prepare(config, seed=True)
+    app = create_app(config=config)
+    # One process: share its database and payments (so the breaker is one breaker).
+    from jobs import JobContext
+    from jobs.runner import holder_name
+
+    ctx = JobContext(
+        config=config,
+        db=app.extensions["backroom.db"],
+        payments=app.extensions["backroom.payments"],
+        holder=holder_name(),
+    )
+    scheduler = Scheduler(ctx)
+    if config.scheduler_enabled:
+        scheduler.start()
+    print(f"Backroom serving on http://127.0.0.1:{config.port}  (Ctrl-C to stop)", flush=True)
+    try:
+        serve(
+            app,
+            host=os.environ.get("HOST", "127.0.0.1"),
+            port=config.port,
+            threads=args.threads,
+            connection_limit=1000,
+            backlog=2048,
+            channel_timeout=60,
+            ident="backroom",
+        )
+    finally:
+        scheduler.stop()
+    return 0
+
+
+def cmd_web(config: Config, args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from app import create_app
+
+    # Without a shared store the limiter is only exact inside one process.
+    workers = args.workers or int(os.environ.get("WEB_WORKERS", "4" if config.redis_url else "1"))
+    options = {
+        "bind": args.bind or f"{os.environ.get('HOST', '0.0.0.0')}:{config.port}",  # noqa: S104
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": int(os.environ.get("WEB_THREADS", "8")),
+        "accesslog": None,
+        "backlog": 2048,
+        "keepalive": 5,
+    }
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(config=config)
+
+    _App().run()
+    return 0
+
+
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    from jobs.runner import Scheduler
+
+    upgrade_database(config.database_url)
+    scheduler = Scheduler(_job_context(config))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler.start()
+    print("Backroom scheduler running (Ctrl-C to stop)", flush=True)
+    stop.wait()
+    scheduler.stop()
+    return 0
+
+
+def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
+    upgrade_database(config.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_users_create(config: Config, args: argparse.Namespace) -> int:
+    from app.services.users import create_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            print("passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    upgrade_database(config.database_url)
+    database = Database(config.database_url, pool_size=1)
+    session = database.session()
+    try:
+        user = create_user(
+            session,
+            username=args.username,
+            password=password,
+            role=args.role,
+            email=args.email,
+            name=args.name,
+        )
+    except DomainError as exc:
+        print(f"cannot create user: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        session.close()
+        database.dispose()
+    print(f"created {user.role} {user.username} (id {user.id})")
+    return 0
+
+
+def cmd_demo_data(config: Config, args: argparse.Namespace) -> int:
+    from app.services.demo import seed_demo_data
+
+    upgrade_database(config.database_url)
+    database = Database(config.database_url, pool_size=1)
+    session = database.session()
+    try:
+        seeded = seed_demo_data(session)
+    finally:
+        session.close()
+        database.dispose()
+    print("seeded demo data" if seeded else "the database is not empty; nothing seeded")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

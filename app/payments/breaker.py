@@ -1,0 +1,128 @@
+"""The payment circuit breaker: pybreaker, with its state in Redis when REDIS_URL is set.
+
+pybreaker lets every call through while half-open; CONTRACT wants one trial call to
+decide. So a trial token (a lock in process, `SET NX` in Redis) admits exactly one caller
+once the open period has passed, and everyone else keeps failing fast until it answers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pybreaker
+
+T = TypeVar("T")
+
+STATE_NAMES = {"closed": "closed", "open": "open", "half-open": "half_open"}
+
+
+class BreakerOpen(Exception):
+    """The circuit is open: the call was not made. `retry_after` is in whole seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"circuit open, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class BreakerStatus:
+    name: str
+    state: str
+    failures: int
+    opened_at: datetime | None
+    retry_after: int
+
+
+class PaymentBreaker:
+    """Wraps gateway calls; only exceptions of `failure_types` count as failures."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        fail_max: int,
+        reset_seconds: int,
+        redis: Any | None = None,
+        namespace: str = "backroom",
+        failure_types: tuple[type[BaseException], ...] = (Exception,),
+    ) -> None:
+        self.name = name
+        self.reset_seconds = reset_seconds
+        self._redis = redis
+        self._trial_key = f"{namespace}:breaker:{name}:trial"
+        self._trial_lock = threading.Lock()
+        storage: pybreaker.CircuitBreakerStorage
+        if redis is not None:
+            storage = pybreaker.CircuitRedisStorage(
+                pybreaker.STATE_CLOSED, redis, namespace=f"{namespace}:breaker:{name}"
+            )
+        else:
+            storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self._failure_types = failure_types
+        self._cb = pybreaker.CircuitBreaker(
+            fail_max=fail_max,
+            reset_timeout=reset_seconds,
+            state_storage=storage,
+            name=name,
+            exclude=[lambda exc: not isinstance(exc, self._failure_types)],
+            throw_new_error_on_trip=False,
+        )
+
+    def status(self, now: datetime | None = None) -> BreakerStatus:
+        now = now or datetime.now(UTC)
+        raw = self._cb.current_state
+        opened_at = self._cb._state_storage.opened_at if raw != "closed" else None
+        state = STATE_NAMES.get(raw, raw)
+        retry_after = 0
+        if raw == "open" and opened_at is not None:
+            remaining = (opened_at + timedelta(seconds=self.reset_seconds) - now).total_seconds()
+            if remaining <= 0:
+                state = "half_open"
+            retry_after = max(0, math.ceil(remaining))
+        return BreakerStatus(self.name, state, self._cb.fail_counter, opened_at, retry_after)
+
+    def check(self) -> None:
+        """Fail fast with BreakerOpen while the open period lasts; no call is made."""
+        status = self.status()
+        if status.state == "open":
+            raise BreakerOpen(max(1, status.retry_after))
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call through the breaker; raises BreakerOpen instead of calling when open."""
+        status = self.status()
+        if status.state == "closed":
+            return self._call(func, *args, **kwargs)
+        if status.state == "open":
+            raise BreakerOpen(max(1, status.retry_after))
+        if not self._take_trial():
+            raise BreakerOpen(1)
+        try:
+            return self._call(func, *args, **kwargs)
+        finally:
+            self._release_trial()
+
+    def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return self._cb.call(func, *args, **kwargs)
+        except pybreaker.CircuitBreakerError as exc:
+            raise BreakerOpen(max(1, self.status().retry_after)) from exc
+
+    def _take_trial(self) -> bool:
+        if self._redis is not None:
+            return bool(self._redis.set(self._trial_key, b"1", nx=True, ex=30))
+        return self._trial_lock.acquire(blocking=False)
+
+    def _release_trial(self) -> None:
+        if self._redis is not None:
+            self._redis.delete(self._trial_key)
+        else:
+            self._trial_lock.release()
+
+    def reset(self) -> None:
+        """Close the circuit (admin action and tests)."""
+        self._cb.close()

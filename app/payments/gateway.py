@@ -1,0 +1,142 @@
+"""The payment gateway seam and the simulated gateway behind CONTRACT's test cards.
+
+A gateway answers a charge with a `ChargeResult` (approved or declined: both are business
+answers) or raises `GatewayFailure` (the processor failed: only these count toward the
+circuit breaker). Calls are idempotent by key, like real processors.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import transaction
+from app.models.payments import GatewayCharge
+
+CARD_APPROVED = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+CARD_PROCESSING_ERROR = "4000000000000119"
+
+
+class GatewayFailure(Exception):
+    """The processor failed (error, timeout): the outcome of the call is not a decision."""
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    approved: bool
+    reference: str | None
+    amount_cents: int
+    decline_reason: str | None = None
+
+
+class Gateway(Protocol):
+    def charge(self, *, amount_cents: int, card_number: str, idempotency_key: str) -> ChargeResult:
+        """Charge a card once per key; a repeat with the same key returns the first result."""
+        ...
+
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        """What the processor knows of a key, or None if it never saw it."""
+        ...
+
+    def refund(self, *, amount_cents: int, charge_reference: str, idempotency_key: str) -> str:
+        """Refund (part of) a charge once per key; returns the refund reference."""
+        ...
+
+
+def luhn_ok(number: str) -> bool:
+    digits = [int(c) for c in number]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+class SimulatedGateway:
+    """A processor simulation that remembers charges in its own table, like a real one would.
+
+    4242… approves, 4000…0002 declines, 4000…0119 fails with a processing error; any other
+    number that passes the Luhn check approves. `latency_seconds` simulates network time.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], *, latency_seconds: float = 0.0) -> None:
+        self._sessions = sessions
+        self.latency_seconds = latency_seconds
+        self.calls = 0
+
+    def charge(self, *, amount_cents: int, card_number: str, idempotency_key: str) -> ChargeResult:
+        self.calls += 1
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        if card_number == CARD_PROCESSING_ERROR:
+            raise GatewayFailure("processing error at the payment processor")
+        known = self.find_charge(idempotency_key)
+        if known is not None:
+            return known
+        approved = card_number != CARD_DECLINED
+        record = GatewayCharge(
+            kind="charge",
+            idempotency_key=idempotency_key,
+            reference=f"ch_{secrets.token_hex(8)}",
+            status="succeeded" if approved else "declined",
+            amount_cents=amount_cents,
+            card_last4=card_number[-4:],
+        )
+        return self._store(record)
+
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        with self._sessions() as session:
+            record = session.scalars(
+                select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)
+            ).first()
+            return None if record is None else _result(record)
+
+    def refund(self, *, amount_cents: int, charge_reference: str, idempotency_key: str) -> str:
+        self.calls += 1
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        known = self.find_charge(idempotency_key)
+        if known is not None and known.reference is not None:
+            return known.reference
+        record = GatewayCharge(
+            kind="refund",
+            idempotency_key=idempotency_key,
+            reference=f"re_{secrets.token_hex(8)}",
+            status="succeeded",
+            amount_cents=amount_cents,
+        )
+        result = self._store(record)
+        assert result.reference is not None
+        return result.reference
+
+    def _store(self, record: GatewayCharge) -> ChargeResult:
+        session = self._sessions()
+        try:
+            with transaction(session):
+                session.add(record)
+            return _result(record)
+        except IntegrityError:
+            # A concurrent call with the same key won: answer what it recorded.
+            known = self.find_charge(record.idempotency_key)
+            assert known is not None
+            return known
+        finally:
+            session.close()
+
+
+def _result(record: GatewayCharge) -> ChargeResult:
+    approved = record.status == "succeeded"
+    return ChargeResult(
+        approved=approved,
+        reference=record.reference if approved else None,
+        amount_cents=record.amount_cents,
+        decline_reason=None if approved else "card_declined",
+    )

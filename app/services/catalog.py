@@ -1,0 +1,168 @@
+"""The catalog: ranked search, product reads, and admin edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import transaction
+from app.errors import Conflict, NotFound, ValidationError
+from app.models.catalog import Product
+from app.services.pagination import Page, paginate
+
+MAX_QUERY_TERMS = 8
+EDITABLE = ("sku", "name", "description", "category", "price_cents", "stock", "image_url", "active")
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    """Checked product fields; None means 'not given' (PATCH keeps the old value)."""
+
+    sku: str | None = None
+    name: str | None = None
+    description: str | None = None
+    category: str | None = None
+    price_cents: int | None = None
+    stock: int | None = None
+    image_url: str | None = None
+    active: bool | None = None
+
+    def changes(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in EDITABLE if getattr(self, k) is not None}
+
+
+def check_product_input(data: ProductInput, *, creating: bool) -> None:
+    """Raise ValidationError naming each bad field."""
+    problems: dict[str, str] = {}
+    if creating:
+        for required in ("sku", "name", "price_cents", "stock"):
+            if getattr(data, required) is None:
+                problems[required] = "is required"
+    if data.sku is not None and not (0 < len(data.sku.strip()) <= 64):
+        problems["sku"] = "must have 1-64 characters"
+    if data.name is not None and not (0 < len(data.name.strip()) <= 200):
+        problems["name"] = "must have 1-200 characters"
+    if data.price_cents is not None and not (0 <= data.price_cents <= 100_000_000):
+        problems["price_cents"] = "must be an integer from 0 to 100000000"
+    if data.stock is not None and not (0 <= data.stock <= 10_000_000):
+        problems["stock"] = "must be an integer from 0 to 10000000"
+    if data.category is not None and len(data.category) > 80:
+        problems["category"] = "must have at most 80 characters"
+    if data.description is not None and len(data.description) > 10_000:
+        problems["description"] = "must have at most 10000 characters"
+    if data.image_url is not None and data.image_url and (
+        len(data.image_url) > 500 or not data.image_url.startswith(("https://", "http://", "/"))
+    ):
+        problems["image_url"] = "must be an http(s) URL of at most 500 characters"
+    if problems:
+        raise ValidationError(problems)
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(terms: list[str]) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """Every term must match name, sku or description; the score ranks how well."""
+    name, sku, desc = func.lower(Product.name), func.lower(Product.sku), func.lower(Product.description)
+    matches, score = [], literal(0)
+    for term in terms:
+        pattern = _like(term)
+        prefix = _like(term)[1:]
+        name_hit = name.like(pattern, escape="\\")
+        sku_hit = sku.like(pattern, escape="\\")
+        desc_hit = desc.like(pattern, escape="\\")
+        matches.append(or_(name_hit, sku_hit, desc_hit))
+        score = score + case(
+            (sku == term, 100),
+            (name.like(prefix, escape="\\"), 60),
+            (name_hit, 40),
+            (sku_hit, 25),
+            else_=0,
+        ) + case((desc_hit, 10), else_=0)
+    return and_(*matches), score
+
+
+def list_products(
+    session: Session,
+    *,
+    q: str = "",
+    category: str = "",
+    page: int = 1,
+    per_page: int = 24,
+    include_inactive: bool = False,
+) -> Page[Product]:
+    """Search the catalog. With `q`, best matches first (exact sku, then name prefix, name,
+    sku, description); without, by name. Inactive products only for admins."""
+    query = select(Product)
+    if not include_inactive:
+        query = query.where(Product.active.is_(True))
+    if category:
+        query = query.where(Product.category == category)
+    terms = [t for t in q.lower().split() if t][:MAX_QUERY_TERMS]
+    if terms:
+        condition, score = _search(terms)
+        query = query.where(condition).order_by(score.desc(), Product.name, Product.id)
+    else:
+        query = query.order_by(Product.name, Product.id)
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def list_categories(session: Session) -> list[str]:
+    rows = session.scalars(
+        select(Product.category).where(Product.active.is_(True), Product.category != "")
+        .group_by(Product.category).order_by(Product.category)
+    )
+    return list(rows)
+
+
+def get_product(session: Session, product_id: int, *, include_inactive: bool = False) -> Product:
+    """The product, or NotFound (also for an inactive one unless asked)."""
+    product = session.get(Product, product_id)
+    if product is None or (not product.active and not include_inactive):
+        raise NotFound("no such product")
+    return product
+
+
+def create_product(session: Session, data: ProductInput) -> Product:
+    """Add a shop product. Raises ValidationError, Conflict(sku_taken)."""
+    check_product_input(data, creating=True)
+    fields = data.changes()
+    fields["sku"] = fields["sku"].strip()
+    fields["name"] = fields["name"].strip()
+    product = Product(**fields)
+    try:
+        with transaction(session):
+            _refuse_taken_sku(session, product.sku, partner_id=None)
+            session.add(product)
+    except IntegrityError as exc:
+        raise Conflict("a product with that sku exists", code="sku_taken") from exc
+    return product
+
+
+def update_product(session: Session, product_id: int, data: ProductInput) -> Product:
+    """Change the given fields of a product. Raises NotFound, ValidationError, Conflict."""
+    check_product_input(data, creating=False)
+    try:
+        with transaction(session):
+            product = get_product(session, product_id, include_inactive=True)
+            changes = data.changes()
+            if "sku" in changes and changes["sku"].strip() != product.sku:
+                changes["sku"] = changes["sku"].strip()
+                _refuse_taken_sku(session, changes["sku"], partner_id=product.partner_id)
+            for key, value in changes.items():
+                setattr(product, key, value)
+    except IntegrityError as exc:
+        raise Conflict("a product with that sku exists", code="sku_taken") from exc
+    return product
+
+
+def _refuse_taken_sku(session: Session, sku: str, *, partner_id: int | None) -> None:
+    owner = Product.partner_id.is_(None) if partner_id is None else Product.partner_id == partner_id
+    if session.scalar(select(Product.id).where(owner, Product.sku == sku)) is not None:
+        raise Conflict("a product with that sku exists", code="sku_taken")

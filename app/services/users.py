@@ -1,0 +1,158 @@
+"""Accounts: registration, staff creation, sign-in, API tokens, deactivation."""
+
+from __future__ import annotations
+
+import re
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db import transaction
+from app.errors import Conflict, NotFound, ValidationError
+from app.models.users import Role, User
+from app.services.pagination import Page, paginate
+
+MIN_PASSWORD = 8
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Verifying against this when the user is unknown keeps sign-in time the same either way.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+# werkzeug's scrypt default (N=2**15). Tests lower the cost; production never does.
+HASH_METHOD = "scrypt"
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+def check_user_fields(
+    *, username: str, password: str, role: str, email: str = "", name: str = ""
+) -> None:
+    """Raise ValidationError naming every bad field at once."""
+    problems: dict[str, str] = {}
+    if not USERNAME_RE.match(username):
+        problems["username"] = "3-64 letters, digits or . _ @ -"
+    if len(password) < MIN_PASSWORD:
+        problems["password"] = f"must have at least {MIN_PASSWORD} characters"
+    elif len(password) > 256:
+        problems["password"] = "must have at most 256 characters"
+    if role not in {r.value for r in Role}:
+        problems["role"] = f"must be one of {', '.join(r.value for r in Role)}"
+    if email and (len(email) > 254 or not EMAIL_RE.match(email)):
+        problems["email"] = "is not an email address"
+    if len(name) > 120:
+        problems["name"] = "must have at most 120 characters"
+    if problems:
+        raise ValidationError(problems)
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    name: str = "",
+    email: str = "",
+) -> User:
+    """Create an account with a hashed password. Raises ValidationError, Conflict(username_taken)."""
+    username = username.strip()
+    check_user_fields(username=username, password=password, role=role, email=email, name=name)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        name=name.strip(),
+        email=email.strip(),
+    )
+    try:
+        with transaction(session):
+            if find_user(session, username) is not None:
+                raise Conflict("that username is taken", code="username_taken")
+            session.add(user)
+    except IntegrityError as exc:  # a concurrent create of the same name got there first
+        raise Conflict("that username is taken", code="username_taken") from exc
+    return user
+
+
+def register_customer(session: Session, *, username: str, password: str, email: str) -> User:
+    """Self-service sign-up: always a customer, an email is required."""
+    if not email:
+        raise ValidationError({"email": "is required"})
+    return create_user(
+        session, username=username, password=password, role=Role.CUSTOMER, email=email
+    )
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (same timing either way)."""
+    user = find_user(session, username.strip()) if username else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def issue_token(user: User, secret: str) -> str:
+    """A signed bearer token; changing the password invalidates it."""
+    return URLSafeTimedSerializer(secret, salt="api-token").dumps(
+        {"uid": user.id, "pw": user.password_hash[-12:]}
+    )
+
+
+def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -> User | None:
+    """The active user a token was issued to, or None if it is forged, old or revoked."""
+    try:
+        data = URLSafeTimedSerializer(secret, salt="api-token").loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
+        return None
+    user = session.get(User, data["uid"])
+    if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
+        return None
+    return user
+
+
+def list_users(session: Session, *, page: int = 1, per_page: int = 50) -> Page[User]:
+    return paginate(session, select(User).order_by(User.role, User.username), page=page,
+                    per_page=per_page)
+
+
+def set_user_active(session: Session, user_id: int, *, active: bool, actor: User) -> User:
+    """Activate or deactivate an account; an admin cannot deactivate themselves."""
+    if user_id == actor.id and not active:
+        raise ValidationError({"active": "you cannot deactivate your own account"})
+    with transaction(session):
+        user = get_user(session, user_id)
+        user.active = active
+    return user
+
+
+def ensure_admin(session: Session, username: str, password: str) -> bool:
+    """Create this admin unless a user of that name exists. True when one was created."""
+    if find_user(session, username) is not None:
+        return False
+    try:
+        create_user(session, username=username, password=password, role=Role.ADMIN)
+    except Conflict:
+        return False
+    return True

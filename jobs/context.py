@@ -1,0 +1,17 @@
+"""What a job may use besides its session and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Config
+from app.db import Database
+from app.payments import Payments
+
+
+@dataclass(frozen=True)
+class JobContext:
+    config: Config
+    db: Database
+    payments: Payments
+    holder: str

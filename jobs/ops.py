@@ -1,0 +1,21 @@
+"""Housekeeping jobs: the scheduler heartbeat that /health reads, and pruning job history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.services.ops import SCHEDULER, prune_job_runs as prune_runs, record_heartbeat
+from jobs.context import JobContext
+
+
+def beat_heartbeats(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Write the scheduler's heartbeat. Always 'due'; a repeat only moves the time."""
+    record_heartbeat(session, name=SCHEDULER, now=now, holder=ctx.holder)
+    return 1
+
+
+def prune_job_runs(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Forget job runs older than a week. Due: anything past the cut-off; re-runs find none."""
+    return prune_runs(session, now=now, keep_days=7)

@@ -1,0 +1,161 @@
+"""Running jobs: one run recorded per call, and the scheduler with exactly one leader.
+
+Leadership: on PostgreSQL an advisory lock held on a dedicated connection; on SQLite an
+exclusive file lock next to the database. A process that is not the leader waits and
+retries, so a second worker is harmless and takes over when the first one dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+from app.db import utcnow
+from app.logs import request_id_var
+from app.services.ops import record_job_run
+from jobs import Job, JobContext, schedule
+
+log = logging.getLogger("backroom.jobs")
+ADVISORY_LOCK_ID = 0x6261636B  # "back"
+
+
+def run_job(ctx: JobContext, job: Job, now: datetime | None = None) -> int:
+    """Run one job in its own session; record start, duration, count and outcome."""
+    started = utcnow()
+    clock = time.perf_counter()
+    session = ctx.db.session()
+    token = request_id_var.set(f"job:{job.id}:{started.strftime('%H%M%S')}")
+    try:
+        handled = job.func(session, now or started, ctx)
+        outcome, error = "ok", None
+    except Exception as exc:
+        session.rollback()
+        log.exception("job %s failed", job.id, extra={"job_id": job.id})
+        handled, outcome, error = 0, "error", f"{type(exc).__name__}: {exc}"[:2000]
+    finally:
+        session.close()
+        request_id_var.reset(token)
+    if job.record or outcome != "ok":
+        session = ctx.db.session()
+        try:
+            record_job_run(
+                session,
+                job_id=job.id,
+                started_at=started,
+                duration_ms=(time.perf_counter() - clock) * 1000,
+                handled=handled,
+                outcome=outcome,
+                error=error,
+            )
+        except Exception:
+            log.exception("could not record the run of %s", job.id)
+        finally:
+            session.close()
+    return handled
+
+
+class Leadership:
+    """Try to become the one scheduler; `acquire` never blocks."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self._conn: Any = None
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        if self.ctx.db.is_sqlite:
+            return self._acquire_file()
+        conn = self.ctx.db.engine.connect()
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_ID})
+                   .scalar())
+        conn.commit()
+        if got:
+            self._conn = conn
+        else:
+            conn.close()
+        return got
+
+    def _acquire_file(self) -> bool:
+        path = Path(self.ctx.config.data_dir) / "scheduler.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("w")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.write(f"{self.ctx.holder}\n")
+        handle.flush()
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Scheduler:
+    """APScheduler in a background thread, started once this process leads."""
+
+    def __init__(self, ctx: JobContext, *, retry_seconds: float = 5.0) -> None:
+        self.ctx = ctx
+        self.retry_seconds = retry_seconds
+        self.leadership = Leadership(ctx)
+        self._aps = BackgroundScheduler(timezone="UTC")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.leading = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._lead, name="scheduler-leader", daemon=True)
+        self._thread.start()
+
+    def _lead(self) -> None:
+        while not self._stop.is_set():
+            if self.leadership.acquire():
+                self._begin()
+                return
+            log.info("another scheduler leads; retrying in %ss", self.retry_seconds)
+            self._stop.wait(self.retry_seconds)
+
+    def _begin(self) -> None:
+        self.leading = True
+        for job in schedule(self.ctx):
+            self._aps.add_job(
+                run_job,
+                "interval",
+                seconds=job.seconds,
+                args=(self.ctx, job),
+                id=job.id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=utcnow(),
+                misfire_grace_time=None,
+            )
+        self._aps.start()
+        log.info("scheduler started as leader (%s)", self.ctx.holder)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        self.leadership.release()
+        self.leading = False
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"

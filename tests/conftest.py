@@ -1,0 +1,182 @@
+"""Shared fixtures: a database per backend, an app per test, rolled back after each test.
+
+The suite runs on SQLite always and on PostgreSQL when TEST_DATABASE_URL is set (it makes
+and drops its own database there). With REQUIRE_SERVICES=1 a missing service fails the run
+instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+import app.models  # noqa: F401
+from app import create_app
+from app.db import Base, Database
+from app.models.users import User
+from tests.builders import make_user
+
+REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Hashing at full cost would dominate the suite's time; the algorithm is unchanged."""
+    import app.services.users as users
+
+    original, users.HASH_METHOD = users.HASH_METHOD, "scrypt:1024:8:1"
+    yield
+    users.HASH_METHOD = original
+
+
+def need(service: str, available: bool, how: str) -> None:
+    """Skip (or, under REQUIRE_SERVICES=1, fail) when a service is not available."""
+    if available:
+        return
+    message = f"{service} not available: {how}"
+    if REQUIRE:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
+    pytest.skip(message)
+
+
+def create_postgres_database(base_url: str) -> str:
+    """Create a uniquely named database next to TEST_DATABASE_URL's; return its URL."""
+    name = f"backroom_test_{secrets.token_hex(4)}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(base_url: str, url: str) -> None:
+    name = make_url(url).database
+    assert name and re.match(r"^backroom_test_[0-9a-f]+$", name)
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database URL with the schema created, one per backend for the whole run."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        url = f"sqlite:///{path}"
+        engine = create_engine(url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield url
+        return
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    need("PostgreSQL", bool(base), "set TEST_DATABASE_URL=postgresql+psycopg://...")
+    url = create_postgres_database(base)
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    yield url
+    drop_postgres_database(base, url)
+
+
+@pytest.fixture(scope="session")
+def database(backend: str) -> Iterator[Database]:
+    db = Database(backend, pool_size=2)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Iterator[Database]:
+    """The database with every session bound to one connection inside a transaction that
+    is rolled back after the test (services' commits become savepoint releases)."""
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield database
+    finally:
+        database.sessions.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    s = db.session()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> Flask:
+    overrides: dict[str, Any] = {
+        "database_url": db.url,
+        "secret_key": "test-secret",
+        "testing": True,
+        "data_dir": tmp_path,
+        "upload_dir": tmp_path / "uploads",
+        "scheduler_enabled": False,
+        "redis_url": None,
+    }
+    from app.config import Config
+
+    return create_app(overrides, config=Config(), database=db)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def customer(session: Session) -> User:
+    return make_user(session, "customer", username="casey")
+
+
+@pytest.fixture
+def admin(session: Session) -> User:
+    return make_user(session, "admin", username="ada")
+
+
+def bearer(client: FlaskClient, user: User, password: str = "password123") -> dict[str, str]:
+    """Authorization headers for `user`, obtained through POST /api/v1/auth/token."""
+    response = client.post(
+        "/api/v1/auth/token", json={"username": user.username, "password": password}
+    )
+    assert response.status_code == 200, response.json
+    return {"Authorization": f"Bearer {response.json['token']}"}
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def sign_in(client: FlaskClient, user: User, password: str = "password123") -> str:
+    """Sign in through the /login form like a browser; returns the page's CSRF token."""
+    page = client.get("/login")
+    token = CSRF_META.search(page.get_data(as_text=True))
+    assert token, "the login page must carry <meta name='csrf-token'>"
+    response = client.post(
+        "/login",
+        data={"username": user.username, "password": password, "csrf_token": token.group(1)},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return csrf_token(client)
+
+
+def csrf_token(client: FlaskClient, path: str = "/products") -> str:
+    page = client.get(path)
+    token = CSRF_META.search(page.get_data(as_text=True))
+    assert token, f"{path} must carry <meta name='csrf-token'>"
+    return token.group(1)

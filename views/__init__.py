@@ -1,0 +1,25 @@
+"""Flask blueprints, one module per area; `register_views` wires them into the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_views(app: Flask) -> None:
+    from views import api, auth, cart, catalog, errors, hooks, ops, orders, pages, staff
+    from views import admin as admin_views
+
+    hooks.install(app)
+    errors.install(app)
+    pages.install(app)
+    for blueprint in (
+        ops.bp,
+        auth.bp,
+        catalog.bp,
+        cart.bp,
+        orders.bp,
+        staff.bp,
+        admin_views.bp,
+        api.bp,
+    ):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,75 @@
+"""Products: search and read (anyone), create and edit (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from app import db_session
+from app.models.users import Role
+from app.services.catalog import (
+    ProductInput,
+    create_product,
+    get_product,
+    list_products,
+    update_product,
+)
+from views.api import actor, bp, optional_actor
+from views.api.serializers import page_json, product_json
+from views.parsing import get_bool, get_int, get_str, json_body, query_page, raise_if
+
+
+@bp.get("/products")
+def products_index() -> Any:
+    page, per_page = query_page()
+    viewer = optional_actor()
+    result = list_products(
+        db_session(),
+        q=request.args.get("q", "")[:200],
+        category=request.args.get("category", "")[:80],
+        page=page,
+        per_page=per_page,
+        include_inactive=viewer is not None and viewer.has_role(Role.ADMIN)
+        and request.args.get("include_inactive") == "1",
+    )
+    return jsonify(page_json(result, product_json))
+
+
+@bp.get("/products/<int:product_id>")
+def product_show(product_id: int) -> Any:
+    viewer = optional_actor()
+    is_admin = viewer is not None and viewer.has_role(Role.ADMIN)
+    return jsonify(product_json(get_product(db_session(), product_id, include_inactive=is_admin)))
+
+
+def _product_input(data: dict[str, Any]) -> ProductInput:
+    problems: dict[str, str] = {}
+    given = ProductInput(
+        sku=get_str(data, "sku", problems, required=False, max_len=200) or None,
+        name=get_str(data, "name", problems, required=False, max_len=1000) or None,
+        description=data.get("description") if isinstance(data.get("description"), str) else None,
+        category=get_str(data, "category", problems, required=False, max_len=200) or None,
+        price_cents=get_int(data, "price_cents", problems, required=False),
+        stock=get_int(data, "stock", problems, required=False),
+        image_url=get_str(data, "image_url", problems, required=False, max_len=1000) or None,
+        active=get_bool(data, "active", problems),
+    )
+    if "description" in data and not isinstance(data["description"], str | None):
+        problems["description"] = "must be a string"
+    raise_if(problems)
+    return given
+
+
+@bp.post("/products")
+def product_create() -> Any:
+    actor(Role.ADMIN)
+    product = create_product(db_session(), _product_input(json_body()))
+    return jsonify(product_json(product)), 201
+
+
+@bp.patch("/products/<int:product_id>")
+def product_update(product_id: int) -> Any:
+    actor(Role.ADMIN)
+    product = update_product(db_session(), product_id, _product_input(json_body()))
+    return jsonify(product_json(product))

@@ -1,0 +1,105 @@
+"""One place that turns every error into CONTRACT's JSON (API), an inline alert (htmx) or a page."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import DomainError
+
+log = logging.getLogger("backroom.errors")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/health", "/metrics")
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(DomainError, render_domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def render_domain_error(error: DomainError) -> Response:
+    if wants_json():
+        response = jsonify(error.to_json())
+    elif request.headers.get("HX-Request") == "true":
+        response = Response(render_template("_alert.html", error=error))
+        response.headers["HX-Retarget"] = "#alerts"
+        response.headers["HX-Reswap"] = "innerHTML"
+        # htmx does not swap error statuses by default; the status is kept in a header.
+        response.headers["X-Error-Status"] = str(error.status)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    else:
+        response = Response(render_template("error.html", error=error), mimetype="text/html")
+    response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return render_domain_error(
+        DomainError(
+            "your form expired or came from another site; reload the page and try again",
+            code="csrf_failed",
+            status=400,
+        )
+    )
+
+
+def _rate_limited(error: RateLimitExceeded) -> Response:
+    retry = 60
+    limit = getattr(error, "limit", None)
+    if limit is not None:
+        try:
+            reset_at = limit.reset_at  # type: ignore[union-attr]
+            retry = max(1, math.ceil(reset_at - time.time()))
+        except Exception:  # storage unavailable: keep the default hint
+            retry = 60
+    return render_domain_error(
+        DomainError("too many requests; try again later", code="rate_limited", status=429,
+                    retry_after=retry, details={"retry_after": retry})
+    )
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "http_error")
+    message = error.description or error.name
+    if status == 404:
+        message = "not found"
+    domain = DomainError(message, code=code, status=status)
+    response = render_domain_error(domain)
+    if status == 405 and error.get_response().headers.get("Allow"):
+        response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_domain_error(
+        DomainError("something went wrong on our side; it has been logged", code="internal_error",
+                    status=500)
+    )

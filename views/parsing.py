@@ -1,0 +1,131 @@
+"""Turning request input into checked plain values; every problem becomes a 400/422."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from app.errors import BadRequest, ValidationError
+
+MAX_INT = 2**31 - 1
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or 400 for anything else (including no body)."""
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+def get_str(
+    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True,
+    max_len: int = 10_000, default: str = "",
+) -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            problems[name] = "is required"
+        return default
+    if not isinstance(value, str):
+        problems[name] = "must be a string"
+        return default
+    if len(value) > max_len:
+        problems[name] = f"must have at most {max_len} characters"
+        return default
+    return value
+
+
+def get_int(
+    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True,
+    minimum: int = 0, maximum: int = MAX_INT, label: str | None = None,
+) -> int | None:
+    label = label or name
+    value = data.get(name)
+    if value is None:
+        if required:
+            problems[label] = "is required"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems[label] = "must be an integer"
+        return None
+    if not minimum <= value <= maximum:
+        problems[label] = f"must be from {minimum} to {maximum}"
+        return None
+    return value
+
+
+def get_bool(data: dict[str, Any], name: str, problems: dict[str, str]) -> bool | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        problems[name] = "must be true or false"
+        return None
+    return value
+
+
+def form_int(name: str, problems: dict[str, str], *, required: bool = True, minimum: int = 0,
+             maximum: int = MAX_INT) -> int | None:
+    """An integer from a form field (text), with the same rules as `get_int`."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        if required:
+            problems[name] = "is required"
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        problems[name] = "must be a whole number"
+        return None
+    if not minimum <= value <= maximum:
+        problems[name] = f"must be from {minimum} to {maximum}"
+        return None
+    return value
+
+
+def form_cents(name: str, problems: dict[str, str], *, required: bool = True) -> int | None:
+    """A money amount typed as '12.99' (or '12') into a form, as integer cents."""
+    raw = (request.form.get(name) or "").strip().replace(",", "")
+    if not raw:
+        if required:
+            problems[name] = "is required"
+        return None
+    whole, _, frac = raw.partition(".")
+    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+        problems[name] = "must be an amount like 12.99"
+        return None
+    cents = int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+    if cents > 100_000_000:
+        problems[name] = "is too large"
+        return None
+    return cents
+
+
+def query_page() -> tuple[int, int]:
+    """`?page=&per_page=` (per_page at most 100); 422 when they are not positive integers."""
+    problems: dict[str, str] = {}
+    values = []
+    for name, default in (("page", 1), ("per_page", 20)):
+        raw = request.args.get(name, "")
+        if raw == "":
+            values.append(default)
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            problems[name] = "must be a positive integer"
+            continue
+        if value < 1 or value > MAX_INT:
+            problems[name] = "must be a positive integer"
+            continue
+        values.append(value)
+    if problems:
+        raise ValidationError(problems)
+    return values[0], min(values[1], 100)
+
+
+def raise_if(problems: dict[str, str]) -> None:
+    if problems:
+        raise ValidationError(problems)
