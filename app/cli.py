@@ -74,9 +74,9 @@ def prepare(config: Config, *, seed: bool) -> None:
     database = Database(config.database_url, pool_size=2)
     session = database.session()
     try:
-        if config.admin_username and config.admin_password:
-            if ensure_admin(session, config.admin_username, config.admin_password):
-                log.info("created admin %s", config.admin_username)
+        admin, password = config.admin_username, config.admin_password
+        if admin and password and ensure_admin(session, admin, password):
+            log.info("created admin %s", admin)
         if seed and config.demo_data and seed_demo_data(session):
             log.info("seeded demo data into an empty database")
     finally:
@@ -154,7 +154,7 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
         "keepalive": 5,
     }
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

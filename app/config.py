@@ -136,6 +136,8 @@ def check_config(config: Config) -> None:
     if not config.database_url.startswith(("sqlite", "postgresql")):
         raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
     if bool(config.admin_username) != bool(config.admin_password):
-        raise ConfigError("set both BACKROOM_ADMIN_USERNAME and BACKROOM_ADMIN_PASSWORD, or neither")
+        raise ConfigError(
+            "set both BACKROOM_ADMIN_USERNAME and BACKROOM_ADMIN_PASSWORD, or neither"
+        )
     if config.admin_password is not None and len(config.admin_password) < 8:
         raise ConfigError("BACKROOM_ADMIN_PASSWORD must have at least 8 characters")

@@ -136,18 +136,17 @@ def transaction(session: Session) -> Iterator[Session]:
         session.commit()
     if lock is not None:
         lock.acquire()
-    token = _IMMEDIATE.set(True)
     try:
-        session.connection()  # begins now, as IMMEDIATE on SQLite
-        _IMMEDIATE.reset(token)
-        token = None
+        token = _IMMEDIATE.set(True)
+        try:
+            session.connection()  # begins now, as IMMEDIATE on SQLite
+        finally:
+            _IMMEDIATE.reset(token)
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
-        if token is not None:
-            _IMMEDIATE.reset(token)
         if lock is not None:
             lock.release()

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.ops import SCHEDULER, prune_job_runs as prune_runs, record_heartbeat
+from app.services.ops import SCHEDULER, record_heartbeat
+from app.services.ops import prune_job_runs as prune_runs
 from jobs.context import JobContext
 
 

@@ -76,8 +76,9 @@ class Leadership:
         if self.ctx.db.is_sqlite:
             return self._acquire_file()
         conn = self.ctx.db.engine.connect()
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-                   .scalar())
+        got = bool(
+            conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_ID}).scalar()
+        )
         conn.commit()
         if got:
             self._conn = conn

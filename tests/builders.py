@@ -14,8 +14,13 @@ from app.services.users import create_user
 PASSWORD = "password123"
 
 
-def make_user(session: Session, role: str = "customer", *, username: str | None = None,
-              password: str = PASSWORD) -> User:
+def make_user(
+    session: Session,
+    role: str = "customer",
+    *,
+    username: str | None = None,
+    password: str = PASSWORD,
+) -> User:
     return create_user(
         session,
         username=username or f"{role}-{secrets.token_hex(3)}",
@@ -25,9 +30,16 @@ def make_user(session: Session, role: str = "customer", *, username: str | None 
     )
 
 
-def make_product(session: Session, *, sku: str | None = None, name: str = "Test Widget",
-                 price_cents: int = 1000, stock: int = 10, category: str = "Tests",
-                 description: str = "") -> Product:
+def make_product(
+    session: Session,
+    *,
+    sku: str | None = None,
+    name: str = "Test Widget",
+    price_cents: int = 1000,
+    stock: int = 10,
+    category: str = "Tests",
+    description: str = "",
+) -> Product:
     return create_product(
         session,
         ProductInput(

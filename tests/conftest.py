@@ -70,7 +70,9 @@ def drop_postgres_database(base_url: str, url: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A database URL with the schema created, one per backend for the whole run."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "test.db"
@@ -107,7 +109,9 @@ def db(database: Database) -> Iterator[Database]:
     try:
         yield database
     finally:
-        database.sessions.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+        database.sessions.configure(
+            bind=database.engine, join_transaction_mode="conservative_savepoint"
+        )
         outer.rollback()
         connection.close()
 

@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def register_views(app: Flask) -> None:
-    from views import api, auth, cart, catalog, errors, hooks, ops, orders, pages, staff
     from views import admin as admin_views
+    from views import api, auth, cart, catalog, errors, hooks, ops, orders, pages, staff
 
     hooks.install(app)
     errors.install(app)

@@ -43,14 +43,17 @@ def login() -> Any:
     try:
         login_guard.refuse_if_locked(username)
     except DomainError as error:
-        return render_template("auth/login.html", error=error.message, username=username,
-                               next=next_url or ""), 429
+        return render_template(
+            "auth/login.html", error=error.message, username=username, next=next_url or ""
+        ), 429
     user = authenticate(db_session(), username, password) if username and password else None
     if user is None:
         if username:
             login_guard.record_failure(username)
         return render_template(
-            "auth/login.html", error="Wrong username or password.", username=username,
+            "auth/login.html",
+            error="Wrong username or password.",
+            username=username,
             next=next_url or "",
         ), 401
     login_user(user)
@@ -80,8 +83,9 @@ def register() -> Any:
     except ValidationError as error:
         return render_template("auth/register.html", form=form, errors=error.fields), 422
     except DomainError as error:
-        return render_template("auth/register.html", form=form,
-                               errors={"username": error.message}), error.status
+        return render_template(
+            "auth/register.html", form=form, errors={"username": error.message}
+        ), error.status
     login_user(user)
     flash("Your account is ready. Happy shopping!", "success")
     return redirect(url_for("catalog.index"))

@@ -74,13 +74,18 @@ def _rate_limited(error: RateLimitExceeded) -> Response:
     limit = getattr(error, "limit", None)
     if limit is not None:
         try:
-            reset_at = limit.reset_at  # type: ignore[union-attr]
+            reset_at = limit.reset_at
             retry = max(1, math.ceil(reset_at - time.time()))
         except Exception:  # storage unavailable: keep the default hint
             retry = 60
     return render_domain_error(
-        DomainError("too many requests; try again later", code="rate_limited", status=429,
-                    retry_after=retry, details={"retry_after": retry})
+        DomainError(
+            "too many requests; try again later",
+            code="rate_limited",
+            status=429,
+            retry_after=retry,
+            details={"retry_after": retry},
+        )
     )
 
 
@@ -100,6 +105,9 @@ def _http_error(error: HTTPException) -> Response:
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     return render_domain_error(
-        DomainError("something went wrong on our side; it has been logged", code="internal_error",
-                    status=500)
+        DomainError(
+            "something went wrong on our side; it has been logged",
+            code="internal_error",
+            status=500,
+        )
     )

@@ -20,8 +20,13 @@ def json_body() -> dict[str, Any]:
 
 
 def get_str(
-    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True,
-    max_len: int = 10_000, default: str = "",
+    data: dict[str, Any],
+    name: str,
+    problems: dict[str, str],
+    *,
+    required: bool = True,
+    max_len: int = 10_000,
+    default: str = "",
 ) -> str:
     value = data.get(name)
     if value is None:
@@ -38,8 +43,14 @@ def get_str(
 
 
 def get_int(
-    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True,
-    minimum: int = 0, maximum: int = MAX_INT, label: str | None = None,
+    data: dict[str, Any],
+    name: str,
+    problems: dict[str, str],
+    *,
+    required: bool = True,
+    minimum: int = 0,
+    maximum: int = MAX_INT,
+    label: str | None = None,
 ) -> int | None:
     label = label or name
     value = data.get(name)
@@ -66,8 +77,14 @@ def get_bool(data: dict[str, Any], name: str, problems: dict[str, str]) -> bool 
     return value
 
 
-def form_int(name: str, problems: dict[str, str], *, required: bool = True, minimum: int = 0,
-             maximum: int = MAX_INT) -> int | None:
+def form_int(
+    name: str,
+    problems: dict[str, str],
+    *,
+    required: bool = True,
+    minimum: int = 0,
+    maximum: int = MAX_INT,
+) -> int | None:
     """An integer from a form field (text), with the same rules as `get_int`."""
     raw = (request.form.get(name) or "").strip()
     if not raw:

@@ -54,8 +54,12 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
         problems["category"] = "must have at most 80 characters"
     if data.description is not None and len(data.description) > 10_000:
         problems["description"] = "must have at most 10000 characters"
-    if data.image_url is not None and data.image_url and (
-        len(data.image_url) > 500 or not data.image_url.startswith(("https://", "http://", "/"))
+    if (
+        data.image_url is not None
+        and data.image_url
+        and (
+            len(data.image_url) > 500 or not data.image_url.startswith(("https://", "http://", "/"))
+        )
     ):
         problems["image_url"] = "must be an http(s) URL of at most 500 characters"
     if problems:
@@ -69,8 +73,13 @@ def _like(term: str) -> str:
 
 def _search(terms: list[str]) -> tuple[ColumnElement[bool], ColumnElement[int]]:
     """Every term must match name, sku or description; the score ranks how well."""
-    name, sku, desc = func.lower(Product.name), func.lower(Product.sku), func.lower(Product.description)
-    matches, score = [], literal(0)
+    name, sku, desc = (
+        func.lower(Product.name),
+        func.lower(Product.sku),
+        func.lower(Product.description),
+    )
+    matches: list[ColumnElement[bool]] = []
+    score: ColumnElement[int] = literal(0)
     for term in terms:
         pattern = _like(term)
         prefix = _like(term)[1:]
@@ -78,13 +87,17 @@ def _search(terms: list[str]) -> tuple[ColumnElement[bool], ColumnElement[int]]:
         sku_hit = sku.like(pattern, escape="\\")
         desc_hit = desc.like(pattern, escape="\\")
         matches.append(or_(name_hit, sku_hit, desc_hit))
-        score = score + case(
-            (sku == term, 100),
-            (name.like(prefix, escape="\\"), 60),
-            (name_hit, 40),
-            (sku_hit, 25),
-            else_=0,
-        ) + case((desc_hit, 10), else_=0)
+        score = (
+            score
+            + case(
+                (sku == term, 100),
+                (name.like(prefix, escape="\\"), 60),
+                (name_hit, 40),
+                (sku_hit, 25),
+                else_=0,
+            )
+            + case((desc_hit, 10), else_=0)
+        )
     return and_(*matches), score
 
 
@@ -115,8 +128,10 @@ def list_products(
 
 def list_categories(session: Session) -> list[str]:
     rows = session.scalars(
-        select(Product.category).where(Product.active.is_(True), Product.category != "")
-        .group_by(Product.category).order_by(Product.category)
+        select(Product.category)
+        .where(Product.active.is_(True), Product.category != "")
+        .group_by(Product.category)
+        .order_by(Product.category)
     )
     return list(rows)
 

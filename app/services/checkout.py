@@ -64,7 +64,9 @@ def place_order(
     prices = _current_prices(session, list(wanted))
     total = sum(prices[pid][0] * qty for pid, qty in wanted.items())
     if store_credit_cents < 0 or store_credit_cents > total:
-        raise ValidationError({"store_credit_cents": f"must be from 0 to the order total ({total})"})
+        raise ValidationError(
+            {"store_credit_cents": f"must be from 0 to the order total ({total})"}
+        )
     if store_credit_cents and credit_balance(session, customer_id) < store_credit_cents:
         raise ValidationError({"store_credit_cents": "is more than your store credit balance"})
     if total - store_credit_cents > 0:

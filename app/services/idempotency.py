@@ -61,8 +61,9 @@ def claim_key(
             "this Idempotency-Key was used with a different request", code="idempotency_key_reused"
         )
     if existing.status_code is None or existing.response_body is None:
-        raise Conflict("a request with this Idempotency-Key is in progress",
-                       code="idempotency_in_progress")
+        raise Conflict(
+            "a request with this Idempotency-Key is in progress", code="idempotency_in_progress"
+        )
     return None, StoredResponse(existing.status_code, existing.response_body)
 
 

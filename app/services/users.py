@@ -40,7 +40,7 @@ def check_user_fields(
     if len(password) < MIN_PASSWORD:
         problems["password"] = f"must have at least {MIN_PASSWORD} characters"
     elif len(password) > 256:
-        problems["password"] = "must have at most 256 characters"
+        problems["password"] = "must have at most 256 characters"  # noqa: S105
     if role not in {r.value for r in Role}:
         problems["role"] = f"must be one of {', '.join(r.value for r in Role)}"
     if email and (len(email) > 254 or not EMAIL_RE.match(email)):
@@ -60,7 +60,9 @@ def create_user(
     name: str = "",
     email: str = "",
 ) -> User:
-    """Create an account with a hashed password. Raises ValidationError, Conflict(username_taken)."""
+    """Create an account with a hashed password.
+
+    Raises ValidationError, Conflict(username_taken)."""
     username = username.strip()
     check_user_fields(username=username, password=password, role=role, email=email, name=name)
     user = User(
@@ -133,8 +135,9 @@ def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -
 
 
 def list_users(session: Session, *, page: int = 1, per_page: int = 50) -> Page[User]:
-    return paginate(session, select(User).order_by(User.role, User.username), page=page,
-                    per_page=per_page)
+    return paginate(
+        session, select(User).order_by(User.role, User.username), page=page, per_page=per_page
+    )
 
 
 def set_user_active(session: Session, user_id: int, *, active: bool, actor: User) -> User:

@@ -34,11 +34,12 @@ def _authenticate() -> None:
 
 def optional_actor() -> User | None:
     if g.get("api_user") is not None:
-        return g.api_user  # type: ignore[no-any-return]
+        user: User = g.api_user
+        return user
     if request.headers.get("Authorization"):
         return None
     if current_user.is_authenticated:
-        return current_user  # type: ignore[return-value]
+        return current_user
     return None
 
 

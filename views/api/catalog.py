@@ -30,7 +30,8 @@ def products_index() -> Any:
         category=request.args.get("category", "")[:80],
         page=page,
         per_page=per_page,
-        include_inactive=viewer is not None and viewer.has_role(Role.ADMIN)
+        include_inactive=viewer is not None
+        and viewer.has_role(Role.ADMIN)
         and request.args.get("include_inactive") == "1",
     )
     return jsonify(page_json(result, product_json))

@@ -1,0 +1,1 @@
+"""The workflow engine and its definitions (data). Imports nothing from the app."""
