@@ -222,6 +222,9 @@ def cmd_users_create(config: Config, args: argparse.Namespace) -> int:
 def cmd_demo_data(config: Config, args: argparse.Namespace) -> int:
     from app.services.demo import seed_demo_data
 
+    if not config.demo_data:
+        print("BACKROOM_DEMO_DATA=0: demo data is never seeded")
+        return 0
     upgrade_database(config.database_url)
     database = Database(config.database_url, pool_size=1)
     session = database.session()
