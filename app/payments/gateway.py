@@ -78,9 +78,7 @@ class SimulatedGateway:
             time.sleep(self.latency_seconds)
         if card_number == CARD_PROCESSING_ERROR:
             raise GatewayFailure("processing error at the payment processor")
-        known = self.find_charge(idempotency_key)
-        if known is not None:
-            return known
+        # No look-up first: a repeated key fails the unique insert and answers the original.
         approved = card_number != CARD_DECLINED
         record = GatewayCharge(
             kind="charge",

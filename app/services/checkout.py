@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import transaction, utcnow
 from app.errors import (
@@ -95,7 +96,10 @@ def place_order(
     if not result.approved:
         _settle_failed(session, order.id, PaymentStatus.DECLINED, result.decline_reason)
         raise PaymentDeclined("your card was declined; you were not charged")
-    _settle_paid(session, order.id, result)
+    if _settle_paid(session, order.id, result):
+        # The row now says paid; mirror it without another round trip or a dirty flush.
+        set_committed_value(order, "status", OrderStatus.PAID)
+        return order
     return get_order_row(session, order.id)
 
 
