@@ -34,6 +34,11 @@ NAMING = {
 }
 
 
+# INTEGER columns (ids, cents, stock) are 32-bit on PostgreSQL: values past this are
+# refused (or not found) before they reach the database, never a driver error.
+MAX_INT = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import MAX_INT, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product
 from app.services.pagination import Page, paginate
@@ -62,6 +62,10 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
         )
     ):
         problems["image_url"] = "must be an http(s) URL of at most 500 characters"
+    for name in ("sku", "name", "description", "category", "image_url"):
+        value = getattr(data, name)
+        if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL
+            problems[name] = "must not contain NUL characters"
     if problems:
         raise ValidationError(problems)
 
@@ -112,6 +116,7 @@ def list_products(
 ) -> Page[Product]:
     """Search the catalog. With `q`, best matches first (exact sku, then name prefix, name,
     sku, description); without, by name. Inactive products only for admins."""
+    q, category = q.replace("\x00", ""), category.replace("\x00", "")
     query = select(Product)
     if not include_inactive:
         query = query.where(Product.active.is_(True))
@@ -138,7 +143,7 @@ def list_categories(session: Session) -> list[str]:
 
 def get_product(session: Session, product_id: int, *, include_inactive: bool = False) -> Product:
     """The product, or NotFound (also for an inactive one unless asked)."""
-    product = session.get(Product, product_id)
+    product = session.get(Product, product_id) if 0 < product_id <= MAX_INT else None
     if product is None or (not product.active and not include_inactive):
         raise NotFound("no such product")
     return product

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import transaction, utcnow
+from app.db import MAX_INT, transaction, utcnow
 from app.errors import (
     Conflict,
     NotFound,
@@ -61,9 +61,11 @@ def place_order(
     or PaymentUnavailable (503, circuit open); on every failure stock and credit are restored.
     """
     wanted = _merge_lines(lines)
-    _check_card(card_number)
+    card_number = _check_card(card_number)
     prices = _current_prices(session, list(wanted))
     total = sum(prices[pid][0] * qty for pid, qty in wanted.items())
+    if total > MAX_INT:
+        raise ValidationError({"lines": f"the order total may be at most {MAX_INT} cents"})
     if store_credit_cents < 0 or store_credit_cents > total:
         raise ValidationError(
             {"store_credit_cents": f"must be from 0 to the order total ({total})"}
@@ -126,10 +128,12 @@ def _merge_lines(lines: Sequence[LineRequest]) -> dict[int, int]:
     return wanted
 
 
-def _check_card(card_number: str) -> None:
+def _check_card(card_number: str) -> str:
+    """The card's digits (spaces and dashes dropped), so the gateway sees the real number."""
     digits = card_number.replace(" ", "").replace("-", "")
-    if not (digits.isdigit() and 12 <= len(digits) <= 19):
+    if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
         raise ValidationError({"payment.card_number": "must be 12-19 digits"})
+    return digits
 
 
 def _current_prices(session: Session, product_ids: list[int]) -> dict[int, tuple[int, str, str]]:

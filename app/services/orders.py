@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.db import MAX_INT
+from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.payments import Payment
 from app.models.users import User
@@ -17,6 +18,8 @@ def list_orders(
 ) -> Page[Order]:
     """Newest first. Customers never see orders whose payment failed: they were not placed."""
     query = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
+    if status and status not in set(OrderStatus):
+        raise ValidationError({"status": f"must be one of {', '.join(OrderStatus)}"})
     if viewer.is_staff:
         if status:
             query = query.where(Order.status == status)
@@ -29,7 +32,7 @@ def list_orders(
 
 def get_order(session: Session, viewer: User, order_id: int) -> Order:
     """The order if the viewer may see it, else NotFound (never 'forbidden': no leak)."""
-    order = session.get(Order, order_id)
+    order = session.get(Order, order_id) if 0 < order_id <= MAX_INT else None
     if order is None or (not viewer.is_staff and order.customer_id != viewer.id):
         raise NotFound("no such order")
     if not viewer.is_staff and order.status == OrderStatus.PAYMENT_FAILED:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.db import transaction
+from app.db import MAX_INT, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import Role, User
 from app.services.pagination import Page, paginate
@@ -47,6 +47,9 @@ def check_user_fields(
         problems["email"] = "is not an email address"
     if len(name) > 120:
         problems["name"] = "must have at most 120 characters"
+    for label, value in (("name", name), ("email", email)):
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            problems[label] = "must not contain NUL characters"
     if problems:
         raise ValidationError(problems)
 
@@ -96,7 +99,7 @@ def find_user(session: Session, username: str) -> User | None:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id) if 0 < user_id <= MAX_INT else None
     if user is None:
         raise NotFound("no such user")
     return user
@@ -104,7 +107,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None (same timing either way)."""
-    user = find_user(session, username.strip()) if username else None
+    user = find_user(session, username.strip()) if username and "\x00" not in username else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
