@@ -58,6 +58,9 @@ def _product_input(data: dict[str, Any]) -> ProductInput:
     )
     if "description" in data and not isinstance(data["description"], str | None):
         problems["description"] = "must be a string"
+    for name in ("sku", "name", "price_cents", "stock", "active"):
+        if name in data and data[name] is None:  # not "leave unchanged": a mistake to report
+            problems[name] = "must not be null"
     raise_if(problems)
     return given
 
