@@ -1,0 +1,217 @@
+"""Definition validation: every way an admin's edit can be broken is named, all at once."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
+from workflows.schema import DefinitionError, parse_definition, validate_definition
+
+
+def tiny() -> dict:
+    return {
+        "name": "tiny",
+        "initial": "A",
+        "states": [
+            {"name": "A", "label": "Start", "team": "support", "sla_hours": 4, "terminal": False},
+            {"name": "B", "label": "Middle", "team": None, "sla_hours": None, "terminal": False},
+            {"name": "DONE", "label": "Done", "team": None, "sla_hours": None, "terminal": True},
+        ],
+        "transitions": [
+            {"trigger": "go", "source": ["A"], "dest": "B", "roles": ["support"]},
+            {"trigger": "finish", "source": ["B"], "dest": "DONE", "roles": ["system"]},
+        ],
+    }
+
+
+def problems_of(data, **kw) -> list[str]:
+    return validate_definition(data, **kw)
+
+
+def test_it_accepts_the_shipped_rma_definition_with_its_core_states():
+    data = load_shipped("rma")
+    assert (
+        problems_of(data, required_states=RMA_CORE_STATES, required_triggers=RMA_CORE_TRIGGERS)
+        == []
+    )
+    definition = parse_definition(data)
+    assert definition.initial == "SUBMITTED"
+    assert {s.name for s in definition.states if s.terminal} == {
+        "COMPLETED",
+        "REJECTED",
+        "CANCELLED",
+    }
+
+
+def test_it_accepts_a_small_valid_definition():
+    definition = parse_definition(tiny())
+    assert definition.state("A").team == "support"
+    assert definition.transitions[0].label == "Go"
+    with pytest.raises(KeyError):
+        definition.state("NOPE")
+
+
+@pytest.mark.parametrize("data", [None, [], "rma", 42])
+def test_it_refuses_what_is_not_an_object(data):
+    assert problems_of(data) == ["the definition must be a JSON object"]
+
+
+def test_it_names_an_unreachable_state():
+    data = tiny()
+    data["states"].append({"name": "ORPHAN", "terminal": False})
+    data["transitions"].append(
+        {"trigger": "leave", "source": ["ORPHAN"], "dest": "DONE", "roles": ["support"]}
+    )
+    assert "state ORPHAN cannot be reached from A" in problems_of(data)
+
+
+def test_it_names_a_dead_end_and_a_state_that_cannot_finish():
+    data = tiny()
+    data["transitions"][1] = {"trigger": "loop", "source": ["B"], "dest": "C", "roles": ["support"]}
+    data["states"].append({"name": "C", "terminal": False})
+    data["transitions"].append(
+        {"trigger": "back", "source": ["C"], "dest": "B", "roles": ["support"]}
+    )
+    found = problems_of(data)
+    assert "state B can never reach a terminal state" in found
+    assert "state DONE cannot be reached from A" in found
+    data = tiny()
+    data["transitions"].pop()
+    assert "state B is a dead end: not terminal and no transition out" in problems_of(data)
+
+
+def test_it_requires_a_terminal_and_a_known_initial():
+    data = tiny()
+    data["states"][2]["terminal"] = False
+    data["initial"] = "Z"
+    found = problems_of(data)
+    assert "at least one state must be terminal" in found
+    assert "initial state 'Z' is not one of the states" in found
+
+
+def test_it_names_unknown_guards_effects_roles_and_states():
+    data = tiny()
+    data["transitions"][0].update(
+        guards=["os.system"], effects=["drop_tables"], roles=["root"], dest="NOWHERE", source=["X"]
+    )
+    found = " | ".join(problems_of(data))
+    assert "guards: 'os.system' is not known" in found
+    assert "effects: 'drop_tables' is not known" in found
+    assert "roles: 'root' is not known" in found
+    assert "dest 'NOWHERE' is not a state" in found
+    assert "source 'X' is not a state" in found
+
+
+def test_it_refuses_transitions_out_of_a_terminal_state():
+    data = tiny()
+    data["transitions"].append(
+        {"trigger": "reopen", "source": ["DONE"], "dest": "A", "roles": ["support"]}
+    )
+    assert "transition reopen: terminal state DONE cannot have transitions out" in problems_of(data)
+
+
+def test_it_refuses_an_ambiguous_pair_of_transitions():
+    data = tiny()
+    data["transitions"].append(
+        {"trigger": "go", "source": ["A"], "dest": "DONE", "roles": ["support"]}
+    )
+    assert any("ambiguous" in p for p in problems_of(data))
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ({"name": "Bad Name", "type": "text"}, "fields[0].name must be lower_snake_case"),
+        ({"name": "version", "type": "text"}, "fields[0].name must be lower_snake_case"),
+        ({"name": "note", "type": "blob"}, "field note has unknown type 'blob'"),
+        ({"name": "grade", "type": "choice"}, "field grade needs a non-empty list of text choices"),
+        ({"name": "note", "type": "text", "choices": ["a"]}, "only choice fields have choices"),
+        ({"name": "note", "type": "text", "required": "yes"}, "required must be true or false"),
+        ("note", "fields[0] must be an object"),
+    ],
+)
+def test_it_names_malformed_fields(field, message):
+    data = tiny()
+    data["transitions"][0]["fields"] = [field]
+    assert any(message in p for p in problems_of(data)), problems_of(data)
+
+
+def test_it_names_a_field_listed_twice():
+    data = tiny()
+    data["transitions"][0]["fields"] = [
+        {"name": "n", "type": "text"},
+        {"name": "n", "type": "text"},
+    ]
+    assert "transition go: field n is listed twice" in problems_of(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"team": "marketing"}, "team must be one of"),
+        ({"team": {"colour": {"red": "support"}}}, "team must be one of"),
+        ({"team": {"disposition": {"REFUND": "nobody"}}}, "team must be one of"),
+        ({"sla_hours": -1}, "sla_hours must be a number"),
+        ({"sla_hours": True}, "sla_hours must be a number"),
+        ({"terminal": "no"}, "terminal must be true or false"),
+        ({"label": 5}, "label must be text"),
+    ],
+)
+def test_it_names_malformed_states(change, message):
+    data = tiny()
+    data["states"][0].update(change)
+    assert any(message in p for p in problems_of(data)), problems_of(data)
+
+
+def test_it_survives_garbage_anywhere_without_crashing():
+    data = tiny()
+    data["states"].append({"name": {"x": 1}})
+    data["states"].append("B")
+    data["states"].append({"name": "A"})
+    data["transitions"].append(
+        {"trigger": ["x"], "source": [{"a": 1}], "dest": {"b": 2}, "roles": "support"}
+    )
+    data["transitions"].append(7)
+    data["initial"] = ["A"]
+    data["name"] = "Not Valid"
+    found = problems_of(data)
+    assert "name must be lower_snake_case (1-40 characters)" in found
+    assert "states[3].name must be a word of letters, digits and _" in found
+    assert "states[4] must be an object" in found
+    assert "state A is defined twice" in found
+    assert "transitions[3] must be an object" in found
+
+
+def test_it_requires_lists_and_keeps_core_states_and_triggers():
+    assert "states must be a non-empty list" in problems_of(
+        {"name": "x", "states": {}, "transitions": []}
+    )
+    assert "transitions must be a list" in problems_of(
+        {"name": "x", "states": [], "transitions": None}
+    )
+    data = load_shipped("rma")
+    data = copy.deepcopy(data)
+    data["transitions"] = [t for t in data["transitions"] if t["trigger"] != "reject"]
+    data["states"] = [s for s in data["states"] if s["name"] != "REJECTED"]
+    found = problems_of(data, required_states=RMA_CORE_STATES, required_triggers=RMA_CORE_TRIGGERS)
+    assert "core state REJECTED must be kept" in found
+    assert "core trigger reject must be kept" in found
+
+
+def test_parse_raises_with_every_problem():
+    data = tiny()
+    data["initial"] = "Z"
+    data["transitions"][0]["roles"] = []
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(data)
+    assert len(caught.value.problems) >= 2
+    assert "roles must be a non-empty list" in str(caught.value)
+
+
+def test_the_shipped_file_is_valid_json_with_labels_for_everything():
+    data = json.loads(json.dumps(load_shipped("rma")))
+    assert all(s.get("label") for s in data["states"])
+    assert all(t.get("label") for t in data["transitions"])

@@ -1,0 +1,382 @@
+"""The workflow definition format and its validation.
+
+A definition is JSON an admin may edit:
+
+    {"name": "rma", "initial": "SUBMITTED",
+     "states": [{"name", "label", "team", "sla_hours", "terminal"}],
+     "transitions": [{"trigger", "source": [...], "dest", "roles": [...],
+                      "fields": [{"name", "type", "required", "choices"?, "label"?}],
+                      "guards": [...], "effects": [...], "label", "confirm"?}]}
+
+`team` is a team name, null (nobody waits: the record is with the system or finished), or
+a mapping from one subject attribute to teams, e.g. {"disposition": {"REFUND": "finance"}}.
+`validate_definition` returns every problem as a sentence; `parse_definition` raises
+`DefinitionError` with them, so an admin sees all that is wrong at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAM_KEYS, TEAMS
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+STATE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+MAX_STATES = 50
+MAX_TRANSITIONS = 200
+
+
+def _member(value: Any, allowed: Iterable[str]) -> TypeGuard[str]:
+    """`value in allowed`, safe for the lists and objects malformed JSON brings."""
+    return isinstance(value, str) and value in allowed
+
+
+class DefinitionError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    required: bool
+    choices: tuple[str, ...] = ()
+    label: str = ""
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: str
+    team: str | None
+    team_by: tuple[str, dict[str, str]] | None
+    sla_hours: float | None
+    terminal: bool
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    source: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...]
+    fields: tuple[FieldSpec, ...] = ()
+    guards: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    label: str = ""
+    confirm: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    initial: str
+    states: tuple[StateSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def state(self, name: str) -> StateSpec:
+        for state in self.states:
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.states)
+
+
+def parse_definition(
+    data: Any, *, required_states: Iterable[str] = (), required_triggers: Iterable[str] = ()
+) -> Definition:
+    """Check `data` and build a Definition; raises DefinitionError listing every problem."""
+    problems = validate_definition(
+        data, required_states=required_states, required_triggers=required_triggers
+    )
+    if problems:
+        raise DefinitionError(problems)
+    return _build(data)
+
+
+def validate_definition(
+    data: Any, *, required_states: Iterable[str] = (), required_triggers: Iterable[str] = ()
+) -> list[str]:
+    """Every problem with `data` as a sentence; an empty list means it may be published."""
+    if not isinstance(data, Mapping):
+        return ["the definition must be a JSON object"]
+    problems: list[str] = []
+    name = data.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append("name must be lower_snake_case (1-40 characters)")
+    states = data.get("states")
+    transitions = data.get("transitions")
+    if not isinstance(states, list) or not states:
+        problems.append("states must be a non-empty list")
+        states = []
+    if not isinstance(transitions, list):
+        problems.append("transitions must be a list")
+        transitions = []
+    if len(states) > MAX_STATES:
+        problems.append(f"at most {MAX_STATES} states")
+    if len(transitions) > MAX_TRANSITIONS:
+        problems.append(f"at most {MAX_TRANSITIONS} transitions")
+    names = _check_states(states, problems)
+    terminals = {
+        s["name"]
+        for s in states
+        if isinstance(s, Mapping) and s.get("terminal") is True and _member(s.get("name"), names)
+    }
+    initial = data.get("initial")
+    if not _member(initial, names):
+        problems.append(f"initial state {initial!r} is not one of the states")
+    if names and not terminals:
+        problems.append("at least one state must be terminal")
+    edges = _check_transitions(transitions, names, terminals, problems)
+    for missing in sorted(set(required_states) - names):
+        problems.append(f"core state {missing} must be kept")
+    triggers = {
+        t["trigger"]
+        for t in transitions
+        if isinstance(t, Mapping) and isinstance(t.get("trigger"), str)
+    }
+    for missing in sorted(set(required_triggers) - triggers):
+        problems.append(f"core trigger {missing} must be kept")
+    if _member(initial, names):
+        _check_graph(initial, names, terminals, edges, problems)
+    return problems
+
+
+def _check_states(states: list[Any], problems: list[str]) -> set[str]:
+    names: set[str] = set()
+    for i, state in enumerate(states):
+        where = f"states[{i}]"
+        if not isinstance(state, Mapping):
+            problems.append(f"{where} must be an object")
+            continue
+        name = state.get("name")
+        if not isinstance(name, str) or not STATE_RE.match(name):
+            problems.append(f"{where}.name must be a word of letters, digits and _")
+            continue
+        where = f"state {name}"
+        if name in names:
+            problems.append(f"{where} is defined twice")
+        names.add(name)
+        if not isinstance(state.get("label", ""), str):
+            problems.append(f"{where}: label must be text")
+        _check_team(state.get("team"), where, problems)
+        sla = state.get("sla_hours")
+        if sla is not None and (
+            isinstance(sla, bool) or not isinstance(sla, int | float) or sla < 0
+        ):
+            problems.append(f"{where}: sla_hours must be a number of hours >= 0, or null")
+        if not isinstance(state.get("terminal", False), bool):
+            problems.append(f"{where}: terminal must be true or false")
+    return names
+
+
+def _check_team(team: Any, where: str, problems: list[str]) -> None:
+    if team is None or (isinstance(team, str) and team in TEAMS):
+        return
+    if isinstance(team, Mapping) and len(team) == 1:
+        key, mapping = next(iter(team.items()))
+        well_formed = key in TEAM_KEYS and isinstance(mapping, Mapping) and bool(mapping)
+        if well_formed and all(
+            isinstance(k, str) and _member(v, TEAMS) for k, v in mapping.items()
+        ):
+            return
+    problems.append(
+        f"{where}: team must be one of {', '.join(sorted(TEAMS))}, null, or "
+        f"{{attribute: {{value: team}}}} with attribute in {', '.join(sorted(TEAM_KEYS))}"
+    )
+
+
+def _check_transitions(
+    transitions: list[Any], names: set[str], terminals: set[str], problems: list[str]
+) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {n: set() for n in names}
+    seen: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    for i, t in enumerate(transitions):
+        if not isinstance(t, Mapping):
+            problems.append(f"transitions[{i}] must be an object")
+            continue
+        trigger = t.get("trigger")
+        if not isinstance(trigger, str) or not NAME_RE.match(trigger):
+            problems.append(f"transitions[{i}].trigger must be lower_snake_case")
+            trigger = f"#{i}"
+        where = f"transition {trigger}"
+        sources = t.get("source")
+        if isinstance(sources, str):
+            sources = [sources]
+        if not isinstance(sources, list) or not sources:
+            problems.append(f"{where}: source must be a non-empty list of states")
+            sources = []
+        dest = t.get("dest")
+        if not _member(dest, names):
+            problems.append(f"{where}: dest {dest!r} is not a state")
+        for source in sources:
+            if not _member(source, names):
+                problems.append(f"{where}: source {source!r} is not a state")
+            elif source in terminals:
+                problems.append(f"{where}: terminal state {source} cannot have transitions out")
+            elif _member(dest, names):
+                edges[source].add(dest)
+        _check_names(t.get("roles"), ROLES, f"{where}: roles", problems, required=True)
+        _check_names(t.get("guards", []), GUARDS.keys(), f"{where}: guards", problems)
+        _check_names(t.get("effects", []), EFFECTS.keys(), f"{where}: effects", problems)
+        _check_fields(t.get("fields", []), where, problems)
+        if not isinstance(t.get("label", ""), str) or not isinstance(t.get("confirm", False), bool):
+            problems.append(f"{where}: label must be text and confirm true or false")
+        guards = t.get("guards", [])
+        key_guards = (
+            tuple(sorted(g for g in guards if isinstance(g, str)))
+            if isinstance(guards, list)
+            else ()
+        )
+        for source in sources:
+            key = (trigger, str(source), key_guards)
+            if key in seen:
+                problems.append(
+                    f"{where}: from {source} it is ambiguous with transitions[{seen[key]}] "
+                    "(same trigger, same guards)"
+                )
+            seen[key] = i
+    return edges
+
+
+def _check_names(
+    value: Any, allowed: Iterable[str], where: str, problems: list[str], *, required: bool = False
+) -> None:
+    if not isinstance(value, list) or (required and not value):
+        problems.append(f"{where} must be a {'non-empty ' if required else ''}list")
+        return
+    allowed = set(allowed)
+    for item in value:
+        if not _member(item, allowed):
+            problems.append(
+                f"{where}: {item!r} is not known (allowed: {', '.join(sorted(allowed))})"
+            )
+
+
+def _check_fields(fields: Any, where: str, problems: list[str]) -> None:
+    if not isinstance(fields, list):
+        problems.append(f"{where}: fields must be a list")
+        return
+    names: set[str] = set()
+    for j, spec in enumerate(fields):
+        if not isinstance(spec, Mapping):
+            problems.append(f"{where}: fields[{j}] must be an object")
+            continue
+        name = spec.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name) or name in {"trigger", "version"}:
+            problems.append(
+                f"{where}: fields[{j}].name must be lower_snake_case (not trigger/version)"
+            )
+            continue
+        if name in names:
+            problems.append(f"{where}: field {name} is listed twice")
+        names.add(name)
+        kind = spec.get("type")
+        if kind not in FIELD_TYPES:
+            problems.append(f"{where}: field {name} has unknown type {kind!r}")
+        if not isinstance(spec.get("required", False), bool):
+            problems.append(f"{where}: field {name}: required must be true or false")
+        choices = spec.get("choices")
+        if kind == "choice":
+            if (
+                not isinstance(choices, list)
+                or not choices
+                or not all(isinstance(c, str) for c in choices)
+            ):
+                problems.append(f"{where}: field {name} needs a non-empty list of text choices")
+        elif choices is not None:
+            problems.append(f"{where}: field {name}: only choice fields have choices")
+
+
+def _check_graph(
+    initial: str,
+    names: set[str],
+    terminals: set[str],
+    edges: dict[str, set[str]],
+    problems: list[str],
+) -> None:
+    reachable = _closure({initial}, edges)
+    for name in sorted(names - reachable):
+        problems.append(f"state {name} cannot be reached from {initial}")
+    reverse: dict[str, set[str]] = {n: set() for n in names}
+    for source, dests in edges.items():
+        for dest in dests:
+            reverse[dest].add(source)
+    can_finish = _closure(set(terminals), reverse)
+    for name in sorted(names - terminals):
+        if not edges[name]:
+            problems.append(f"state {name} is a dead end: not terminal and no transition out")
+        elif name not in can_finish:
+            problems.append(f"state {name} can never reach a terminal state")
+
+
+def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _build(data: Mapping[str, Any]) -> Definition:
+    states = []
+    for s in data["states"]:
+        team = s.get("team")
+        team_by = None
+        if isinstance(team, Mapping):
+            key, mapping = next(iter(team.items()))
+            team_by, team = (key, dict(mapping)), None
+        states.append(
+            StateSpec(
+                name=s["name"],
+                label=s.get("label") or s["name"].replace("_", " ").title(),
+                team=team,
+                team_by=team_by,
+                sla_hours=s.get("sla_hours"),
+                terminal=bool(s.get("terminal", False)),
+            )
+        )
+    transitions = []
+    for t in data["transitions"]:
+        source = t["source"]
+        transitions.append(
+            TransitionSpec(
+                trigger=t["trigger"],
+                source=tuple([source] if isinstance(source, str) else source),
+                dest=t["dest"],
+                roles=tuple(t["roles"]),
+                fields=tuple(
+                    FieldSpec(
+                        name=f["name"],
+                        type=f["type"],
+                        required=bool(f.get("required", False)),
+                        choices=tuple(f.get("choices") or ()),
+                        label=f.get("label") or f["name"].replace("_", " ").capitalize(),
+                    )
+                    for f in t.get("fields", [])
+                ),
+                guards=tuple(t.get("guards", [])),
+                effects=tuple(t.get("effects", [])),
+                label=t.get("label") or t["trigger"].replace("_", " ").capitalize(),
+                confirm=bool(t.get("confirm", False)),
+            )
+        )
+    return Definition(
+        name=data["name"],
+        initial=data["initial"],
+        states=tuple(states),
+        transitions=tuple(transitions),
+        raw=data,
+    )
