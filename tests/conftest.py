@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-import app.models  # noqa: F401
+import app.models
 from app import create_app
 from app.db import Base, Database
 from app.models.users import User
@@ -62,7 +62,8 @@ def create_postgres_database(base_url: str) -> str:
 
 def drop_postgres_database(base_url: str, url: str) -> None:
     name = make_url(url).database
-    assert name and re.match(r"^backroom_test_[0-9a-f]+$", name)
+    assert name
+    assert re.match(r"^backroom_test_[0-9a-f]+$", name)
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

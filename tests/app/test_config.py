@@ -68,7 +68,9 @@ def test_it_reads_every_setting_from_the_environment(tmp_path):
 
 
 def test_it_resolves_a_relative_sqlite_url_against_the_project(tmp_path):
-    config = load_config({"BACKROOM_DATA_DIR": str(tmp_path), "DATABASE_URL": "sqlite:///data/x.db"})
+    config = load_config(
+        {"BACKROOM_DATA_DIR": str(tmp_path), "DATABASE_URL": "sqlite:///data/x.db"}
+    )
     assert config.database_url == f"sqlite:///{ROOT / 'data' / 'x.db'}"
 
 

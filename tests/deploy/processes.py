@@ -26,7 +26,7 @@ def free_port() -> int:
 
 def get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")

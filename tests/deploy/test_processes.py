@@ -54,8 +54,11 @@ def test_web_and_worker_run_apart_with_one_scheduler_leader(tmp_path):
         with (
             running(["worker"], env, tmp_path / "worker1.log"),
             running(["worker"], env, tmp_path / "worker2.log"),
-            running(["web", "--workers", "2", "--bind", f"127.0.0.1:{env['PORT']}"], env,
-                    tmp_path / "web.log"),
+            running(
+                ["web", "--workers", "2", "--bind", f"127.0.0.1:{env['PORT']}"],
+                env,
+                tmp_path / "web.log",
+            ),
         ):
             wait_healthy(base, seconds=45)
             status, body = get(f"{base}/api/v1/products?q=knife")
