@@ -36,7 +36,8 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     error = body["error"]
     assert set(error) == {"code", "message", "details"}
     assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert isinstance(error["details"], dict)
     return error
 

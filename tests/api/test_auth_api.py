@@ -28,7 +28,8 @@ def test_it_issues_a_token_with_the_user(client, customer):
     body = response.get_json()
     assert set(body) == {"token", "user"}
     assert body["user"] == {"id": customer.id, "username": "casey", "role": "customer"}
-    assert isinstance(body["token"], str) and len(body["token"]) > 20
+    assert isinstance(body["token"], str)
+    assert len(body["token"]) > 20
 
 
 def test_it_accepts_the_token_as_a_bearer_credential(client, customer):

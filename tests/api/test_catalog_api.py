@@ -38,7 +38,7 @@ def test_it_creates_a_product_in_the_contract_shape(client, session, admin_heade
     response = client.post(PRODUCTS, json=new_product(), headers=admin_headers)
     assert response.status_code == 201
     body = response.get_json()
-    assert CONTRACT_FIELDS <= set(body)
+    assert set(body) >= CONTRACT_FIELDS
     assert {k: body[k] for k in CONTRACT_FIELDS - {"id"}} == {
         "sku": "MUG-1",
         "name": "Blue mug",
@@ -211,7 +211,7 @@ def test_it_lists_products_in_the_list_shape(client, session):
     assert set(body) == {"items", "total", "page", "per_page"}
     assert (body["total"], body["page"], body["per_page"]) == (3, 1, 20)
     assert [p["name"] for p in body["items"]] == ["Item 0", "Item 1", "Item 2"]
-    assert all(CONTRACT_FIELDS <= set(p) for p in body["items"])
+    assert all(set(p) >= CONTRACT_FIELDS for p in body["items"])
 
 
 def test_it_pages_through_products(client, session):
@@ -326,7 +326,8 @@ def test_it_reads_one_product(client, session):
         999,
         4,
     )
-    assert body["sale_price_cents"] is None and body["partner_id"] is None
+    assert body["sale_price_cents"] is None
+    assert body["partner_id"] is None
 
 
 @pytest.mark.parametrize("product_id", ["424242", "0", str(2**31), str(10**20)])

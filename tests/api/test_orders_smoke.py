@@ -7,8 +7,10 @@ def test_it_places_a_paid_order_and_takes_stock(client, session, customer):
     headers = bearer(client, customer)
     response = client.post(
         "/api/v1/orders",
-        json={"lines": [{"product_id": product.id, "quantity": 2}],
-              "payment": {"card_number": "4242424242424242"}},
+        json={
+            "lines": [{"product_id": product.id, "quantity": 2}],
+            "payment": {"card_number": "4242424242424242"},
+        },
         headers=headers,
     )
     assert response.status_code == 201, response.json

@@ -23,7 +23,8 @@ def test_it_lets_an_admin_create_a_staff_account(client, session, admin_headers)
     assert response.status_code == 201
     created = response.get_json()
     assert set(created) == {"id", "username", "role"}
-    assert created["username"] == "wendy" and created["role"] == "warehouse"
+    assert created["username"] == "wendy"
+    assert created["role"] == "warehouse"
     user = session.scalars(select(User).where(User.username == "wendy")).one()
     assert (user.id, user.name, user.email, user.active) == (
         created["id"],
@@ -97,7 +98,8 @@ def test_it_registers_a_customer(client, session):
     response = client.post(REGISTER, json=body)
     assert response.status_code == 201
     created = response.get_json()
-    assert created["username"] == "newbie" and created["role"] == "customer"
+    assert created["username"] == "newbie"
+    assert created["role"] == "customer"
     user = session.scalars(select(User).where(User.username == "newbie")).one()
     assert (user.id, user.role, user.email) == (created["id"], "customer", "newbie@example.com")
 
