@@ -1,0 +1,55 @@
+"""The database layer: UTC times, and `transaction` committing or rolling back as a whole."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import StatementError
+
+from app.db import Database, database_of, transaction
+from app.models.ops import Heartbeat
+
+
+def test_it_stores_and_returns_aware_utc_times(session):
+    local = datetime(2026, 11, 25, 15, 0, tzinfo=timezone(timedelta(hours=1)))
+    with transaction(session):
+        session.add(Heartbeat(name="tz", beat_at=local, holder=""))
+    session.expire_all()
+    beat = session.get(Heartbeat, "tz")
+    assert beat.beat_at == datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    assert beat.beat_at.utcoffset() == timedelta(0)
+
+
+def test_it_refuses_naive_datetimes(session):
+    session.add(Heartbeat(name="naive", beat_at=datetime(2026, 1, 1), holder=""))
+    with pytest.raises(StatementError, match="naive datetime"):
+        session.flush()
+    session.rollback()
+
+
+def test_it_rolls_back_the_whole_transaction_on_error(session):
+    def write_then_fail():
+        with transaction(session):
+            session.add(Heartbeat(name="half", beat_at=datetime.now(UTC), holder=""))
+            session.flush()
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert session.scalars(select(Heartbeat).where(Heartbeat.name == "half")).first() is None
+
+
+def test_it_knows_which_database_a_session_belongs_to(db, session):
+    assert database_of(session) is db
+    db.ping()
+
+
+def test_it_supports_an_in_memory_sqlite_database():
+    memory = Database("sqlite://")
+    try:
+        memory.ping()
+        assert memory.is_sqlite
+    finally:
+        memory.dispose()
