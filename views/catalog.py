@@ -1,10 +1,49 @@
-"""Placeholder; replaced by the real pages."""
+"""The storefront catalog: /products (search, category, pages) and /products/<id>."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_login import current_user
+
+from app import db_session
+from app.models.users import Role
+from app.services.catalog import get_product, list_categories, list_products
+from views.parsing import MAX_INT, query_page
+from views.rendering import page_or_partial, redirect_to
 
 bp = Blueprint("catalog", __name__)
+PER_PAGE = 12
+
+
+def _is_admin() -> bool:
+    return bool(current_user.is_authenticated and current_user.has_role(Role.ADMIN))
+
+
+@bp.get("/")
+def home() -> Response:
+    return redirect_to(url_for("catalog.index"))
 
 
 @bp.get("/products")
-def index() -> str:
-    return "catalog"
+def index() -> Response:
+    page, per_page = query_page()
+    if "per_page" not in request.args:
+        per_page = PER_PAGE
+    q = request.args.get("q", "").strip()[:200]
+    category = request.args.get("category", "").strip()[:80]
+    session = db_session()
+    result = list_products(session, q=q, category=category, page=page, per_page=per_page)
+    return page_or_partial(
+        "catalog/index.html",
+        "catalog/_results.html",
+        result=result,
+        q=q,
+        category=category,
+        categories=list_categories(session),
+    )
+
+
+@bp.get(f"/products/<int(max={MAX_INT}):product_id>")
+def show(product_id: int) -> str:
+    product = get_product(db_session(), product_id, include_inactive=_is_admin())
+    return render_template("catalog/show.html", product=product)

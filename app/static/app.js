@@ -1,0 +1,121 @@
+/* Backroom: the little glue htmx needs under a strict CSP (no inline handlers, no eval). */
+(function () {
+  "use strict";
+
+  document.documentElement.classList.add("js");
+
+  // Under `style-src 'self'` htmx must never write style attributes while settling a swap.
+  if (window.htmx) {
+    window.htmx.config.attributesToSettle = ["class", "width", "height"];
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function showAlert(message) {
+    var region = document.getElementById("alerts");
+    if (!region) return;
+    var box = document.createElement("div");
+    box.className = "alert alert-error";
+    box.setAttribute("role", "alert");
+    var label = document.createElement("span");
+    label.className = "alert-label";
+    label.textContent = "Problem:";
+    var text = document.createElement("span");
+    text.textContent = " " + message;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "alert-close";
+    close.setAttribute("data-dismiss", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    box.append(label, text, close);
+    region.replaceChildren(box);
+  }
+
+  // Every htmx request carries the CSRF token the page was rendered with.
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRFToken"] = csrfToken();
+  });
+
+  // Error answers retargeted at #alerts (and form re-renders with 4xx) are meant to be shown.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.getResponseHeader("HX-Retarget") || xhr.status === 409 || xhr.status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  // A thin progress bar at the top while any htmx request is in flight.
+  var inFlight = 0;
+  document.addEventListener("htmx:beforeRequest", function () {
+    inFlight += 1;
+    document.body.classList.add("is-loading");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    inFlight = Math.max(0, inFlight - 1);
+    if (inFlight === 0) document.body.classList.remove("is-loading");
+    // A successful answer elsewhere clears an alert left by an earlier failure.
+    var xhr = event.detail.xhr;
+    if (event.detail.successful && xhr && !xhr.getResponseHeader("HX-Retarget")) {
+      var region = document.getElementById("alerts");
+      if (region && event.detail.target !== region) region.replaceChildren();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    showAlert("The server could not answer that request (status " + status + "). Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showAlert("We could not reach the server. Check your connection and try again.");
+  });
+
+  // Dismiss buttons on alerts and flash messages.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (!button) return;
+    var alert = button.closest(".alert");
+    if (alert) alert.remove();
+  });
+
+  // Plain (non-htmx) forms: optional confirmation, and no double submits.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.hasAttribute("hx-post")) return;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      return;
+    }
+    var busyText = form.getAttribute("data-disable-on-submit");
+    if (busyText !== null) {
+      if (form.dataset.submitted === "1") {
+        event.preventDefault();
+        return;
+      }
+      form.dataset.submitted = "1";
+      form.querySelectorAll('button[type="submit"]').forEach(function (button) {
+        button.setAttribute("aria-disabled", "true");
+        button.classList.add("is-busy");
+        button.dataset.label = button.textContent;
+        if (busyText) button.textContent = busyText;
+      });
+    }
+  });
+
+  // Coming back through the browser cache must not leave a form stuck as "submitted".
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitted]").forEach(function (form) {
+      delete form.dataset.submitted;
+      form.querySelectorAll("button.is-busy").forEach(function (button) {
+        button.classList.remove("is-busy");
+        button.removeAttribute("aria-disabled");
+        if (button.dataset.label) button.textContent = button.dataset.label;
+      });
+    });
+  });
+})();

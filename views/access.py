@@ -1,0 +1,71 @@
+"""Who may open a page: decorators checked in the view, never only in the template.
+
+Anonymous visitors are sent to /login with a `next` back to where they were; a signed-in
+user whose role does not fit gets a 403 page (or an inline alert for htmx requests).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+from urllib.parse import urlparse
+
+from flask import Response, redirect, request, url_for
+from flask_login import current_user
+
+from app.errors import Forbidden
+from app.models.users import Role, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+STAFF = (Role.SUPPORT, Role.WAREHOUSE, Role.FINANCE)
+
+
+def signed_in_user() -> User:
+    """The signed-in user; only call behind one of the decorators below."""
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _next_for_login(next_path: str | None) -> str:
+    if next_path:
+        return next_path
+    if request.headers.get("HX-Request") == "true":
+        current = urlparse(request.headers.get("HX-Current-URL", ""))
+        if current.path.startswith("/"):
+            return current.path + (f"?{current.query}" if current.query else "")
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    return request.path
+
+
+def to_login(next_path: str | None = None) -> Response:
+    """Redirect to the sign-in page; htmx requests get HX-Redirect (a full-page move)."""
+    target = url_for("auth.login", next=_next_for_login(next_path))
+    if request.headers.get("HX-Request") == "true":
+        response = Response("", status=200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)  # type: ignore[return-value]
+
+
+def role_required(*roles: str, next_path: str | None = None) -> Callable[[F], F]:
+    """Require a signed-in user holding one of `roles` (admin always may); none: any user."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return to_login(next_path)
+            if roles and not current_user.has_role(*roles):
+                raise Forbidden("your account may not use this page")
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+login_required = role_required()
+staff_required = role_required(*STAFF)
+admin_required = role_required(Role.ADMIN)
