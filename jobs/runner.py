@@ -89,12 +89,13 @@ class Leadership:
     def _acquire_file(self) -> bool:
         path = Path(self.ctx.config.data_dir) / "scheduler.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = path.open("w")
+        handle = path.open("a")  # not "w": a loser must not wipe the leader's name
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             return False
+        handle.truncate(0)
         handle.write(f"{self.ctx.holder}\n")
         handle.flush()
         self._file = handle
@@ -102,6 +103,9 @@ class Leadership:
 
     def release(self) -> None:
         if self._conn is not None:
+            # Merely returned to the pool, the session would keep holding the advisory
+            # lock and no other scheduler could lead: close the session for real.
+            self._conn.invalidate()
             self._conn.close()
             self._conn = None
         if self._file is not None:

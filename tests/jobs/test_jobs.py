@@ -1,0 +1,101 @@
+"""Every scheduled job, called with an explicit `now`, twice: the second run changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import utcnow
+from app.models.catalog import Product
+from app.models.ops import Heartbeat, JobRun
+from app.models.orders import Order
+from app.payments import Payments
+from app.services.checkout import LineRequest, place_order
+from app.services.ops import SCHEDULER, record_job_run
+from jobs import schedule
+from jobs.ops import beat_heartbeats, prune_job_runs
+from jobs.orders import reconcile_orders
+from tests.builders import make_product
+from tests.services.conftest import Crash, CrashingGateway
+
+
+def test_it_beats_the_scheduler_heartbeat_idempotently(session, ctx, client):
+    assert client.get("/health").status_code == 503
+    now = utcnow()
+    assert beat_heartbeats(session, now, ctx) == 1
+    assert beat_heartbeats(session, now, ctx) == 1
+    session.expire_all()
+    beats = session.scalars(select(Heartbeat)).all()
+    assert [(b.name, b.beat_at, b.holder) for b in beats] == [(SCHEDULER, now, "test")]
+    assert client.get("/health").status_code == 200
+
+
+def test_it_moves_the_heartbeat_forward_on_each_beat(session, ctx):
+    now = utcnow()
+    beat_heartbeats(session, now - timedelta(minutes=1), ctx)
+    beat_heartbeats(session, now, ctx)
+    session.expire_all()
+    assert session.get(Heartbeat, SCHEDULER).beat_at == now
+
+
+def test_it_prunes_old_job_runs_once(session, ctx):
+    now = utcnow()
+    for days in (30, 8, 1):
+        record_job_run(
+            session,
+            job_id="x.y",
+            started_at=now - timedelta(days=days),
+            duration_ms=1,
+            handled=0,
+            outcome="ok",
+        )
+    assert prune_job_runs(session, now, ctx) == 2
+    assert prune_job_runs(session, now, ctx) == 0
+    assert session.scalar(select(func.count()).select_from(JobRun)) == 1
+
+
+def leave_pending_order(session, ctx, customer, product, *, charged):
+    crashing = Payments(
+        gateway=CrashingGateway(ctx.payments.gateway, charge_first=charged),
+        breaker=ctx.payments.breaker,
+    )
+    with pytest.raises(Crash):
+        place_order(
+            session,
+            crashing,
+            customer_id=customer.id,
+            lines=[LineRequest(product.id, 2)],
+            card_number="4242424242424242",
+        )
+    return session.scalars(select(Order).order_by(Order.id.desc())).first()
+
+
+def test_it_reconciles_pending_orders_once(session, ctx, customer):
+    product = make_product(session, stock=10)
+    paid = leave_pending_order(session, ctx, customer, product, charged=True)
+    unpaid = leave_pending_order(session, ctx, customer, product, charged=False)
+    later = utcnow() + timedelta(seconds=ctx.config.order_pending_grace_seconds + 1)
+    assert reconcile_orders(session, utcnow(), ctx) == 0
+    assert reconcile_orders(session, later, ctx) == 2
+    assert reconcile_orders(session, later, ctx) == 0
+    session.expire_all()
+    assert session.get(Order, paid.id).status == "paid"
+    assert session.get(Order, unpaid.id).status == "payment_failed"
+    assert session.get(Product, product.id).stock == 8
+
+
+JOB_TESTS = {
+    "ops.heartbeat": test_it_beats_the_scheduler_heartbeat_idempotently,
+    "orders.reconcile": test_it_reconciles_pending_orders_once,
+    "ops.prune_job_runs": test_it_prunes_old_job_runs_once,
+}
+
+
+def test_it_has_a_test_for_every_scheduled_job(ctx):
+    jobs = schedule(ctx)
+    assert {job.id for job in jobs} == set(JOB_TESTS)
+    assert len({job.id for job in jobs}) == len(jobs)
+    assert all(job.seconds > 0 for job in jobs)
+    assert {job.id: job.func for job in jobs}["ops.heartbeat"] is beat_heartbeats
