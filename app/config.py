@@ -72,6 +72,7 @@ class Config:
     payment_breaker_reset_seconds: int = 30
     metrics_token: str | None = None
     session_cookie_secure: bool = False
+    access_log: str = "errors"
     data_dir: Path = DATA_DIR
     upload_dir: Path = DATA_DIR / "uploads"
     login_failure_limit: str = "10 per 15 minutes"
@@ -118,6 +119,7 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         payment_breaker_reset_seconds=_int(env, "PAYMENT_BREAKER_RESET_SECONDS", 30, minimum=1),
         metrics_token=env.get("METRICS_TOKEN") or None,
         session_cookie_secure=_flag(env, "SESSION_COOKIE_SECURE", False),
+        access_log=env.get("ACCESS_LOG") or "errors",
         data_dir=data_dir,
         upload_dir=data_dir / "uploads",
     )
@@ -133,6 +135,8 @@ def check_config(config: Config) -> None:
             parse_limit(value)
         except ValueError as exc:
             raise ConfigError(f"{name.upper()} is not a rate limit: {value!r}") from exc
+    if config.access_log not in ("errors", "all"):
+        raise ConfigError("ACCESS_LOG must be 'errors' or 'all'")
     if not config.database_url.startswith(("sqlite", "postgresql")):
         raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
     if bool(config.admin_username) != bool(config.admin_password):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from flask import request
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def rate_limit_key() -> str:
@@ -25,3 +30,21 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=rate_limit_key)
 htmx = Htmx()
+
+
+def rate_limit(value: str | Callable[[], str], **options: Any) -> Callable[[F], F]:
+    """`limiter.limit`, marking the view so that only limited routes pay for the check."""
+
+    def decorate(view: F) -> F:
+        view.rate_limited = True  # type: ignore[attr-defined]
+        return limiter.limit(value, **options)(view)  # type: ignore[return-value]
+
+    return decorate
+
+
+@limiter.request_filter
+def _not_rate_limited() -> bool:
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "rate_limited", False)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app import current_config, db_session
 from app.errors import DomainError, ValidationError
-from app.extensions import limiter
+from app.extensions import rate_limit
 from app.services.users import authenticate, register_customer
 from views import login_guard
 
@@ -31,7 +31,7 @@ def home_for(user: Any) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_config().login_rate_limit, methods=["POST"])
+@rate_limit(lambda: current_config().login_rate_limit, methods=["POST"])
 def login() -> Any:
     if request.method == "GET":
         if current_user.is_authenticated:
@@ -69,7 +69,7 @@ def logout() -> Any:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit("20 per minute", methods=["POST"])
+@rate_limit("20 per minute", methods=["POST"])
 def register() -> Any:
     if request.method == "GET":
         return render_template("auth/register.html", form={}, errors={})

@@ -11,6 +11,7 @@ import uuid
 from flask import Flask, Response, g, request
 from flask_login import current_user
 
+from app import current_config
 from app.extensions import csrf
 from app.logs import request_id_var
 
@@ -50,26 +51,35 @@ def _csrf() -> None:
     csrf.protect()
 
 
+CSP_BEFORE_NONCE = "default-src 'self'; script-src 'self' 'nonce-"
+# Product images may come from partners' hosts; nothing else loads from anywhere but here.
+CSP_AFTER_NONCE = (
+    "'; style-src 'self'; img-src 'self' data: https: http:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SLOW_MS = 1000.0
+
+
 def _finish(response: Response) -> Response:
-    response.headers["X-Request-ID"] = g.get("request_id", "-")
-    nonce = g.get("csp_nonce", "")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; "
-        f"script-src 'self' 'nonce-{nonce}'; "
-        "style-src 'self'; "
-        "img-src 'self' data: https: http:; "
-        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    headers = response.headers
+    headers["X-Request-ID"] = g.get("request_id", "-")
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = (
+            CSP_BEFORE_NONCE + g.get("csp_nonce", "") + CSP_AFTER_NONCE
+        )
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["X-Frame-Options"] = "DENY"
     if response.mimetype == "text/html":
         response.vary.add("HX-Request")
-        response.headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("Cache-Control", "no-store")
     started = g.get("started")
-    if started is not None and request.endpoint != "static":
+    if started is None or request.endpoint == "static":
+        return response
+    elapsed = (time.perf_counter() - started) * 1000
+    # Every request in "all" mode; otherwise only what someone should look at.
+    if current_config().access_log == "all" or response.status_code >= 400 or elapsed >= SLOW_MS:
         log.info(
             "%s %s %s",
             request.method,
@@ -79,7 +89,7 @@ def _finish(response: Response) -> Response:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(elapsed, 2),
             },
         )
     return response

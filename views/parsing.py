@@ -13,7 +13,10 @@ MAX_INT = 2**31 - 1
 
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or 400 for anything else (including no body)."""
-    data = request.get_json(silent=True, force=True)
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:  # absurdly nested JSON: refuse it like any other bad body
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     return data

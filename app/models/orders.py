@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.payments import Payment
 
 
 class OrderStatus(StrEnum):
@@ -33,6 +37,7 @@ class Order(Base):
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", lazy="selectin"
     )
+    payment: Mapped[Payment | None] = relationship(lazy="selectin", uselist=False)
 
     @property
     def card_cents(self) -> int:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import transaction
+from app.db import transaction, utcnow
 from app.models.payments import GatewayCharge
 
 CARD_APPROVED = "4242424242424242"
@@ -64,7 +64,8 @@ class SimulatedGateway:
     """A processor simulation that remembers charges in its own table, like a real one would.
 
     4242… approves, 4000…0002 declines, 4000…0119 fails with a processing error; any other
-    number that passes the Luhn check approves. `latency_seconds` simulates network time.
+    number approves if it passes the Luhn check and is declined otherwise. A repeated
+    idempotency key answers the first result. `latency_seconds` simulates network time.
     """
 
     def __init__(self, sessions: sessionmaker[Session], *, latency_seconds: float = 0.0) -> None:
@@ -79,62 +80,67 @@ class SimulatedGateway:
         if card_number == CARD_PROCESSING_ERROR:
             raise GatewayFailure("processing error at the payment processor")
         # No look-up first: a repeated key fails the unique insert and answers the original.
-        approved = card_number != CARD_DECLINED
-        record = GatewayCharge(
-            kind="charge",
-            idempotency_key=idempotency_key,
-            reference=f"ch_{secrets.token_hex(8)}",
-            status="succeeded" if approved else "declined",
-            amount_cents=amount_cents,
-            card_last4=card_number[-4:],
+        approved = card_number != CARD_DECLINED and luhn_ok(card_number)
+        return self._store(
+            {
+                "kind": "charge",
+                "idempotency_key": idempotency_key,
+                "reference": f"ch_{secrets.token_hex(8)}",
+                "status": "succeeded" if approved else "declined",
+                "amount_cents": amount_cents,
+                "card_last4": card_number[-4:],
+            }
         )
-        return self._store(record)
 
     def find_charge(self, idempotency_key: str) -> ChargeResult | None:
         with self._sessions() as session:
-            record = session.scalars(
-                select(GatewayCharge).where(GatewayCharge.idempotency_key == idempotency_key)
-            ).first()
-            return None if record is None else _result(record)
+            row = session.connection().execute(_FIND, {"key": idempotency_key}).first()
+            return None if row is None else _result(row.status, row.reference, row.amount_cents)
 
     def refund(self, *, amount_cents: int, charge_reference: str, idempotency_key: str) -> str:
         self.calls += 1
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
-        known = self.find_charge(idempotency_key)
-        if known is not None and known.reference is not None:
-            return known.reference
-        record = GatewayCharge(
-            kind="refund",
-            idempotency_key=idempotency_key,
-            reference=f"re_{secrets.token_hex(8)}",
-            status="succeeded",
-            amount_cents=amount_cents,
+        result = self._store(
+            {
+                "kind": "refund",
+                "idempotency_key": idempotency_key,
+                "reference": f"re_{secrets.token_hex(8)}",
+                "status": "succeeded",
+                "amount_cents": amount_cents,
+                "card_last4": "",
+            }
         )
-        result = self._store(record)
         assert result.reference is not None
         return result.reference
 
-    def _store(self, record: GatewayCharge) -> ChargeResult:
+    def _store(self, row: dict[str, object]) -> ChargeResult:
         session = self._sessions()
         try:
             with transaction(session):
-                session.add(record)
-            return _result(record)
+                session.connection().execute(_INSERT, {**row, "created_at": utcnow()})
+            return _result(str(row["status"]), str(row["reference"]), int(row["amount_cents"]))  # type: ignore[call-overload]
         except IntegrityError:
-            # A concurrent call with the same key won: answer what it recorded.
-            known = self.find_charge(record.idempotency_key)
+            # A repeat (or a concurrent call) with the same key: answer what was recorded.
+            known = self.find_charge(str(row["idempotency_key"]))
             assert known is not None
             return known
         finally:
             session.close()
 
 
-def _result(record: GatewayCharge) -> ChargeResult:
-    approved = record.status == "succeeded"
+_charges = cast(Table, GatewayCharge.__table__)
+_INSERT = insert(_charges)
+_FIND = select(_charges.c.status, _charges.c.reference, _charges.c.amount_cents).where(
+    _charges.c.idempotency_key == bindparam("key")
+)
+
+
+def _result(status: str, reference: str, amount_cents: int) -> ChargeResult:
+    approved = status == "succeeded"
     return ChargeResult(
         approved=approved,
-        reference=record.reference if approved else None,
-        amount_cents=record.amount_cents,
+        reference=reference if approved else None,
+        amount_cents=amount_cents,
         decline_reason=None if approved else "card_declined",
     )

@@ -9,15 +9,13 @@ dies in between, `reconcile_pending_orders` settles the order from what the gate
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import MAX_INT, transaction, utcnow
 from app.errors import (
@@ -31,10 +29,18 @@ from app.errors import (
 from app.models.catalog import Product
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
-from app.payments import BreakerOpen, ChargeResult, GatewayFailure, Payments
+from app.payments import BreakerOpen, GatewayFailure, Payments
 from app.services.credit import add_credit_entry, credit_balance
+from app.services.settlement import reconcile_pending_orders, settle_failed, settle_paid
+from app.services.stock import give_back_stock, take_stock
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "LineRequest",
+    "give_back_stock",
+    "place_order",
+    "reconcile_pending_orders",
+    "take_stock",
+]
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 
@@ -90,17 +96,20 @@ def place_order(
             idempotency_key=payment_key,
         )
     except BreakerOpen as exc:
-        _settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")
+        settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")
         raise _unavailable(exc) from exc
     except GatewayFailure as exc:
-        _settle_failed(session, order.id, PaymentStatus.FAILED, str(exc))
+        settle_failed(session, order.id, PaymentStatus.FAILED, str(exc))
         raise PaymentError("the payment processor failed; you were not charged") from exc
     if not result.approved:
-        _settle_failed(session, order.id, PaymentStatus.DECLINED, result.decline_reason)
+        settle_failed(session, order.id, PaymentStatus.DECLINED, result.decline_reason)
         raise PaymentDeclined("your card was declined; you were not charged")
-    if _settle_paid(session, order.id, result):
+    if settle_paid(session, order.id, result):
         # The row now says paid; mirror it without another round trip or a dirty flush.
-        set_committed_value(order, "status", OrderStatus.PAID)
+        order.status = OrderStatus.PAID
+        assert order.payment is not None
+        order.payment.status = PaymentStatus.SUCCEEDED
+        order.payment.reference = result.reference
         return order
     return get_order_row(session, order.id)
 
@@ -136,13 +145,19 @@ def _check_card(card_number: str) -> str:
     return digits
 
 
+_products, _orders = cast(Table, Product.__table__), cast(Table, Order.__table__)
+_line_table, _payment_table = cast(Table, OrderLine.__table__), cast(Table, Payment.__table__)
+_PRICES = select(_products.c.id, _products.c.price_cents, _products.c.name, _products.c.sku).where(
+    _products.c.id.in_(bindparam("ids", expanding=True)), _products.c.active.is_(True)
+)
+_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
+_INSERT_LINE = insert(_line_table).returning(_line_table.c.id)
+_INSERT_PAYMENT = insert(_payment_table).returning(_payment_table.c.id)
+
+
 def _current_prices(session: Session, product_ids: list[int]) -> dict[int, tuple[int, str, str]]:
     """(unit price, name, sku) per product; unknown or inactive products are NotFound."""
-    rows = session.execute(
-        select(Product.id, Product.price_cents, Product.name, Product.sku).where(
-            Product.id.in_(product_ids), Product.active.is_(True)
-        )
-    ).all()
+    rows = session.connection().execute(_PRICES, {"ids": product_ids}).all()
     found = {row.id: (row.price_cents, row.name, row.sku) for row in rows}
     missing = sorted(set(product_ids) - set(found))
     if missing:
@@ -159,132 +174,61 @@ def _reserve(
     store_credit_cents: int,
     card_number: str,
 ) -> Order:
-    """Transaction 1: take stock (id order, conditional), write the order pending."""
+    """Transaction 1: take stock (id order, conditional), write the order pending.
+
+    Prebuilt INSERT … RETURNING rather than the unit of work: this is the hottest write
+    path. The Order handed back is built from the values written, lines and payment included.
+    """
+    now = utcnow()
+    card_cents = total - store_credit_cents
+    order_row = {
+        "number": _order_number(),
+        "customer_id": customer_id,
+        "status": OrderStatus.PENDING_PAYMENT if card_cents else OrderStatus.PAID,
+        "total_cents": total,
+        "store_credit_cents": store_credit_cents,
+        "kind": "standard",
+        "created_at": now,
+        "updated_at": now,
+    }
+    line_rows = [
+        {"product_id": pid, "quantity": qty, "unit_price_cents": prices[pid][0],
+         "product_name": prices[pid][1], "product_sku": prices[pid][2]}
+        for pid, qty in sorted(wanted.items())
+    ]  # fmt: skip
     with transaction(session):
         short = take_stock(session, wanted)
         if short:
             raise Conflict(
                 "not enough stock", code="insufficient_stock", details={"product_ids": short}
             )
-        order = Order(
-            number=_order_number(),
-            customer_id=customer_id,
-            status=OrderStatus.PENDING_PAYMENT,
-            total_cents=total,
-            store_credit_cents=store_credit_cents,
-        )
-        order.lines = [
-            OrderLine(
-                product_id=pid,
-                quantity=qty,
-                unit_price_cents=prices[pid][0],
-                product_name=prices[pid][1],
-                product_sku=prices[pid][2],
-            )
-            for pid, qty in sorted(wanted.items())
-        ]
-        session.add(order)
-        session.flush()
+        conn = session.connection()
+        order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
+        for line in line_rows:
+            line["order_id"] = order_id
+            line["id"] = conn.execute(_INSERT_LINE, line).scalar_one()
         if store_credit_cents:
             add_credit_entry(
                 session,
                 customer_id=customer_id,
                 amount_cents=-store_credit_cents,
                 reason="order_payment",
-                order_id=order.id,
+                order_id=order_id,
             )
-        card_cents = total - store_credit_cents
-        session.add(
-            Payment(
-                order_id=order.id,
-                status=PaymentStatus.PENDING if card_cents else PaymentStatus.NOT_REQUIRED,
-                amount_cents=card_cents,
-                card_last4=card_number[-4:] if card_cents else "",
-                idempotency_key=f"order-{order.id}",
-            )
-        )
-        if card_cents == 0:
-            order.status = OrderStatus.PAID
+        payment_row = {
+            "order_id": order_id,
+            "status": PaymentStatus.PENDING if card_cents else PaymentStatus.NOT_REQUIRED,
+            "amount_cents": card_cents,
+            "card_last4": card_number[-4:] if card_cents else "",
+            "idempotency_key": f"order-{order_id}",
+            "created_at": now,
+            "updated_at": now,
+        }
+        payment_id = conn.execute(_INSERT_PAYMENT, payment_row).scalar_one()
+    order = Order(id=order_id, **order_row)
+    order.lines = [OrderLine(**line) for line in line_rows]
+    order.payment = Payment(id=payment_id, reference=None, error=None, **payment_row)
     return order
-
-
-def take_stock(session: Session, wanted: dict[int, int]) -> list[int]:
-    """Decrement stock for each product, in id order, only where enough is left.
-
-    Returns the products that were short; the caller must then roll back. Id order keeps
-    concurrent multi-line carts from deadlocking on PostgreSQL.
-    """
-    short = []
-    for pid in sorted(wanted):
-        result = session.execute(
-            update(Product)
-            .where(Product.id == pid, Product.stock >= wanted[pid])
-            .values(stock=Product.stock - wanted[pid])
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            short.append(pid)
-    return short
-
-
-def give_back_stock(session: Session, quantities: dict[int, int]) -> None:
-    for pid in sorted(quantities):
-        session.execute(
-            update(Product)
-            .where(Product.id == pid)
-            .values(stock=Product.stock + quantities[pid])
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _settle_paid(session: Session, order_id: int, result: ChargeResult) -> bool:
-    """Transaction 2 (success). Compare-and-set: only a still-pending order changes."""
-    with transaction(session):
-        changed = session.execute(
-            update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.PENDING_PAYMENT)
-            .values(status=OrderStatus.PAID, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if changed:
-            session.execute(
-                update(Payment)
-                .where(Payment.order_id == order_id)
-                .values(status=PaymentStatus.SUCCEEDED, reference=result.reference)
-                .execution_options(synchronize_session=False)
-            )
-    return bool(changed)
-
-
-def _settle_failed(session: Session, order_id: int, status: str, error: str | None) -> bool:
-    """Transaction 2 (failure): mark it failed, give back stock and store credit, once."""
-    with transaction(session):
-        changed = session.execute(
-            update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.PENDING_PAYMENT)
-            .values(status=OrderStatus.PAYMENT_FAILED, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if not changed:
-            return False
-        session.execute(
-            update(Payment)
-            .where(Payment.order_id == order_id)
-            .values(status=status, error=(error or "")[:200])
-            .execution_options(synchronize_session=False)
-        )
-        order = session.get(Order, order_id, populate_existing=True)
-        assert order is not None
-        give_back_stock(session, {line.product_id: line.quantity for line in order.lines})
-        if order.store_credit_cents:
-            add_credit_entry(
-                session,
-                customer_id=order.customer_id,
-                amount_cents=order.store_credit_cents,
-                reason="order_payment_reversed",
-                order_id=order.id,
-            )
-    return True
 
 
 def get_order_row(session: Session, order_id: int) -> Order:
@@ -292,40 +236,6 @@ def get_order_row(session: Session, order_id: int) -> Order:
     if order is None:
         raise NotFound("no such order")
     return order
-
-
-def reconcile_pending_orders(
-    session: Session, payments: Payments, *, now: datetime, grace_seconds: int, limit: int = 100
-) -> int:
-    """Settle orders left `pending_payment` longer than the grace period (a crash between
-    the two transactions). The gateway is asked what it knows of each order's payment key:
-    a charge it approved makes the order paid; anything else fails it and restores stock.
-    A gateway that cannot answer leaves the order for the next run. Returns orders settled.
-    """
-    cutoff = now - timedelta(seconds=grace_seconds)
-    due = list(
-        session.scalars(
-            select(Order.id)
-            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < cutoff)
-            .order_by(Order.id)
-            .limit(limit)
-        )
-    )
-    session.commit()
-    settled = 0
-    for order_id in due:
-        try:
-            known = payments.gateway.find_charge(f"order-{order_id}")
-        except GatewayFailure:
-            log.warning("gateway could not answer for order %s; will retry", order_id)
-            continue
-        if known is not None and known.approved:
-            settled += _settle_paid(session, order_id, known)
-        else:
-            settled += _settle_failed(
-                session, order_id, PaymentStatus.FAILED, "not charged; settled by reconciler"
-            )
-    return settled
 
 
 def _order_number() -> str:

@@ -36,6 +36,16 @@ def paginate(session: Session, query: Select[Any], *, page: int, per_page: int) 
     """Run `query` for one page and count the whole result."""
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
+    # One round trip: the window count rides along with the page's rows.
+    rows = session.execute(
+        query.add_columns(func.count().over().label("_total"))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    if rows:
+        return Page([row[0] for row in rows], int(rows[0][-1]), page, per_page)
+    if page == 1:
+        return Page([], 0, page, per_page)
+    # Past the last page: the rows are gone but the total is still worth telling.
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items, total, page, per_page)
+    return Page([], total, page, per_page)

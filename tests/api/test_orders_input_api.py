@@ -149,11 +149,6 @@ def test_it_answers_an_oversized_body_with_413(client, customer_headers):
     assert_error(response, 413, "too_large")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="views/parsing.json_body lets RecursionError from deeply nested JSON escape (500); "
-    "owner of views/parsing.py to catch it and answer 400",
-)
 def test_it_answers_deeply_nested_json_with_400(client, customer_headers):
     response = client.post(
         ORDERS, data="[" * 100_000, content_type="application/json", headers=customer_headers

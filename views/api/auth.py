@@ -8,7 +8,7 @@ from flask import jsonify
 
 from app import current_config, db_session
 from app.errors import Unauthorized
-from app.extensions import limiter
+from app.extensions import rate_limit
 from app.services.users import authenticate, issue_token
 from views import login_guard
 from views.api import bp
@@ -17,7 +17,7 @@ from views.parsing import get_str, json_body, raise_if
 
 
 @bp.post("/auth/token")
-@limiter.limit(lambda: current_config().login_rate_limit)
+@rate_limit(lambda: current_config().login_rate_limit)
 def auth_token() -> Any:
     data = json_body()
     problems: dict[str, str] = {}

@@ -13,7 +13,7 @@ from app.models.users import Role
 from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, list_credit_entries
 from app.services.idempotency import claim_key, store_response
-from app.services.orders import get_order, list_orders, payment_for, payments_for
+from app.services.orders import get_order, list_orders
 from views.api import actor, bp
 from views.api.serializers import credit_json, order_json
 from views.errors import render_domain_error
@@ -90,7 +90,7 @@ def order_create() -> Any:
             card_number=card,
             store_credit_cents=credit,
         )
-        body = order_json(order, payment_for(session, order.id))
+        body = order_json(order)
         return Response(json.dumps(body), status=201, mimetype="application/json")
 
     return idempotent("orders", customer.id, data, work)
@@ -104,10 +104,9 @@ def orders_index() -> Any:
     result = list_orders(
         session, viewer, status=request.args.get("status", "")[:30], page=page, per_page=per_page
     )
-    pays = payments_for(session, [o.id for o in result.items])
     return jsonify(
         {
-            "items": [order_json(o, pays.get(o.id)) for o in result.items],
+            "items": [order_json(o) for o in result.items],
             "total": result.total,
             "page": result.page,
             "per_page": result.per_page,
@@ -120,7 +119,7 @@ def order_show(order_id: int) -> Any:
     viewer = actor()
     session = db_session()
     order = get_order(session, viewer, order_id)
-    return jsonify(order_json(order, payment_for(session, order.id)))
+    return jsonify(order_json(order))
 
 
 @bp.get("/store-credit")

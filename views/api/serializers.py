@@ -44,7 +44,7 @@ def product_json(product: Product, sale_price: int | None = None) -> dict[str, A
     }
 
 
-def payment_json(payment: Payment | None, order: Order) -> dict[str, Any]:
+def payment_json(payment: Payment | None) -> dict[str, Any]:
     if payment is None:
         return {"status": "not_required", "reference": None, "amount_cents": 0}
     return {
@@ -54,7 +54,7 @@ def payment_json(payment: Payment | None, order: Order) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order, payment: Payment | None) -> dict[str, Any]:
+def order_json(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "number": order.number,
@@ -74,7 +74,7 @@ def order_json(order: Order, payment: Payment | None) -> dict[str, Any]:
             }
             for line in order.lines
         ],
-        "payment": payment_json(payment, order),
+        "payment": payment_json(order.payment),
     }
 
 

@@ -1,0 +1,128 @@
+"""Settling an order after the gateway answered, or after a crash left it pending.
+
+Every settlement is a compare-and-set on the order's status, so a late request and the
+reconciler can both try: exactly one of them changes the order, and stock or credit is
+given back at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from app.db import transaction, utcnow
+from app.models.orders import Order, OrderLine, OrderStatus
+from app.models.payments import Payment, PaymentStatus
+from app.payments import ChargeResult, GatewayFailure, Payments
+from app.services.credit import add_credit_entry
+from app.services.stock import give_back_stock
+
+log = logging.getLogger(__name__)
+_orders, _payments, _lines = (
+    cast(Table, Order.__table__),
+    cast(Table, Payment.__table__),
+    cast(Table, OrderLine.__table__),
+)
+_CLOSE_ORDER = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("oid"), _orders.c.status == OrderStatus.PENDING_PAYMENT)
+    .values(status=bindparam("status"), updated_at=bindparam("now"))
+)
+_PAYMENT_OUTCOME = (
+    update(_payments)
+    .where(_payments.c.order_id == bindparam("oid"))
+    .values(
+        status=bindparam("status"),
+        reference=bindparam("reference"),
+        error=bindparam("error"),
+        updated_at=bindparam("now"),
+    )
+)
+_ORDER_LINES = select(_lines.c.product_id, _lines.c.quantity).where(
+    _lines.c.order_id == bindparam("oid")
+)
+_ORDER_CREDIT = select(_orders.c.customer_id, _orders.c.store_credit_cents).where(
+    _orders.c.id == bindparam("oid")
+)
+
+
+def settle_paid(session: Session, order_id: int, result: ChargeResult) -> bool:
+    """Mark a pending order paid with the gateway's reference. True if this call did it."""
+    now = utcnow()
+    with transaction(session):
+        conn = session.connection()
+        params = {"oid": order_id, "status": OrderStatus.PAID, "now": now}
+        if conn.execute(_CLOSE_ORDER, params).rowcount != 1:
+            return False
+        conn.execute(
+            _PAYMENT_OUTCOME,
+            {"oid": order_id, "status": PaymentStatus.SUCCEEDED, "reference": result.reference,
+             "error": None, "now": now},
+        )  # fmt: skip
+    return True
+
+
+def settle_failed(session: Session, order_id: int, status: str, error: str | None) -> bool:
+    """Mark a pending order's payment failed and give back its stock and store credit,
+    once. True if this call did it."""
+    now = utcnow()
+    with transaction(session):
+        conn = session.connection()
+        params = {"oid": order_id, "status": OrderStatus.PAYMENT_FAILED, "now": now}
+        if conn.execute(_CLOSE_ORDER, params).rowcount != 1:
+            return False
+        conn.execute(
+            _PAYMENT_OUTCOME,
+            {"oid": order_id, "status": status, "reference": None,
+             "error": (error or "")[:200], "now": now},
+        )  # fmt: skip
+        lines = conn.execute(_ORDER_LINES, {"oid": order_id}).all()
+        give_back_stock(session, dict(lines))
+        customer_id, credit = conn.execute(_ORDER_CREDIT, {"oid": order_id}).one()
+        if credit:
+            add_credit_entry(
+                session,
+                customer_id=customer_id,
+                amount_cents=credit,
+                reason="order_payment_reversed",
+                order_id=order_id,
+            )
+    return True
+
+
+def reconcile_pending_orders(
+    session: Session, payments: Payments, *, now: datetime, grace_seconds: int, limit: int = 100
+) -> int:
+    """Settle orders left `pending_payment` longer than the grace period (a crash between
+    the two transactions). The gateway is asked what it knows of each order's payment key:
+    a charge it approved makes the order paid; anything else fails it and restores stock.
+    A gateway that cannot answer leaves the order for the next run. Returns orders settled.
+    """
+    cutoff = now - timedelta(seconds=grace_seconds)
+    due = list(
+        session.scalars(
+            select(Order.id)
+            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < cutoff)
+            .order_by(Order.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    settled = 0
+    for order_id in due:
+        try:
+            known = payments.gateway.find_charge(f"order-{order_id}")
+        except GatewayFailure:
+            log.warning("gateway could not answer for order %s; will retry", order_id)
+            continue
+        if known is not None and known.approved:
+            settled += settle_paid(session, order_id, known)
+        else:
+            settled += settle_failed(
+                session, order_id, PaymentStatus.FAILED, "not charged; settled by reconciler"
+            )
+    return settled
