@@ -186,3 +186,17 @@ def test_it_answers_a_protected_call_without_credentials_with_401(client):
 
 def test_it_does_not_reach_the_database_with_a_nul_in_the_username(client, customer):
     assert_error(login(client, "ca\x00sey"), 401, "unauthorized")
+
+
+def test_it_fails_open_when_the_limiter_cannot_count(client, customer, monkeypatch):
+    """A limiter outage must not lock everyone out: failures go uncounted, sign-in works."""
+    from limits.strategies import MovingWindowRateLimiter
+
+    def down(*args, **kwargs):
+        raise ConnectionError("limiter storage unreachable")
+
+    for method in ("hit", "test", "get_window_stats"):
+        monkeypatch.setattr(MovingWindowRateLimiter, method, down)
+    for _ in range(12):
+        assert login(client, "casey", "wrong-password").status_code == 401
+    assert login(client, "casey").status_code == 200

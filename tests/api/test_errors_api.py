@@ -142,3 +142,36 @@ def test_it_refuses_an_api_post_from_a_signed_in_browser_without_csrf(client, se
         "/api/v1/orders", json=order_body((product.id, 1)), headers={"X-CSRFToken": token}
     )
     assert accepted.status_code == 201
+
+
+def test_it_treats_a_session_with_a_nonsense_user_id_as_anonymous(make_app):
+    client = make_app().test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = "not-a-number"
+    assert_error(client.get("/api/v1/store-credit"), 401, "unauthorized")
+
+
+def test_it_treats_the_session_of_a_deactivated_user_as_anonymous(
+    make_app, session, customer, admin
+):
+    from app.services.users import set_user_active
+
+    client = cookie_client(make_app, customer)
+    set_user_active(session, customer.id, active=False, actor=admin)
+    assert_error(client.get("/api/v1/store-credit"), 401, "unauthorized")
+
+
+def test_it_rate_limits_a_signed_in_browser_per_user(make_app, customer):
+    app = make_app(login_rate_limit="1 per minute")
+    app.add_url_rule("/_test/csrf-token", "test_csrf_token", generate_csrf)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(customer.id)
+    token = client.get("/_test/csrf-token").get_data(as_text=True)
+    body = {"username": "casey", "password": "password123"}
+    headers = {"X-CSRFToken": token}
+    assert client.post("/api/v1/auth/token", json=body, headers=headers).status_code == 200
+    limited = client.post("/api/v1/auth/token", json=body, headers=headers)
+    assert_error(limited, 429, "rate_limited")
+    other = make_app().test_client()  # a fresh limiter: per-user keys do not leak across
+    assert other.post("/api/v1/auth/token", json=body).status_code == 200

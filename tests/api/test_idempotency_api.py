@@ -153,3 +153,24 @@ def test_it_refuses_an_unusable_key_with_422(client, session, customer_headers):
         error = assert_error(response, 422, "validation_error")
         assert "Idempotency-Key" in error["details"]["fields"]
     assert order_count(session) == 0
+
+
+def test_it_releases_the_key_when_the_work_fails_unexpectedly(
+    client, session, customer_headers, monkeypatch
+):
+    import views.api.orders
+
+    product = make_product(session, stock=5)
+    real = views.api.orders.place_order
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(views.api.orders, "place_order", broken)
+    body = order_body((product.id, 1))
+    failed = client.post(ORDERS, json=body, headers=keyed(customer_headers, "oops"))
+    assert_error(failed, 500, "internal_error")
+    assert session.scalars(select(IdempotencyRecord)).all() == []
+    monkeypatch.setattr(views.api.orders, "place_order", real)
+    retried = client.post(ORDERS, json=body, headers=keyed(customer_headers, "oops"))
+    assert retried.status_code == 201

@@ -282,3 +282,22 @@ def test_it_records_the_card_payment_row(client, session, customer_headers):
     payment = session.scalars(select(Payment).where(Payment.order_id == placed["id"])).one()
     assert (payment.status, payment.amount_cents, payment.card_last4) == ("succeeded", 1234, "4242")
     assert payment.reference == placed["payment"]["reference"]
+
+
+def test_it_shows_an_order_without_a_card_payment_as_not_required(
+    client, session, customer, support_headers
+):
+    from app.db import transaction
+
+    with transaction(session):
+        order = Order(
+            number="BR-NOPAY001",
+            customer_id=customer.id,
+            status="paid",
+            total_cents=0,
+            kind="replacement",
+        )
+        session.add(order)
+    body = client.get(f"{ORDERS}/{order.id}", headers=support_headers).get_json()
+    assert body["payment"] == {"status": "not_required", "reference": None, "amount_cents": 0}
+    assert body["lines"] == []

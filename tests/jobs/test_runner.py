@@ -166,3 +166,19 @@ def test_it_runs_the_schedule_on_one_leader_and_hands_over_when_it_stops(sqlite_
         first.stop()
         second.stop()
     assert not second.leading
+
+
+def test_it_stops_waiting_for_leadership_when_stopped(sqlite_ctx):
+    holder = Leadership(sqlite_ctx)
+    assert holder.acquire()
+    waiting = Scheduler(replace(sqlite_ctx, holder="waiting"), retry_seconds=0.05)
+    try:
+        waiting.start()
+        time.sleep(0.15)
+        waiting.stop()
+        waiting._thread.join(2)
+        assert not waiting._thread.is_alive()
+        assert not waiting.leading
+        assert heartbeat_holder(sqlite_ctx) is None
+    finally:
+        holder.release()

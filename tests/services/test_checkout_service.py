@@ -275,3 +275,10 @@ def test_it_moves_stock_only_where_enough_is_left(session):
     with transaction(session):
         give_back_stock(session, {product.id: 2})
     assert stock(session, product) == 2
+
+
+def test_it_answers_a_missing_order_row_with_not_found(session):
+    from app.services.checkout import get_order_row
+
+    with pytest.raises(NotFound):
+        get_order_row(session, 424242)

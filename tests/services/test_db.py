@@ -53,3 +53,14 @@ def test_it_supports_an_in_memory_sqlite_database():
         assert memory.is_sqlite
     finally:
         memory.dispose()
+
+
+def test_it_passes_null_times_through(db):
+    from app.db import UTCDateTime
+
+    column = UTCDateTime()
+    dialect = db.engine.dialect
+    assert column.process_bind_param(None, dialect) is None
+    assert column.process_result_value(None, dialect) is None
+    aware = column.process_result_value(datetime(2026, 1, 1, 12, tzinfo=UTC), dialect)
+    assert aware == datetime(2026, 1, 1, 12, tzinfo=UTC)

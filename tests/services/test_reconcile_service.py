@@ -144,3 +144,16 @@ def test_it_handles_a_bounded_batch_oldest_first(session, crashing, payments, cu
         reconcile_pending_orders(session, payments, now=later(), grace_seconds=GRACE, limit=1) == 1
     )
     assert reread(session, Product, product.id).stock == 10
+
+
+def test_it_settles_an_order_only_once_whoever_tries(session, crashing, payments, customer):
+    from app.services.settlement import settle_failed, settle_paid
+
+    product = make_product(session, stock=5)
+    order = crash_mid_checkout(session, crashing(charge_first=True), customer, product)
+    charge = payments.gateway.find_charge(f"order-{order.id}")
+    assert settle_paid(session, order.id, charge) is True
+    assert settle_failed(session, order.id, "failed", "too late") is False
+    assert settle_paid(session, order.id, charge) is False
+    assert reread(session, Order, order.id).status == "paid"
+    assert reread(session, Product, product.id).stock == 3

@@ -139,3 +139,14 @@ def test_it_treats_a_racing_start_up_admin_as_existing(session, monkeypatch):
     make_user(session, "admin", username="boss")
     monkeypatch.setattr(users, "find_user", lambda *a: None)
     assert ensure_admin(session, "boss", "long-password") is False
+
+
+def test_it_presents_accounts_to_flask_login(session, customer, admin):
+    assert (customer.is_authenticated, customer.is_anonymous, customer.get_id()) == (
+        True,
+        False,
+        str(customer.id),
+    )
+    assert customer.is_active
+    set_user_active(session, customer.id, active=False, actor=admin)
+    assert not customer.is_active
