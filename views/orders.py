@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import db_session
 from app.errors import ValidationError
@@ -20,15 +22,14 @@ from views.access import login_required, signed_in_user
 from views.parsing import MAX_INT, query_page
 from views.rendering import page_or_partial
 
+log = logging.getLogger(__name__)
 bp = Blueprint("orders", __name__)
 STATUSES = [s.value for s in OrderStatus]
 
 
 @bp.app_template_filter("when")
-def when(value: datetime | None) -> str:
+def when(value: datetime) -> str:
     """A stored UTC time as people read it: '25 Nov 2026, 14:00 UTC'."""
-    if value is None:
-        return ""
     return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
@@ -36,9 +37,14 @@ def when(value: datetime | None) -> str:
 def _order_globals() -> dict[str, Any]:
     def nav_credit() -> int | None:
         """The signed-in customer's store-credit balance (asked only by the nav)."""
-        if current_user.is_authenticated and current_user.role == Role.CUSTOMER:
+        if not (current_user.is_authenticated and current_user.role == Role.CUSTOMER):
+            return None
+        try:
             return credit_balance(db_session(), current_user.id)
-        return None
+        except SQLAlchemyError:
+            # Error pages render the nav too; a broken database must not break them as well.
+            log.warning("store credit balance unavailable for the nav", exc_info=True)
+            return None
 
     return {"nav_credit": nav_credit}
 

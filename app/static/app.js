@@ -74,6 +74,19 @@
     showAlert("We could not reach the server. Check your connection and try again.");
   });
 
+  // htmx snapshots the page's HTML for the back button; typed values live in properties, so
+  // copy them into attributes first or a restored search box comes back empty.
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("input[type=search], input[type=text], input[type=number]").forEach(
+      function (input) { input.setAttribute("value", input.value); }
+    );
+    document.querySelectorAll("select").forEach(function (select) {
+      Array.from(select.options).forEach(function (option) {
+        option.toggleAttribute("selected", option.selected);
+      });
+    });
+  });
+
   // Dismiss buttons on alerts and flash messages.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");

@@ -32,7 +32,18 @@ def token(client, admin):
 def test_it_sends_anonymous_visitors_to_sign_in(client, path):
     response = client.get(path)
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/login?next=/admin/")
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def test_it_sends_an_anonymous_post_to_sign_in_and_back_to_its_path(client):
+    response = client.post("/admin/products", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/admin/products"
+
+
+def test_it_falls_back_to_the_request_path_for_htmx_without_a_current_url(client):
+    response = client.get("/admin/users", headers={**HX, "HX-Current-URL": "about:blank"})
+    assert response.headers["HX-Redirect"] == "/login?next=/admin/users"
 
 
 def test_it_forbids_a_customer_the_admin_pages(client, customer):
@@ -152,6 +163,16 @@ def test_it_refuses_a_blank_name_on_edit(client, session, token):
     assert "Name must have 1-200 characters" in text(response)
     session.refresh(product)
     assert product.name == "Keep Me"
+
+
+def test_it_refuses_a_malformed_stock_on_edit(client, session, token):
+    product = make_product(session, stock=4)
+    form = {**PRODUCT_FORM, "sku": product.sku, "stock": "-3"}
+    response = client.post(f"/admin/products/{product.id}", data={**form, "csrf_token": token})
+    assert response.status_code == 422
+    assert "Stock must be from 0 to 10000000" in text(response)
+    session.refresh(product)
+    assert product.stock == 4
 
 
 def test_it_answers_editing_an_unknown_product_with_404(client, token):

@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import func, select
 
 import views.cart
-from app.errors import Conflict
+from app.errors import Conflict, NotFound, PaymentUnavailable
 from app.models.orders import IdempotencyRecord, Order
 from app.services.catalog import ProductInput, update_product
 from app.services.credit import credit_balance, grant_credit
@@ -62,12 +62,14 @@ def test_it_adds_by_htmx_and_triggers_the_cart_badge(client, session):
     assert ">1<span" in text(badge)
 
 
-def test_it_never_redirects_an_add_to_another_site(client, session):
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "cart"]
+)
+def test_it_never_redirects_an_add_to_another_site(client, session, target):
     product = make_product(session)
     token = csrf_token(client)
     response = client.post(
-        "/cart/add",
-        data={"product_id": product.id, "csrf_token": token, "next": "//evil.example/x"},
+        "/cart/add", data={"product_id": product.id, "csrf_token": token, "next": target}
     )
     assert response.headers["Location"] == "/cart"
 
@@ -348,7 +350,7 @@ def test_it_refuses_a_reused_key_for_a_different_cart(client, session, shopper):
 def test_it_says_when_the_same_order_is_still_being_placed(
     client, session, customer, shopper, monkeypatch
 ):
-    monkeypatch.setattr(views.cart, "IN_FLIGHT_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(views.cart, "IN_FLIGHT_WAIT_SECONDS", 0.15)
     product = make_product(session)
     add_to_cart(client, shopper, product)
     payload = {"lines": [(product.id, 1)], "card": APPROVED, "credit": 0}
@@ -389,17 +391,31 @@ def test_it_reports_a_processing_error_then_an_open_circuit(client, session, sho
     assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
 
 
-def test_it_explains_stock_that_ran_out_during_checkout(client, session, shopper, monkeypatch):
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            Conflict("not enough stock", code="insufficient_stock"),
+            "Some items sold out while you were checking out",
+        ),
+        (NotFound("no such product"), "A product in your cart is no longer available"),
+        (PaymentUnavailable("payments are paused"), "Payments are paused."),
+    ],
+)
+def test_it_explains_each_way_placing_the_order_can_fail(
+    client, session, shopper, monkeypatch, error, message
+):
     product = make_product(session)
     add_to_cart(client, shopper, product)
 
-    def sold_out(*args, **kwargs):
-        raise Conflict("not enough stock", code="insufficient_stock")
+    def fail(*args, **kwargs):
+        raise error
 
-    monkeypatch.setattr(views.cart, "place_order", sold_out)
+    monkeypatch.setattr(views.cart, "place_order", fail)
     response = checkout(client, shopper, checkout_key(client))
-    assert response.status_code == 409
-    assert "Some items sold out while you were checking out" in text(response)
+    assert response.status_code == error.status
+    assert message in text(response)
+    assert f'id="cart-line-{product.id}"' in text(response)
 
 
 def test_it_releases_the_key_when_checkout_crashes(client, session, shopper, monkeypatch):

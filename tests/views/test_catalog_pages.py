@@ -90,6 +90,14 @@ def test_it_pages_through_the_catalog(client, session):
     assert 'rel="prev"' in second
 
 
+def test_it_keeps_a_chosen_page_size_in_the_page_links(client, session):
+    for i in range(3):
+        make_product(session, name=f"Item {i}")
+    html = text(client.get("/products?per_page=2&q=item"))
+    assert "Page 1 of 2" in html
+    assert 'href="/products?page=2&amp;q=item&amp;per_page=2"' in html
+
+
 def test_it_explains_an_empty_page_past_the_end(client, session):
     make_product(session, name="Only One")
     html = text(client.get("/products?page=9"))

@@ -1,5 +1,7 @@
 import pytest
+from sqlalchemy.exc import OperationalError
 
+import views.orders
 from app.errors import PaymentDeclined
 from app.services.credit import grant_credit
 from tests.builders import make_product, make_user
@@ -54,6 +56,23 @@ def test_it_shows_the_store_credit_balance_and_ledger(app, client, session, cust
     assert "+$25.00" in html
     assert "-$7.00" in html
     assert f'href="/orders/{order.id}"' in html
+
+
+def test_it_shows_the_credit_balance_in_the_nav_for_customers(client, session, customer):
+    grant_credit(session, customer_id=customer.id, amount_cents=1234, reason="gift", actor_id=None)
+    sign_in(client, customer)
+    assert "Credit $12.34" in text(client.get("/products"))
+
+
+def test_it_still_renders_the_nav_when_the_balance_cannot_be_read(client, customer, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is gone"))
+
+    sign_in(client, customer)
+    monkeypatch.setattr(views.orders, "credit_balance", broken)
+    response = client.get("/products")
+    assert response.status_code == 200
+    assert "Credit $" not in text(response)
 
 
 def test_it_says_when_there_is_no_store_credit(client, customer):
