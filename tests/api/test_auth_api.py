@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import itsdangerous.timed
 import pytest
@@ -188,15 +189,20 @@ def test_it_does_not_reach_the_database_with_a_nul_in_the_username(client, custo
     assert_error(login(client, "ca\x00sey"), 401, "unauthorized")
 
 
-def test_it_fails_open_when_the_limiter_cannot_count(client, customer, monkeypatch):
-    """A limiter outage must not lock everyone out: failures go uncounted, sign-in works."""
-    from limits.strategies import MovingWindowRateLimiter
+class UnreachableLimiter:
+    """A limiter whose storage is gone: every count raises."""
 
-    def down(*args, **kwargs):
+    def _down(self, *args, **kwargs):
         raise ConnectionError("limiter storage unreachable")
 
-    for method in ("hit", "test", "get_window_stats"):
-        monkeypatch.setattr(MovingWindowRateLimiter, method, down)
+    hit = test = get_window_stats = _down
+
+
+def test_it_fails_open_when_the_failure_counter_is_unreachable(client, customer, monkeypatch):
+    """A limiter outage must not lock everyone out: failures go uncounted, sign-in works."""
+    import views.login_guard
+
+    monkeypatch.setattr(views.login_guard, "limiter", SimpleNamespace(limiter=UnreachableLimiter()))
     for _ in range(12):
         assert login(client, "casey", "wrong-password").status_code == 401
     assert login(client, "casey").status_code == 200
