@@ -1,0 +1,570 @@
+"""`make bench`: start a fresh server, drive it from a separate process, print the figures.
+
+    .venv/bin/python -m tests.bench [--duration 8] [--clients 20,50] [--scenarios ...]
+        [--setup embedded|scaled|all] [--repeat N] [--json FILE] [--profile DIR]
+    make bench BENCH_ARGS="--repeat 3 --profile /tmp/bench-profile"
+
+The embedded default always runs; the scaled setup (PostgreSQL + Redis + gunicorn workers +
+a scheduler process) runs as well when TEST_DATABASE_URL and TEST_REDIS_URL are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tests.bench import cpu, profile
+from tests.bench.client import LoadSpec
+from tests.bench.scenarios import SCENARIOS, TARGETS, Scenario
+from tests.bench.seed import SeedError, Stage, prepare
+from tests.bench.server import (
+    HOST,
+    ROOT,
+    Server,
+    ServerError,
+    embedded_server,
+    scaled_server,
+)
+
+PROFILE_CLIENTS = {"catalog_page": 20, "orders": 50}
+NOISE_NOTE = (
+    "figures are noisy: the server, the load generator (one process, asyncio, stdlib only), "
+    "in the scaled setup PostgreSQL and Redis, and whatever else runs here share this "
+    "machine's cores (the 'all cpu' column shows how busy it was); compare runs made on the "
+    "same machine, and prefer --repeat 3 (medians) for decisions"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--duration", type=float, default=8.0, help="measured seconds per run (default 8)"
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=None,
+        help="measure a fixed number of requests per run instead of a duration",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="unmeasured seconds before each run (default 2)"
+    )
+    parser.add_argument(
+        "--clients", default="20,50", help="concurrent clients, comma-separated (default 20,50)"
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--setup",
+        choices=("embedded", "scaled", "all"),
+        default=None,
+        help="default: embedded, plus scaled when TEST_DATABASE_URL and TEST_REDIS_URL are set",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per cell; the table shows medians (default 1)"
+    )
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=25,
+        help="customer accounts (and tokens) shared by the order clients "
+        "(default 25: /auth/token allows 30 per minute per address)",
+    )
+    parser.add_argument(
+        "--order-products",
+        type=int,
+        default=10,
+        help="products the order lines cycle over (stock raised first)",
+    )
+    parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=3,
+        help="gunicorn workers in the scaled setup (default 3)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="server threads (waitress threads / gunicorn threads per worker); "
+        "default: the app's own default",
+    )
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write results here")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        default=None,
+        help="after measuring, run catalog_page@20 and orders@50 once more under py-spy "
+        "(pip install py-spy) and print the hot spots; raw stacks are kept in DIR",
+    )
+    parser.add_argument(
+        "--profile-mode",
+        choices=("gil", "wall", "both"),
+        default="both",
+        help="py-spy sampling: gil = only the thread holding the GIL (where a GIL-bound "
+        "process spends its one core), wall = every thread serving a request (also C code "
+        "running without the GIL, e.g. sqlite3, and waits on locks, database, Redis); "
+        "default both (one extra run each)",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    return parser
+
+
+def _csv_ints(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or min(values) < 1:
+        raise SystemExit("--clients needs positive integers, e.g. 20,50")
+    return values
+
+
+def _scenarios(text: str) -> list[Scenario]:
+    chosen: list[Scenario] = []
+    for part in text.split(","):
+        name = part.strip().replace("-", "_")
+        if not name:
+            continue
+        if name not in SCENARIOS:
+            raise SystemExit(f"unknown scenario {part!r}; choose from {', '.join(SCENARIOS)}")
+        chosen.append(SCENARIOS[name])
+    # Reads first: orders change the database the read scenarios look at.
+    return sorted(chosen, key=lambda s: list(SCENARIOS).index(s.name))
+
+
+def _setups(choice: str | None) -> list[str]:
+    has_services = bool(os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL"))
+    if choice in ("scaled", "all") and not has_services:
+        raise SystemExit("the scaled setup needs TEST_DATABASE_URL and TEST_REDIS_URL")
+    if choice == "embedded":
+        return ["embedded"]
+    if choice == "scaled":
+        return ["scaled"]
+    return ["embedded", "scaled"] if has_services else ["embedded"]
+
+
+def machine_context() -> dict[str, Any]:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 0
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": usable,
+        "load_average": [round(x, 2) for x in load],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def spawn_client(spec: LoadSpec) -> subprocess.Popen[bytes]:
+    """Start the load generator in its own process, the spec on its stdin."""
+    with tempfile.TemporaryFile() as handle:
+        handle.write(json.dumps(spec).encode())
+        handle.seek(0)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.client"],
+            cwd=ROOT,
+            stdin=handle,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+
+def finish_client(proc: subprocess.Popen[bytes], spec: LoadSpec) -> dict[str, Any]:
+    """Wait for the load generator's JSON result; kill it if it overruns or we are stopped."""
+    budget = float(spec.get("warmup", 0)) + float(spec.get("duration", 0)) + 60.0
+    if spec.get("requests"):
+        budget += 600.0
+    try:
+        out, err = proc.communicate(timeout=budget)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed ({proc.returncode}): {err.decode()[-2000:]}")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def run_measured(server: Server, spec: LoadSpec) -> dict[str, Any]:
+    """One load run, with the CPU the server and the machine used in its measured window."""
+    pgids = {proc.pid for proc in server.procs.values()}
+    proc = spawn_client(spec)
+    try:
+        started = time.monotonic()
+        if spec.get("requests"):
+            before = cpu.sample(pgids)
+            result = finish_client(proc, spec)
+            result.update(cpu.usage(before, cpu.sample(pgids), time.monotonic() - started))
+            return result
+        # The client starts its own clock after it has come up (~0.1 s); sample a little
+        # inside its measured window so warm-up and wind-down stay out.
+        duration = float(spec.get("duration", 0))
+        time.sleep(float(spec.get("warmup", 0)) + min(0.3, duration / 10))
+        before = cpu.sample(pgids)
+        t0 = time.monotonic()
+        time.sleep(max(0.1, duration - min(0.6, duration / 5)))
+        after = cpu.sample(pgids)
+        wall = time.monotonic() - t0
+        result = finish_client(proc, spec)
+        result.update(cpu.usage(before, after, wall))
+        return result
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def load_spec(
+    server: Server, scenario: Scenario, stage: Stage, clients: int, args: argparse.Namespace
+) -> LoadSpec:
+    return {
+        "host": HOST,
+        "port": server.port,
+        "clients": clients,
+        "warmup": args.warmup,
+        "duration": args.duration,
+        "requests": args.requests,
+        "expect": list(scenario.expect),
+        "variants": scenario.variants(stage),
+        "tokens": scenario.tokens(stage),
+    }
+
+
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from repeated runs: medians of rates and latencies, sums of counts."""
+    if len(runs) == 1:
+        return dict(runs[0])
+    row: dict[str, Any] = {}
+    for key in (
+        "rps",
+        "ok_rps",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "max_ms",
+        "mean_ms",
+        "client_cpu_percent",
+        "window_seconds",
+        "server_cores",
+        "machine_cores",
+    ):
+        if all(key in r for r in runs):
+            row[key] = round(statistics.median(r[key] for r in runs), 2)
+    for key in ("requests", "ok", "errors"):
+        row[key] = sum(r[key] for r in runs)
+    breakdown: Counter[str] = Counter()
+    for r in runs:
+        breakdown.update(r["error_breakdown"])
+    row["error_breakdown"] = dict(breakdown)
+    row["clients"] = runs[0]["clients"]
+    return row
+
+
+def _fmt_line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['requests']:>7} req {row['errors']:>5} err {row['rps']:>8.1f}/s  "
+        f"p50 {row['p50_ms']:6.1f}  p95 {row['p95_ms']:6.1f}  p99 {row['p99_ms']:6.1f} ms  "
+        f"cores used: {_cores(row)}"
+    )
+
+
+def _cores(row: dict[str, Any]) -> str:
+    parts = []
+    if "server_cores" in row:
+        parts.append(f"server {row['server_cores']:.2f}")
+    parts.append(f"client {row['client_cpu_percent'] / 100:.2f}")
+    if "machine_cores" in row:
+        parts.append(f"machine {row['machine_cores']:.2f}/{os.cpu_count()}")
+    return ", ".join(parts)
+
+
+def run_setup(
+    server: Server,
+    scenarios: list[Scenario],
+    levels: list[int],
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    setup_info: dict[str, Any],
+) -> None:
+    with_orders = any(s.needs_orders for s in scenarios)
+    print(
+        "  preparing: product ids" + (", stock, customers, tokens" if with_orders else ""),
+        flush=True,
+    )
+    stage = prepare(
+        server.port,
+        customers=args.customers,
+        order_products=args.order_products,
+        with_orders=with_orders,
+    )
+    setup_info["notes"].extend(stage.notes)
+    for note in stage.notes:
+        print(f"  note: {note}")
+    for scenario in scenarios:
+        for clients in levels:
+            runs = []
+            for rep in range(args.repeat):
+                spec = load_spec(server, scenario, stage, clients, args)
+                result = run_measured(server, spec)
+                server.check_alive()
+                runs.append(result)
+                tag = f" run {rep + 1}/{args.repeat}" if args.repeat > 1 else ""
+                print(
+                    f"  {scenario.name:<13} {clients:>3} clients{tag}: {_fmt_line(result)}",
+                    flush=True,
+                )
+                time.sleep(0.5)
+            row = aggregate(runs)
+            row.update(scenario=scenario.name, setup=server.setup, runs=runs)
+            rows.append(row)
+    if args.profile:
+        profile_setup(server, scenarios, levels, stage, args, setup_info)
+
+
+def profile_setup(
+    server: Server,
+    scenarios: list[Scenario],
+    levels: list[int],
+    stage: Stage,
+    args: argparse.Namespace,
+    setup_info: dict[str, Any],
+) -> None:
+    """Extra runs under py-spy (not part of the table: the sampler costs CPU)."""
+    if profile.py_spy() is None:
+        print("  profile: py-spy not found (.venv/bin/pip install py-spy)")
+        return
+    modes = ["gil", "wall"] if args.profile_mode == "both" else [args.profile_mode]
+    profiles: dict[str, str] = setup_info.setdefault("profiles", {})
+    for scenario in scenarios:
+        clients = PROFILE_CLIENTS.get(scenario.name)
+        if clients is None:
+            continue
+        if clients not in levels:
+            clients = max(levels)
+        for mode in modes:
+            key = f"{scenario.name}@{clients} ({mode})"
+            raw = Path(args.profile) / f"{server.setup}-{scenario.name}-{clients}-{mode}.txt"
+            result, text = profiled_run(server, scenario, stage, clients, args, mode, raw)
+            print(
+                f"\n  profile [{mode}] of {server.setup} {scenario.name} @{clients} clients "
+                f"(extra run under py-spy: {result.get('ok_rps', 0):.0f} ok/s, "
+                f"p99 {result.get('p99_ms', 0):.1f} ms; stacks in {raw}):"
+            )
+            print(text, flush=True)
+            profiles[key] = text
+            time.sleep(0.5)
+
+
+def profiled_run(
+    server: Server,
+    scenario: Scenario,
+    stage: Stage,
+    clients: int,
+    args: argparse.Namespace,
+    mode: str,
+    raw: Path,
+) -> tuple[dict[str, Any], str]:
+    spec = load_spec(server, scenario, stage, clients, args)
+    spec["requests"] = None
+    proc = spawn_client(spec)
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        time.sleep(args.warmup + 0.2)
+        spy = profile.start(server.web_pid, args.duration - 0.5, raw, mode=mode)
+        assert spy is not None
+        _, spy_err = spy.communicate(timeout=args.duration + 60)
+        result = finish_client(proc, spec)
+    finally:
+        for child in (proc, spy):
+            if child is not None and child.poll() is None:
+                child.kill()
+                child.wait()
+    if spy.returncode != 0 or not raw.exists():
+        return result, f"  py-spy failed: {spy_err.decode(errors='replace')[-500:]}"
+    return result, profile.summarize(raw.read_text(), drop_idle=mode == "wall")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> list[str]:
+    """Print the results and the target verdicts; return the list of missed targets."""
+    print(
+        "\nResults (latency in ms, from request written to last body byte; req/s counts "
+        "every response, targets count only the expected status):"
+    )
+    header = (
+        f"{'scenario':<13} {'setup':<9} {'clients':>7} {'requests':>9} {'errors':>7} "
+        f"{'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'srv cpu':>7} {'all cpu':>7}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    embedded_rps = {
+        (r["scenario"], r["clients"]): float(r["ok_rps"]) for r in rows if r["setup"] == "embedded"
+    }
+    missed: list[str] = []
+    footnotes: list[str] = []
+    for row in rows:
+        verdict = ""
+        for target in TARGETS:
+            if target.applies(row["scenario"], row["setup"], row["clients"]):
+                met, why = target.check(row, embedded_rps.get((row["scenario"], row["clients"])))
+                verdict = "MET" if met else f"MISSED ({why})"
+                row.setdefault("targets", []).append(
+                    {"target": target.text, "met": met, "detail": why}
+                )
+                if not met:
+                    missed.append(f"{target.text}: {why}")
+        print(
+            f"{row['scenario']:<13} {row['setup']:<9} {row['clients']:>7} {row['requests']:>9} "
+            f"{row['errors']:>7} {row['rps']:>8.1f} {row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} "
+            f"{row['p99_ms']:>7.1f} {_num(row.get('server_cores')):>7} "
+            f"{_num(row.get('machine_cores')):>7}  {verdict}"
+        )
+        if row["error_breakdown"]:
+            detail = ", ".join(f"{k} x{n}" for k, n in row["error_breakdown"].items())
+            footnotes.append(f"  {row['scenario']} {row['setup']} @{row['clients']}: {detail}")
+    if footnotes:
+        print("\nErrors (non-expected status or transport failure):")
+        print("\n".join(footnotes))
+    print(
+        f"(srv cpu / all cpu: cores used by the server's processes / by the whole machine, "
+        f"of {os.cpu_count()}, during the measured window)"
+    )
+    print("\nTargets:")
+    for target in TARGETS:
+        print(f"  - {target.text}")
+    for info in setups:
+        for note in info["notes"]:
+            print(f"note ({info['setup']}): {note}")
+    return missed
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt so every `finally` (server teardown)
+    runs - also when SIGINT was inherited as ignored (a background job of a script)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {
+        sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    levels = _csv_ints(args.clients)
+    scenarios = _scenarios(args.scenarios)
+    setups = _setups(args.setup)
+    if args.customers < 1 or args.repeat < 1 or args.duration <= 0 or args.warmup < 0:
+        raise SystemExit("--customers and --repeat must be >= 1, --duration > 0, --warmup >= 0")
+    if args.requests is not None and args.requests < 1:
+        raise SystemExit("--requests must be >= 1")
+    machine = machine_context()
+    print(
+        f"Backroom benchmark - {machine['usable_cpus']} usable CPU cores "
+        f"(of {machine['cpu_count']}), load average {machine['load_average']}, "
+        f"Python {machine['python']}"
+    )
+    print(f"note: {NOISE_NOTE}")
+    run_mode = f"{args.requests} requests" if args.requests else f"{args.duration:g}s"
+    print(
+        f"each run: {args.warmup:g}s warm-up, then {run_mode}; clients {levels}; "
+        f"scenarios {[s.name for s in scenarios]}; setups {setups}; repeat {args.repeat}\n"
+    )
+
+    rows: list[dict[str, Any]] = []
+    setup_infos: list[dict[str, Any]] = []
+    status = 0
+    with _terminate_as_interrupt():
+        try:
+            for setup in setups:
+                info: dict[str, Any] = {"setup": setup, "notes": []}
+                setup_infos.append(info)
+                print(f"[{setup}] starting a fresh server ...", flush=True)
+                started = time.monotonic()
+                with _server(setup, args) as server:
+                    info.update(
+                        description=server.description,
+                        port=server.port,
+                        healthy_after_s=server.healthy_after,
+                    )
+                    info["notes"].extend(server.notes)
+                    print(
+                        f"[{setup}] {server.description} on {server.base_url} "
+                        f"(ready in {time.monotonic() - started:.1f}s, /health 200 after "
+                        f"{server.healthy_after}s)",
+                        flush=True,
+                    )
+                    for note in server.notes:
+                        print(f"  note: {note}")
+                    run_setup(server, scenarios, levels, args, rows, info)
+                print(f"[{setup}] server stopped", flush=True)
+        except KeyboardInterrupt:
+            print("\ninterrupted; servers stopped", file=sys.stderr)
+            status = 130
+        except (ServerError, SeedError, RuntimeError) as exc:
+            print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+            status = 2
+    missed = print_table(rows, setup_infos) if rows else []
+    if args.json:
+        document = {
+            "machine": machine,
+            "settings": dict(vars(args).items()),
+            "setups": setup_infos,
+            "results": rows,
+            "missed_targets": missed,
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
+        print(f"\nresults written to {args.json}")
+    if status:
+        return status
+    if missed:
+        print(
+            f"\n{len(missed)} target(s) missed"
+            + ("" if args.strict else " (exit 0; --strict fails the run)")
+        )
+        return 1 if args.strict else 0
+    return 0
+
+
+def _server(setup: str, args: argparse.Namespace) -> contextlib.AbstractContextManager[Server]:
+    if setup == "embedded":
+        return embedded_server(threads=args.threads)
+    return scaled_server(
+        database_url=os.environ["TEST_DATABASE_URL"],
+        redis_url=os.environ["TEST_REDIS_URL"],
+        workers=args.web_workers,
+        threads=args.threads,
+    )
