@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from app import db_session
 from app.models.users import Role
-from app.services.catalog import get_product, list_categories, list_products
+from app.services.catalog import catalog_version, get_product, list_categories, list_products
+from views.page_cache import PageCache, serve_cached
 from views.parsing import MAX_INT, query_page
-from views.rendering import page_or_partial, redirect_to
+from views.rendering import is_partial, redirect_to
 
 bp = Blueprint("catalog", __name__)
 PER_PAGE = 12
@@ -24,6 +25,13 @@ def home() -> Response:
     return redirect_to(url_for("catalog.index"))
 
 
+def _pages() -> PageCache:
+    cache: PageCache | None = current_app.extensions.get("backroom.catalog_pages")
+    if cache is None:
+        cache = current_app.extensions["backroom.catalog_pages"] = PageCache(ttl=1.0)
+    return cache
+
+
 @bp.get("/products")
 def index() -> Response:
     page, per_page = query_page()
@@ -31,19 +39,27 @@ def index() -> Response:
         per_page = PER_PAGE
     q = request.args.get("q", "").strip()[:200]
     category = request.args.get("category", "").strip()[:80]
-    session = db_session()
-    result = list_products(session, q=q, category=category, page=page, per_page=per_page)
-    return page_or_partial(
-        "catalog/index.html",
-        "catalog/_results.html",
-        result=result,
-        q=q,
-        category=category,
-        categories=list_categories(session),
-    )
+
+    def render() -> str:
+        session = db_session()
+        result = list_products(session, q=q, category=category, page=page, per_page=per_page)
+        return render_template(
+            "catalog/_results.html" if is_partial() else "catalog/index.html",
+            result=result,
+            q=q,
+            category=category,
+            categories=list_categories(session),
+        )
+
+    return serve_cached(_pages(), catalog_version(), render, vary=str(is_partial()))
 
 
 @bp.get(f"/products/<int(max={MAX_INT}):product_id>")
-def show(product_id: int) -> str:
-    product = get_product(db_session(), product_id, include_inactive=_is_admin())
-    return render_template("catalog/show.html", product=product)
+def show(product_id: int) -> Response:
+    admin = _is_admin()
+
+    def render() -> str:
+        product = get_product(db_session(), product_id, include_inactive=admin)
+        return render_template("catalog/show.html", product=product)
+
+    return serve_cached(_pages(), catalog_version(), render)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from app.models.users import Role
+from views.page_cache import CSRF_MARK, NONCE_MARK, csrf_placeholder_active
 
 
 def money(cents: int | None) -> str:
@@ -19,14 +20,27 @@ def money(cents: int | None) -> str:
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
+def page_csrf_token() -> str:
+    """The form token, or a placeholder while a shared page is rendered for the cache."""
+    return CSRF_MARK if csrf_placeholder_active() else generate_csrf()
+
+
+def has_page(endpoint: str) -> bool:
+    """Link only to pages that exist: features arrive one by one."""
+    return endpoint in current_app.view_functions
+
+
 def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    # Macros imported without context see only globals; give them the same token source.
+    app.jinja_env.globals["csrf_token"] = page_csrf_token
+    app.jinja_env.globals["has_page"] = has_page
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
-            "csp_nonce": g.get("csp_nonce", ""),
-            "csrf_token": generate_csrf,
+            "csp_nonce": NONCE_MARK if csrf_placeholder_active() else g.get("csp_nonce", ""),
+            "csrf_token": page_csrf_token,
             "user": current_user,
             "Role": Role,
             "is_htmx": request.headers.get("HX-Request") == "true",

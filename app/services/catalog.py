@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,20 @@ from app.models.catalog import Product
 from app.services.pagination import Page, paginate
 
 MAX_QUERY_TERMS = 8
+_version = itertools.count(1)
+_current_version = 0
+
+
+def catalog_version() -> int:
+    """Changes whenever this process changes the catalog; page caches key on it."""
+    return _current_version
+
+
+def _catalog_changed() -> None:
+    global _current_version
+    _current_version = next(_version)
+
+
 EDITABLE = ("sku", "name", "description", "category", "price_cents", "stock", "image_url", "active")
 
 
@@ -162,6 +177,7 @@ def create_product(session: Session, data: ProductInput) -> Product:
             session.add(product)
     except IntegrityError as exc:
         raise Conflict("a product with that sku exists", code="sku_taken") from exc
+    _catalog_changed()
     return product
 
 
@@ -179,6 +195,7 @@ def update_product(session: Session, product_id: int, data: ProductInput) -> Pro
                 setattr(product, key, value)
     except IntegrityError as exc:
         raise Conflict("a product with that sku exists", code="sku_taken") from exc
+    _catalog_changed()
     return product
 
 

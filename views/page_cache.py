@@ -1,0 +1,90 @@
+"""A micro-cache for the pages anonymous shoppers hit hardest (the catalog).
+
+Rendering the catalog costs milliseconds; one process serves it well over a thousand times
+a second only if it does not render it every time. An anonymous visitor with an empty
+session sees the same page as every other one, except for two per-request values: the CSRF
+token and the CSP nonce. Those are rendered as placeholders, the page is kept for `ttl`
+seconds (or until the catalog changes in this process), and each response gets its own
+token and nonce swapped in. Signed-in users and sessions carrying anything (a cart, a
+flash message) always get a fresh render.
+
+Staleness is bounded: changes made in this process invalidate at once (the catalog version);
+changes made by another process show within `ttl`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from flask import Response, g, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+CSRF_MARK = "__backroom_csrf_token__"
+NONCE_MARK = "__backroom_csp_nonce__"
+
+
+class PageCache:
+    """A small LRU of rendered bodies, each valid for one catalog version and `ttl` seconds."""
+
+    def __init__(self, *, ttl: float = 1.0, size: int = 256) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[int, float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, version: int) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version or entry[1] < time.monotonic():
+                return None
+            self._entries.move_to_end(key)
+            return entry[2]
+
+    def put(self, key: str, version: int, body: str) -> None:
+        with self._lock:
+            self._entries[key] = (version, time.monotonic() + self.ttl, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def cacheable() -> bool:
+    """Only GETs from anonymous visitors whose session holds nothing but a CSRF token."""
+    return (
+        request.method == "GET"
+        and not current_user.is_authenticated
+        and set(session.keys()) <= {"csrf_token"}
+    )
+
+
+def csrf_placeholder_active() -> bool:
+    return bool(g.get("render_placeholders"))
+
+
+def serve_cached(
+    cache: PageCache, version: int, render: Callable[[], str], *, vary: str = ""
+) -> Response:
+    """The page from `render`, through the cache when the visitor is anonymous."""
+    if not cacheable():
+        return Response(render(), mimetype="text/html")
+    key = f"{request.full_path}|{vary}"
+    body = cache.get(key, version)
+    if body is None:
+        g.render_placeholders = True
+        try:
+            body = render()
+        finally:
+            g.render_placeholders = False
+        cache.put(key, version, body)
+    if CSRF_MARK in body:
+        body = body.replace(CSRF_MARK, generate_csrf())
+    body = body.replace(NONCE_MARK, g.get("csp_nonce", ""))
+    return Response(body, mimetype="text/html")
