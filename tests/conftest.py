@@ -40,6 +40,20 @@ def _fast_password_hashing() -> Iterator[None]:
     users.HASH_METHOD = original
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per skip reason (with a count) instead of one line per skipped test."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{count:5d}  {reason}")
+
+
 def need(service: str, available: bool, how: str) -> None:
     """Skip (or, under REQUIRE_SERVICES=1, fail) when a service is not available."""
     if available:
