@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from jobs.context import JobContext
 from jobs.ops import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
+from jobs.returns import complete_returns, deliver_notices, send_refunds
 
 
 class JobFunc(Protocol):
@@ -35,6 +36,9 @@ def schedule(ctx: JobContext) -> list[Job]:
     return [
         Job("ops.heartbeat", beat_heartbeats, ctx.config.heartbeat_seconds, record=False),
         Job("orders.reconcile", reconcile_orders, 30),
+        Job("returns.send_refunds", send_refunds, 5),
+        Job("returns.complete", complete_returns, 5),
+        Job("notifications.deliver", deliver_notices, 5),
         Job("ops.prune_job_runs", prune_job_runs, 3600),
     ]
 

@@ -51,3 +51,70 @@ def make_product(
             description=description,
         ),
     )
+
+
+def make_paid_order(
+    session: Session, payments, customer: User, product: Product, quantity: int = 2
+):  # type: ignore[no-untyped-def]
+    """A paid order for `quantity` units of `product`, through real checkout."""
+    from app.services.checkout import LineRequest, place_order
+
+    return place_order(
+        session,
+        payments,
+        customer_id=customer.id,
+        lines=[LineRequest(product.id, quantity)],
+        card_number="4242424242424242",
+    )
+
+
+# The happy path of the RMA workflow: (trigger, role, fields) in order.
+RMA_PATH = [
+    ("approve", "support", {}),
+    ("ship", "owner", {"carrier": "DHL", "tracking_number": "JD014600006281"}),
+    ("receive", "warehouse", {}),
+    ("start_inspection", "warehouse", {}),
+    ("complete_inspection", "warehouse", {"condition": "like_new"}),
+    ("decide", "support", {"disposition": "REFUND"}),
+    ("process", "finance", {}),
+]
+
+
+def walk_return(
+    session: Session,
+    record_id: int,
+    staff: dict[str, User],
+    owner: User,
+    *,
+    until: str,
+    disposition: str = "REFUND",
+    condition: str = "like_new",
+):  # type: ignore[no-untyped-def]
+    """Fire the RMA happy path on a return until (and including) trigger `until`.
+
+    `staff` maps role -> user; the disposition and condition can be chosen."""
+    from app.db import utcnow
+    from app.services.return_transitions import fire_return_trigger
+
+    record = None
+    for trigger, role, fields in RMA_PATH:
+        fields = dict(fields)
+        if trigger == "decide":
+            fields["disposition"] = disposition
+        if trigger == "complete_inspection":
+            fields["condition"] = condition
+        if trigger == "process" and disposition not in ("REFUND", "STORE_CREDIT"):
+            role = "warehouse"
+        actor = owner if role == "owner" else staff[role]
+        record = fire_return_trigger(
+            session,
+            record_id,
+            trigger,
+            actor=actor,
+            fields=fields,
+            expected_version=None,
+            now=utcnow(),
+        )
+        if trigger == until:
+            break
+    return record

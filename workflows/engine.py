@@ -16,6 +16,8 @@ effects to perform, in the definition's order.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -290,13 +292,15 @@ class Engine:
         return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
 
 
-_CACHE: dict[tuple[str, int], Engine] = {}
+_CACHE: dict[tuple[str, int, str], Engine] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def engine_for(definition: Definition, version: int) -> Engine:
-    """The cached engine for (definition name, version); versions are immutable once saved."""
-    key = (definition.name, version)
+    """The cached engine for (definition name, version). Saved versions never change; the
+    content hash in the key only guards against two databases (tests) reusing a number."""
+    digest = hashlib.sha256(json.dumps(definition.raw, sort_keys=True).encode()).hexdigest()
+    key = (definition.name, version, digest)
     with _CACHE_LOCK:
         engine = _CACHE.get(key)
         if engine is None:

@@ -4,7 +4,15 @@ from app.models.catalog import Product
 from app.models.credit import CreditEntry
 from app.models.ops import Heartbeat, JobRun
 from app.models.orders import IdempotencyRecord, Order, OrderLine, OrderStatus
+from app.models.outbox import Notification, OutboxMessage, Setting
 from app.models.payments import GatewayCharge, Payment, PaymentStatus
+from app.models.returns import (
+    ReturnEvent,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnRequest,
+    WorkflowDefinition,
+)
 from app.models.users import STAFF_ROLES, Role, User
 
 __all__ = [
@@ -14,12 +22,20 @@ __all__ = [
     "Heartbeat",
     "IdempotencyRecord",
     "JobRun",
+    "Notification",
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OutboxMessage",
     "Payment",
     "PaymentStatus",
     "Product",
+    "ReturnEvent",
+    "ReturnLine",
+    "ReturnPhoto",
+    "ReturnRequest",
     "Role",
+    "Setting",
     "User",
+    "WorkflowDefinition",
 ]

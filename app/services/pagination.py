@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -32,18 +32,27 @@ class Page(Generic[T]):
         return self.page > 1
 
 
-def paginate(session: Session, query: Select[Any], *, page: int, per_page: int) -> Page[Any]:
-    """Run `query` for one page and count the whole result."""
+def paginate(
+    session: Session,
+    query: Select[Unpack[tuple[Any, ...]]],
+    *,
+    page: int,
+    per_page: int,
+    rows: bool = False,
+) -> Page[Any]:
+    """Run `query` for one page and count the whole result. Items are the first column's
+    entities, or (with `rows`) tuples of every selected column."""
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
     # One round trip: the window count rides along with the page's rows.
-    rows = session.execute(
+    found = session.execute(
         query.add_columns(func.count().over().label("_total"))
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    if rows:
-        return Page([row[0] for row in rows], int(rows[0][-1]), page, per_page)
+    if found:
+        items = [tuple(row[:-1]) if rows else row[0] for row in found]
+        return Page(items, int(found[0][-1]), page, per_page)
     if page == 1:
         return Page([], 0, page, per_page)
     # Past the last page: the rows are gone but the total is still worth telling.

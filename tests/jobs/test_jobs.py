@@ -18,6 +18,7 @@ from jobs import schedule
 from jobs.ops import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
+from tests.jobs import test_returns_jobs as returns_jobs
 from tests.services.conftest import Crash, CrashingGateway
 
 
@@ -90,6 +91,9 @@ JOB_TESTS = {
     "ops.heartbeat": test_it_beats_the_scheduler_heartbeat_idempotently,
     "orders.reconcile": test_it_reconciles_pending_orders_once,
     "ops.prune_job_runs": test_it_prunes_old_job_runs_once,
+    "returns.send_refunds": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
+    "returns.complete": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
+    "notifications.deliver": returns_jobs.test_it_delivers_each_notice_once,
 }
 
 

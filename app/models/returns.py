@@ -1,0 +1,118 @@
+"""Returns (RMA): the request, its lines, photos, the append-only event log, and the
+versioned workflow definitions they run on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class WorkflowDefinition(Base):
+    """One version of a workflow: draft, then published (exactly one per name), then retired."""
+
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    definition: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReturnRequest(Base):
+    __tablename__ = "returns"
+    __table_args__ = (
+        # The queues: what one team waits on, oldest first.
+        Index("ix_returns_team_entered", "team", "state_entered_at"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(40), index=True)
+    team: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(String(30), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    disposition: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    condition: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    inspection_notes: Mapped[str] = mapped_column(Text, default="")
+    paid_cents: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refund_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    refund_reference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    carrier: Mapped[str] = mapped_column(String(200), default="")
+    tracking_number: Mapped[str] = mapped_column(String(200), default="")
+    outbound_tracking: Mapped[str] = mapped_column(String(200), default="")
+    replacement_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
+    restocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[ReturnLine]] = relationship(order_by="ReturnLine.id", lazy="selectin")
+    photos: Mapped[list[ReturnPhoto]] = relationship(order_by="ReturnPhoto.id", lazy="selectin")
+    events: Mapped[list[ReturnEvent]] = relationship(order_by="ReturnEvent.id", lazy="select")
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+
+
+class ReturnPhoto(Base):
+    __tablename__ = "return_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReturnEvent(Base):
+    """Append-only: one row per transition, written in the transition's transaction."""
+
+    __tablename__ = "return_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(40))
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    workflow_version: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,173 @@
+"""Executing the outbox: gateway refunds and customer notices, each at most once.
+
+A message is claimed by compare-and-set on its status, so two schedulers (or a late retry)
+never perform it twice; the gateway refund itself is idempotent by the message's key too.
+Failures back off and retry; a refund that keeps failing is marked failed on its return,
+where finance sees it and can retry it (a new message, a new key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from app.db import transaction
+from app.errors import DomainError
+from app.models.outbox import Notification, OutboxMessage
+from app.models.returns import ReturnRequest
+from app.payments import BreakerOpen, GatewayFailure, Payments
+from app.services.return_transitions import fire_return_trigger
+
+log = logging.getLogger("backroom.outbox")
+email_log = logging.getLogger("backroom.email")
+MAX_REFUND_ATTEMPTS = 5
+TERMINAL = ("COMPLETED", "REJECTED", "CANCELLED")
+_outbox = cast(Table, OutboxMessage.__table__)
+_returns = cast(Table, ReturnRequest.__table__)
+
+
+def _due(session: Session, kind: str, now: datetime, limit: int) -> list[OutboxMessage]:
+    messages = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.kind == kind,
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    return messages
+
+
+def _close(session: Session, message_id: int, status: str, now: datetime) -> bool:
+    """Mark a pending message done/failed; False if someone else already did."""
+    result = session.connection().execute(
+        update(_outbox)
+        .where(_outbox.c.id == message_id, _outbox.c.status == "pending")
+        .values(status=status, done_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def execute_refunds(session: Session, payments: Payments, *, now: datetime, limit: int = 20) -> int:
+    """Send due refunds to the gateway. Returns how many succeeded."""
+    succeeded = 0
+    for message in _due(session, "refund", now, limit):
+        payload: dict[str, Any] = json.loads(message.payload)
+        try:
+            reference = payments.breaker.call(
+                payments.gateway.refund,
+                amount_cents=int(payload["amount_cents"]),
+                charge_reference=str(payload["charge_reference"]),
+                idempotency_key=message.idempotency_key,
+            )
+        except (BreakerOpen, GatewayFailure) as exc:
+            _refund_failed_attempt(session, message, str(exc) or type(exc).__name__, now)
+            continue
+        with transaction(session):
+            if _close(session, message.id, "done", now):
+                session.connection().execute(
+                    update(_returns)
+                    .where(_returns.c.id == payload["return_id"])
+                    .values(refund_status="succeeded", refund_reference=reference)
+                )
+                succeeded += 1
+    return succeeded
+
+
+def _refund_failed_attempt(
+    session: Session, message: OutboxMessage, error: str, now: datetime
+) -> None:
+    attempts = message.attempts + 1
+    payload = json.loads(message.payload)
+    with transaction(session):
+        if attempts >= MAX_REFUND_ATTEMPTS:
+            if _close(session, message.id, "failed", now):
+                session.connection().execute(
+                    update(_returns)
+                    .where(_returns.c.id == payload["return_id"])
+                    .values(refund_status="failed")
+                )
+            log.warning("refund %s failed for good: %s", message.idempotency_key, error)
+        backoff = timedelta(seconds=30 * 2 ** min(attempts, 6))
+        session.connection().execute(
+            update(_outbox)
+            .where(_outbox.c.id == message.id)
+            .values(attempts=attempts, last_error=error[:500], next_attempt_at=now + backoff)
+        )
+
+
+def complete_settled_returns(session: Session, *, now: datetime, limit: int = 50) -> int:
+    """Fire the system's `complete` on returns whose refund or credit has succeeded."""
+    due = list(
+        session.scalars(
+            select(ReturnRequest.id)
+            .where(ReturnRequest.refund_status == "succeeded", ReturnRequest.state.not_in(TERMINAL))
+            .order_by(ReturnRequest.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    completed = 0
+    for return_id in due:
+        try:
+            fire_return_trigger(session, return_id, "complete", actor=None, fields={},
+                                expected_version=None, now=now)  # fmt: skip
+            completed += 1
+        except DomainError as exc:  # not completable from its state: leave it be
+            log.info("return %s not completed: %s", return_id, exc.message)
+    return completed
+
+
+def deliver_notifications(session: Session, *, now: datetime, limit: int = 100) -> int:
+    """The email adapter: log each message and keep it where the customer can read it."""
+    delivered = 0
+    for message in _due(session, "notification", now, limit):
+        payload = json.loads(message.payload)
+        subject, body = render_notice(payload)
+        with transaction(session):
+            if not _close(session, message.id, "done", now):
+                continue
+            session.add(
+                Notification(
+                    customer_id=payload["customer_id"],
+                    return_id=payload.get("return_id"),
+                    subject=subject,
+                    body=body,
+                    created_at=now,
+                )
+            )
+        email_log.info("email to customer %s: %s", payload["customer_id"], subject)
+        delivered += 1
+    return delivered
+
+
+STATE_WORDS = {
+    "VALIDATING": "is being reviewed",
+    "APPROVED": "was approved: please ship the items back",
+    "REJECTED": "was rejected",
+    "CANCELLED": "was cancelled",
+    "SHIPPING": "is on its way back to us",
+    "RECEIVED": "has arrived at our warehouse",
+    "DISPOSITION": "has been decided",
+    "COMPLETED": "is complete",
+}
+
+
+def render_notice(payload: dict[str, Any]) -> tuple[str, str]:
+    state = str(payload.get("state", ""))
+    words = STATE_WORDS.get(state, "was updated")
+    subject = f"Your return {payload.get('number', '')} {words}"
+    body = subject + "."
+    if payload.get("note"):
+        body += f"\n\nNote from our team: {payload['note']}"
+    return subject, body

@@ -1,0 +1,102 @@
+"""Team queues: the returns a team must act on, oldest first, with their SLA clocks.
+
+Which team waits on a return is decided by the workflow definition (each state's team,
+possibly by disposition) and stored on the return at every transition, so a queue is one
+indexed range scan however many returns exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.models.orders import Order
+from app.models.returns import ReturnRequest
+from app.models.users import User
+from app.services.pagination import Page, paginate
+
+TEAMS = ("support", "warehouse", "finance")
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    record: ReturnRequest
+    customer: str
+    order_number: str
+    age_seconds: int
+    breached: bool
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    state: str = ""
+    reason: str = ""
+    older_than_hours: int | None = None
+    search: str = ""
+
+
+def list_queue(
+    session: Session,
+    team: str,
+    *,
+    filters: QueueFilters,
+    now: datetime,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page[QueueItem]:
+    """One page of what `team` waits on, oldest first. Raises NotFound for unknown teams."""
+    if team not in TEAMS:
+        raise NotFound("no such team")
+    query = (
+        select(ReturnRequest, User.username, User.name, Order.number)
+        .join(User, User.id == ReturnRequest.customer_id)
+        .join(Order, Order.id == ReturnRequest.order_id)
+        .where(ReturnRequest.team == team)
+        .order_by(ReturnRequest.state_entered_at, ReturnRequest.id)
+    )
+    if filters.state:
+        query = query.where(ReturnRequest.state == filters.state)
+    if filters.reason:
+        query = query.where(ReturnRequest.reason == filters.reason)
+    if filters.older_than_hours is not None:
+        cutoff = now - timedelta(hours=filters.older_than_hours)
+        query = query.where(ReturnRequest.state_entered_at <= cutoff)
+    term = filters.search.strip().lower()[:100]
+    if term:
+        like = f"%{term}%"
+        query = query.where(
+            or_(
+                func.lower(ReturnRequest.number).like(like),
+                func.lower(User.username).like(like),
+                func.lower(User.name).like(like),
+                func.lower(Order.number).like(like),
+            )
+        )
+    result = paginate(session, query, page=page, per_page=per_page, rows=True)
+    items = [
+        QueueItem(
+            record=record,
+            customer=name or username,
+            order_number=order_number,
+            age_seconds=max(0, int((now - record.state_entered_at).total_seconds())),
+            breached=record.sla_due_at is not None and record.sla_due_at < now,
+        )
+        for record, username, name, order_number in result.items
+    ]
+    return Page(items, result.total, result.page, result.per_page)
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    """How many returns wait on each team (for navigation badges)."""
+    rows = session.execute(
+        select(ReturnRequest.team, func.count())
+        .where(ReturnRequest.team.in_(TEAMS))
+        .group_by(ReturnRequest.team)
+    ).all()
+    counts = dict.fromkeys(TEAMS, 0)
+    counts.update({str(team): int(n) for team, n in rows})
+    return counts

@@ -1,0 +1,162 @@
+"""Moving a return: one trigger, checked by the engine, written with its event and effects.
+
+`fire_return_trigger` is one transaction: the state change is a compare-and-set on the
+return's `version` (two staff clicking at once get exactly one transition; the other a
+409), the event row is appended, and every effect the transition names is performed in
+the same transaction or recorded in the outbox for a job (gateway refunds, customer
+notices). No network call runs inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, update
+from sqlalchemy.orm import Session
+
+from app.db import transaction
+from app.errors import Conflict, Forbidden, NotFound, ValidationError
+from app.models.returns import ReturnEvent, ReturnRequest
+from app.models.users import User
+from app.services.return_effects import EFFECTS
+from app.services.workflows import RMA, load_engine
+from workflows.engine import (
+    Engine,
+    FieldsInvalid,
+    Fired,
+    GuardRefused,
+    InvalidTransition,
+    NotAllowed,
+)
+from workflows.registry import SYSTEM, Actor
+
+_returns = cast(Table, ReturnRequest.__table__)
+
+
+def subject_of(record: ReturnRequest) -> dict[str, Any]:
+    """What guards may look at."""
+    return {
+        "owner_id": record.customer_id,
+        "disposition": record.disposition,
+        "refund_status": record.refund_status,
+        "max_amount_cents": record.paid_cents,
+        "condition": record.condition,
+    }
+
+
+def actor_of(user: User | None) -> Actor:
+    return SYSTEM if user is None else Actor(user.id, user.role)
+
+
+def enter_state(engine: Engine, record: ReturnRequest, state: str, now: datetime) -> None:
+    """Set the state with the team that now waits on it and its SLA due time."""
+    spec = engine.state(state)
+    record.state = state
+    record.team = engine.team_for(state, subject_of(record))
+    record.state_entered_at = now
+    record.sla_due_at = now + timedelta(hours=spec.sla_hours) if spec.sla_hours else None
+
+
+def record_event(
+    session: Session,
+    record: ReturnRequest,
+    actor: Actor,
+    trigger: str,
+    source: str | None,
+    dest: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(
+        ReturnEvent(
+            return_id=record.id,
+            at=now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            trigger=trigger,
+            from_state=source,
+            to_state=dest,
+            data=json.dumps(data, sort_keys=True, default=str),
+            workflow_version=record.workflow_version,
+        )
+    )
+
+
+def run_effects(
+    session: Session, record: ReturnRequest, fired: Fired, actor: Actor, now: datetime
+) -> None:
+    for name in fired.effects:
+        EFFECTS[name](session, record, fired, actor, now)
+
+
+def fire_return_trigger(
+    session: Session,
+    return_id: int,
+    trigger: str,
+    *,
+    actor: User | None,
+    fields: dict[str, Any],
+    expected_version: int | None,
+    now: datetime,
+) -> ReturnRequest:
+    """Fire `trigger` on the return as `actor` (None: the system).
+
+    Raises NotFound (not the customer's), Conflict(invalid_transition) (not from this
+    state), Forbidden (role), ValidationError (fields or a guard; details say which),
+    Conflict(stale_version) (someone else moved it first, or `expected_version` is old).
+    """
+    who = actor_of(actor)
+    with transaction(session):
+        record = session.get(ReturnRequest, return_id, populate_existing=True)
+        if record is None or (
+            actor is not None and not actor.is_staff and record.customer_id != actor.id
+        ):
+            raise NotFound("no such return")
+        if expected_version is not None and expected_version != record.version:
+            raise Conflict(
+                f"the return is at version {record.version}, not {expected_version}; reload it",
+                code="stale_version",
+                details={"version": record.version},
+            )
+        engine = load_engine(session, RMA, record.workflow_version)
+        fired = _fire(engine, record, trigger, who, fields)
+        current = record.version
+        moved = session.connection().execute(
+            update(_returns)
+            .where(_returns.c.id == record.id, _returns.c.version == current)
+            .values(version=current + 1)
+        )
+        if moved.rowcount != 1:
+            raise Conflict(
+                "someone else changed this return a moment ago; reload it",
+                code="stale_version",
+            )
+        record.version = current + 1
+        run_effects(session, record, fired, who, now)
+        if fired.dest != fired.source:
+            enter_state(engine, record, fired.dest, now)
+        else:  # a self-loop (retry) keeps its clock but may change the waiting team
+            record.team = engine.team_for(record.state, subject_of(record))
+        record_event(session, record, who, trigger, fired.source, fired.dest, fired.fields, now)
+    return record
+
+
+def _fire(
+    engine: Engine, record: ReturnRequest, trigger: str, actor: Actor, fields: dict[str, Any]
+) -> Fired:
+    try:
+        return engine.fire(
+            record.state, trigger, actor=actor, subject=subject_of(record), fields=fields
+        )
+    except InvalidTransition as exc:
+        raise Conflict(exc.message, code="invalid_transition", details=exc.details) from exc
+    except NotAllowed as exc:
+        raise Forbidden(exc.message, details=exc.details) from exc
+    except FieldsInvalid as exc:
+        raise ValidationError(exc.fields) from exc
+    except GuardRefused as exc:
+        raise ValidationError(
+            {"trigger": exc.message}, message=exc.message, details={"guards": exc.reasons}
+        ) from exc

@@ -1,0 +1,79 @@
+"""Workflow definitions stored in the database, versioned: draft, published, retired.
+
+Version 1 of each shipped workflow comes from `workflows/definitions/` and is published the
+first time it is needed. Records keep the version they started on, so an engine is loaded
+by (name, version); versions never change once saved, so parsed engines are cached.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import transaction, utcnow
+from app.errors import NotFound
+from app.models.returns import WorkflowDefinition
+from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
+from workflows.engine import Engine, engine_for
+from workflows.schema import parse_definition
+
+RMA = "rma"
+PUBLISHED, DRAFT, RETIRED = "published", "draft", "retired"
+CORE = {RMA: (RMA_CORE_STATES, RMA_CORE_TRIGGERS)}
+
+
+def ensure_shipped(session: Session, name: str) -> None:
+    """Publish the shipped version 1 of `name` if the database has no version of it yet."""
+    if session.scalar(select(WorkflowDefinition.id).where(WorkflowDefinition.name == name)):
+        return
+    data = load_shipped(name)
+    parse_definition(data)  # a broken shipped file must fail loudly, never be stored
+    try:
+        with transaction(session):
+            session.add(
+                WorkflowDefinition(
+                    name=name,
+                    version=1,
+                    status=PUBLISHED,
+                    definition=json.dumps(data, sort_keys=True),
+                    published_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        session.rollback()  # another process seeded it first
+
+
+def published_version(session: Session, name: str) -> int:
+    """The version new records of `name` start on."""
+    version = session.scalar(
+        select(WorkflowDefinition.version).where(
+            WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
+        )
+    )
+    if version is None:
+        ensure_shipped(session, name)
+        return published_version(session, name)
+    return int(version)
+
+
+def load_engine(session: Session, name: str, version: int) -> Engine:
+    """The engine for one saved version (cached once parsed)."""
+    text = session.scalar(
+        select(WorkflowDefinition.definition).where(
+            WorkflowDefinition.name == name, WorkflowDefinition.version == version
+        )
+    )
+    if text is None:
+        raise NotFound(f"workflow {name} has no version {version}")
+    key = (name, version, text)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = engine_for(parse_definition(json.loads(text)), version)
+    return engine
+
+
+# Parsing a definition costs more than a transition; saved versions never change.
+_ENGINES: dict[tuple[str, int, str], Engine] = {}

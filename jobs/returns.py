@@ -1,0 +1,28 @@
+"""Return jobs: gateway refunds from the outbox, completing settled returns, notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.services.outbox import complete_settled_returns, deliver_notifications, execute_refunds
+from jobs.context import JobContext
+
+
+def send_refunds(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Due: pending refund messages whose next attempt time has come. Each is claimed by
+    compare-and-set and the gateway call is idempotent by the message key, so a repeat or a
+    second scheduler refunds nothing twice."""
+    return execute_refunds(session, ctx.payments, now=now)
+
+
+def complete_returns(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Due: open returns whose refund or credit succeeded. Completing moves them to a
+    terminal state, so a second run finds nothing."""
+    return complete_settled_returns(session, now=now)
+
+
+def deliver_notices(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Due: pending notification messages. Each becomes one notification row, once."""
+    return deliver_notifications(session, now=now)
