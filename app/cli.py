@@ -69,11 +69,13 @@ def prepare(config: Config, *, seed: bool) -> None:
     """Upgrade the schema, create the configured admin, seed demo data if empty."""
     from app.services.demo import seed_demo_data
     from app.services.users import ensure_admin
+    from app.services.workflows import RMA, ensure_shipped
 
     upgrade_database(config.database_url)
     database = Database(config.database_url, pool_size=2)
     session = database.session()
     try:
+        ensure_shipped(session, RMA)
         admin, password = config.admin_username, config.admin_password
         if admin and password and ensure_admin(session, admin, password):
             log.info("created admin %s", admin)

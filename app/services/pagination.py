@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ class Page(Generic[T]):
 
 def paginate(
     session: Session,
-    query: Select[Unpack[tuple[Any, ...]]],
+    query: Select[*tuple[Any, ...]],
     *,
     page: int,
     per_page: int,
