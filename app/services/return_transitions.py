@@ -23,6 +23,7 @@ from app.models.users import User
 from app.services.return_effects import EFFECTS
 from app.services.workflows import RMA, load_engine
 from workflows.engine import (
+    Available,
     Engine,
     FieldsInvalid,
     Fired,
@@ -160,3 +161,15 @@ def _fire(
         raise ValidationError(
             {"trigger": exc.message}, message=exc.message, details={"guards": exc.reasons}
         ) from exc
+
+
+def available_triggers(session: Session, record: ReturnRequest, viewer: User) -> list[Available]:
+    """What `viewer` may fire on this return now, with the fields each needs."""
+    engine = load_engine(session, RMA, record.workflow_version)
+    return engine.available(record.state, actor_of(viewer), subject_of(record))
+
+
+def state_label(session: Session, record: ReturnRequest, state: str | None = None) -> str:
+    """The human label of the return's state (or another state) in its workflow version."""
+    engine = load_engine(session, RMA, record.workflow_version)
+    return engine.state(state or record.state).label
