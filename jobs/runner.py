@@ -122,6 +122,7 @@ class Scheduler:
         self.leadership = Leadership(ctx)
         self._aps = BackgroundScheduler(timezone="UTC")
         self._stop = threading.Event()
+        self._state_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.leading = False
 
@@ -131,9 +132,14 @@ class Scheduler:
 
     def _lead(self) -> None:
         while not self._stop.is_set():
-            if self.leadership.acquire():
-                self._begin()
-                return
+            # Taking the lock and starting happen under the same lock as stopping, so a stop
+            # that arrives meanwhile either prevents the start or sees it and shuts it down.
+            with self._state_lock:
+                if self._stop.is_set():
+                    return
+                if self.leadership.acquire():
+                    self._begin()
+                    return
             log.info("another scheduler leads; retrying in %ss", self.retry_seconds)
             self._stop.wait(self.retry_seconds)
 
@@ -155,11 +161,12 @@ class Scheduler:
         log.info("scheduler started as leader (%s)", self.ctx.holder)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._aps.running:
-            self._aps.shutdown(wait=False)
-        self.leadership.release()
-        self.leading = False
+        with self._state_lock:
+            self._stop.set()
+            if self._aps.running:
+                self._aps.shutdown(wait=False)
+            self.leadership.release()
+            self.leading = False
 
 
 def holder_name() -> str:

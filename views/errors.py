@@ -63,8 +63,9 @@ def _csrf_error(error: CSRFError) -> Response:
     return render_domain_error(
         DomainError(
             "your form expired or came from another site; reload the page and try again",
-            code="csrf_failed",
+            code="bad_request",
             status=400,
+            details={"reason": "csrf"},
         )
     )
 

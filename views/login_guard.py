@@ -22,7 +22,8 @@ NAMESPACE = "login-failures"
 
 
 def _key(username: str) -> str:
-    return username.strip().lower()[:64] or "-"
+    # The deployment's prefix keeps two deployments that share one Redis apart.
+    return f"{current_config().redis_key_prefix}:{username.strip().lower()[:64] or '-'}"
 
 
 def refuse_if_locked(username: str) -> None:

@@ -7,6 +7,7 @@ once the open period has passed, and everyone else keeps failing fast until it a
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -15,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import pybreaker
+from redis.exceptions import RedisError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 STATE_NAMES = {"closed": "closed", "open": "open", "half-open": "half_open"}
 
@@ -57,12 +60,17 @@ class PaymentBreaker:
         self._trial_key = f"{namespace}:breaker:{name}:trial"
         self._trial_lock = threading.Lock()
         storage: pybreaker.CircuitBreakerStorage
+        storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         if redis is not None:
-            storage = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, redis, namespace=f"{namespace}:breaker:{name}"
-            )
-        else:
-            storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+            try:
+                storage = pybreaker.CircuitRedisStorage(
+                    pybreaker.STATE_CLOSED, redis, namespace=f"{namespace}:breaker:{name}"
+                )
+            except RedisError as exc:
+                # Payments must still work with Redis down; the state is then per process.
+                log.warning("Redis unreachable (%s): the %s breaker keeps its state in process",
+                            exc, name)  # fmt: skip
+                self._redis = redis = None
         self._failure_types = failure_types
         self._cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
@@ -114,14 +122,21 @@ class PaymentBreaker:
 
     def _take_trial(self) -> bool:
         if self._redis is not None:
-            return bool(self._redis.set(self._trial_key, b"1", nx=True, ex=30))
+            try:
+                return bool(self._redis.set(self._trial_key, b"1", nx=True, ex=30))
+            except RedisError:
+                log.warning("Redis unreachable: the trial call is admitted in this process only")
         return self._trial_lock.acquire(blocking=False)
 
     def _release_trial(self) -> None:
-        if self._redis is not None:
-            self._redis.delete(self._trial_key)
-        else:
+        if self._trial_lock.locked():
             self._trial_lock.release()
+            return
+        try:
+            if self._redis is not None:
+                self._redis.delete(self._trial_key)
+        except RedisError:  # the key expires by itself
+            log.warning("Redis unreachable: the trial marker will expire on its own")
 
     def reset(self) -> None:
         """Close the circuit (admin action and tests)."""

@@ -9,6 +9,7 @@ dies in between, `reconcile_pending_orders` settles the order from what the gate
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from app.errors import (
 from app.models.catalog import Product
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
-from app.payments import BreakerOpen, GatewayFailure, Payments
+from app.payments import BreakerOpen, ChargeResult, GatewayFailure, Payments
 from app.services.credit import add_credit_entry, credit_balance
 from app.services.settlement import reconcile_pending_orders, settle_failed, settle_paid
 from app.services.stock import give_back_stock, take_stock
@@ -41,6 +42,7 @@ __all__ = [
     "reconcile_pending_orders",
     "take_stock",
 ]
+log = logging.getLogger(__name__)
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 
@@ -111,7 +113,26 @@ def place_order(
         order.payment.status = PaymentStatus.SUCCEEDED
         order.payment.reference = result.reference
         return order
-    return get_order_row(session, order.id)
+    # Settled by someone else first: the reconciler, which either saw this charge (paid)
+    # or gave up on the order while the gateway was slow (then the money goes back).
+    settled = get_order_row(session, order.id)
+    if settled.status == OrderStatus.PAID:
+        return settled
+    _void_late_charge(payments, order.id, result)
+    raise PaymentError("the payment took too long and was cancelled; you were not charged")
+
+
+def _void_late_charge(payments: Payments, order_id: int, result: ChargeResult) -> None:
+    """The reconciler already failed this order (and gave its stock back) while the gateway
+    was still answering: refund the charge, once (the key is per order)."""
+    try:
+        payments.gateway.refund(
+            amount_cents=result.amount_cents,
+            charge_reference=result.reference or "",
+            idempotency_key=f"order-{order_id}-void",
+        )
+    except GatewayFailure:
+        log.exception("could not void the late charge %s of order %s", result.reference, order_id)
 
 
 def _unavailable(exc: BreakerOpen) -> PaymentUnavailable:

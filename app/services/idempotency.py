@@ -10,17 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import transaction, utcnow
 from app.errors import Conflict, ValidationError
 from app.models.orders import IdempotencyRecord
 
 MAX_KEY = 255
+# A claim this old with no answer belongs to a request that died (no request runs this long).
+ABANDONED_AFTER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,28 @@ def claim_key(
             "this Idempotency-Key was used with a different request", code="idempotency_key_reused"
         )
     if existing.status_code is None or existing.response_body is None:
+        if existing.created_at < utcnow() - ABANDONED_AFTER and _take_over(session, existing.id):
+            return existing.id, None
         raise Conflict(
             "a request with this Idempotency-Key is in progress", code="idempotency_in_progress"
         )
     return None, StoredResponse(existing.status_code, existing.response_body)
+
+
+def _take_over(session: Session, record_id: int) -> bool:
+    """Claim a key whose first request died mid-way (its process crashed); compare-and-set,
+    so only one retry gets it."""
+    with transaction(session):
+        result = session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.created_at < utcnow() - ABANDONED_AFTER,
+            )
+            .values(created_at=utcnow())
+        )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def store_response(session: Session, record_id: int, *, status: int, body: str) -> None:

@@ -174,3 +174,12 @@ def test_it_closes_on_an_admin_reset(breaker, calls):
     breaker.reset()
     assert breaker.status().state == "closed"
     assert breaker.call(calls.ok) == "ok"
+
+
+def test_it_keeps_working_in_process_when_redis_is_down_at_start():
+    import redis
+
+    unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    breaker = PaymentBreaker(name="payment", fail_max=1, reset_seconds=30, redis=unreachable)
+    assert breaker.status().state == "closed"
+    assert breaker.call(lambda: 42) == 42

@@ -78,3 +78,26 @@ def test_it_refuses_an_unusable_key(session, customer, key):
 def test_it_hashes_equal_payloads_equally_whatever_the_key_order():
     assert request_hash({"a": 1, "b": [1, 2]}) == request_hash({"b": [1, 2], "a": 1})
     assert request_hash({"a": 1}) != request_hash({"a": 2})
+
+
+def test_it_lets_a_retry_take_over_a_key_whose_request_died(session, customer):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db import utcnow
+    from app.models.orders import IdempotencyRecord
+
+    first, _ = claim_key(session, user_id=customer.id, scope="orders", key="k-dead", payload={})
+    session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == first)
+        .values(created_at=utcnow() - timedelta(minutes=10))
+    )
+    session.commit()
+    again, stored = claim_key(
+        session, user_id=customer.id, scope="orders", key="k-dead", payload={}
+    )
+    assert (again, stored) == (first, None)
+    with pytest.raises(Conflict, match="in progress"):
+        claim_key(session, user_id=customer.id, scope="orders", key="k-dead", payload={})
