@@ -53,6 +53,16 @@ def actor(*roles: str) -> User:
     return user
 
 
-from views.api import auth, catalog, orders, system, users  # noqa: E402
+from views.api import auth, catalog, orders, returns, system, users  # noqa: E402
 
-__all__ = ["actor", "auth", "bp", "catalog", "optional_actor", "orders", "system", "users"]
+__all__ = [
+    "actor",
+    "auth",
+    "bp",
+    "catalog",
+    "optional_actor",
+    "orders",
+    "returns",
+    "system",
+    "users",
+]

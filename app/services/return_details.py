@@ -1,0 +1,95 @@
+"""A return as one viewer sees it: its state label, its history with who did each step,
+and what that viewer may do next.
+
+Lists of returns are described in a fixed number of queries (one for every event of every
+return on the page, one engine per workflow version), never one query per return.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models.returns import ReturnEvent, ReturnRequest
+from app.models.users import User
+from app.services.return_transitions import actor_of, subject_of
+from app.services.workflows import RMA, load_engine
+from workflows.engine import Available, Engine
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: str  # the username, or "system"
+    role: str
+    trigger: str
+    source: str | None
+    dest: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReturnDetails:
+    record: ReturnRequest
+    state_label: str
+    terminal: bool
+    history: list[HistoryEntry]
+    triggers: list[Available]
+
+
+def describe_return(session: Session, viewer: User, record: ReturnRequest) -> ReturnDetails:
+    """`record` (which the caller already checked `viewer` may see) with its history and
+    the triggers `viewer` may fire now. Read only."""
+    return describe_returns(session, viewer, [record])[0]
+
+
+def describe_returns(
+    session: Session, viewer: User, records: Sequence[ReturnRequest]
+) -> list[ReturnDetails]:
+    """Like `describe_return`, for a page of returns, in the given order. Read only."""
+    history: dict[int, list[HistoryEntry]] = {record.id: [] for record in records}
+    if records:
+        rows = session.execute(
+            select(ReturnEvent, User.username)
+            .outerjoin(User, User.id == ReturnEvent.actor_id)
+            .where(ReturnEvent.return_id.in_(list(history)))
+            .order_by(ReturnEvent.id)
+        ).all()
+        for event, username in rows:
+            history[event.return_id].append(
+                HistoryEntry(
+                    at=event.at,
+                    actor=username if event.actor_id is not None else "system",
+                    role=event.actor_role,
+                    trigger=event.trigger,
+                    source=event.from_state,
+                    dest=event.to_state,
+                    data=json.loads(event.data or "{}"),
+                )
+            )
+    engines: dict[int, Engine] = {}
+    who = actor_of(viewer)
+    described = []
+    for record in records:
+        engine = engines.get(record.workflow_version)
+        if engine is None:
+            engine = engines[record.workflow_version] = load_engine(
+                session, RMA, record.workflow_version
+            )
+        state = engine.state(record.state)
+        described.append(
+            ReturnDetails(
+                record=record,
+                state_label=state.label,
+                terminal=state.terminal,
+                history=history[record.id],
+                triggers=engine.available(record.state, who, subject_of(record)),
+            )
+        )
+    return described
