@@ -144,6 +144,8 @@ IDLE_LEAVES = {
     "wait_for_and_dispatch_events",
     "ThreadWorker.wait_for_and_dispatch_events",
     "Arbiter.sleep",
+    "Arbiter.wait_for_signals",
+    "Condition._acquire_restore",
     "handler_thread",
     "ThreadedTaskDispatcher.handler_thread",
 }
