@@ -30,6 +30,7 @@ from workflows.registry import GUARDS, Actor, Subject
 from workflows.schema import Definition, FieldSpec, StateSpec, TransitionSpec
 
 MAX_TEXT = 2000
+MAX_INTEGER = 2**31 - 1  # what the database's INTEGER columns hold
 
 
 class WorkflowRefusal(Exception):
@@ -139,8 +140,10 @@ def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict
                 problems[spec.name] = "must be a whole number" + (
                     " of cents" * (spec.type == "money")
                 )
-            elif value < 0 or value > 2**31 - 1:
+            elif value < 0:
                 problems[spec.name] = "must be zero or more"
+            elif value > MAX_INTEGER:
+                problems[spec.name] = f"must be at most {MAX_INTEGER}"
             else:
                 clean[spec.name] = value
         elif value not in spec.choices:
