@@ -42,6 +42,8 @@ def _due(session: Session, kind: str, now: datetime, limit: int) -> list[OutboxM
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
+            # Attempts and status change through Core updates: never trust a cached copy.
+            .execution_options(populate_existing=True)
         )
     )
     session.commit()
