@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 from flask_login import current_user
@@ -26,9 +26,19 @@ def install(app: Flask) -> None:
     app.after_request(_finish)
 
 
+# Unique per process start (random prefix) and per request (a counter): as unique as a
+# uuid4 for tracing, at a fraction of the cost on every request.
+_PREFIX = secrets.token_hex(8)
+_COUNTER = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_PREFIX}{next(_COUNTER):016x}"
+
+
 def _start() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if SAFE_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if SAFE_ID.match(incoming) else _new_request_id()
     g.started = time.perf_counter()
     g.csp_nonce = secrets.token_urlsafe(16)
     request_id_var.set(g.request_id)

@@ -1,5 +1,8 @@
 """The payment circuit breaker: pybreaker, with its state in Redis when REDIS_URL is set.
 
+pybreaker keeps the state (closed, open, half-open), the failure count and the open time;
+calls themselves run outside its lock (see `_call`).
+
 pybreaker lets every call through while half-open; CONTRACT wants one trial call to
 decide. So a trial token (a lock in process, `SET NX` in Redis) admits exactly one caller
 once the open period has passed, and everyone else keeps failing fast until it answers.
@@ -115,10 +118,31 @@ class PaymentBreaker:
             self._release_trial()
 
     def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # pybreaker runs the guarded call while holding its lock, which would let only one
+        # payment in the process talk to the gateway at a time. So the call runs here,
+        # unlocked, and only its outcome goes through pybreaker's state machine.
         try:
-            return self._cb.call(func, *args, **kwargs)
-        except pybreaker.CircuitBreakerError as exc:
-            raise BreakerOpen(max(1, self.status().retry_after)) from exc
+            result = func(*args, **kwargs)
+        except self._failure_types as exc:
+            self._report(exc)
+            raise
+        except Exception:
+            self._report(None)  # any other answer means the gateway is up
+            raise
+        self._report(None)
+        return result
+
+    def _report(self, failure: BaseException | None) -> None:
+        def outcome() -> None:
+            if failure is not None:
+                raise failure
+
+        try:
+            self._cb.call(outcome)
+        except pybreaker.CircuitBreakerError:
+            pass  # opened meanwhile by another call: nothing more to record
+        except self._failure_types:
+            pass  # counted; the caller re-raises the original failure
 
     def _take_trial(self) -> bool:
         if self._redis is not None:

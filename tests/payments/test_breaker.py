@@ -159,14 +159,23 @@ def test_it_admits_exactly_one_trial_call(breaker, calls):
     assert breaker.status().state == "closed"
 
 
-def test_it_fails_fast_when_the_circuit_opened_between_look_and_call(breaker, calls, monkeypatch):
-    trip(breaker, calls)
-    monkeypatch.setattr(
-        breaker, "status", lambda now=None: BreakerStatus("payment", "closed", 0, None, 0)
-    )
-    with pytest.raises(BreakerOpen):
-        breaker.call(calls.ok)
-    assert calls.count == 3
+def test_it_lets_gateway_calls_run_at_the_same_time(breaker):
+    """Payments must not queue behind one another: two calls are inside the gateway at once."""
+    both_inside = threading.Barrier(2, timeout=5)
+    results: list[str] = []
+
+    def slow_gateway() -> str:
+        both_inside.wait()  # raises BrokenBarrierError if the calls were serialised
+        return "ok"
+
+    threads = [threading.Thread(target=lambda: results.append(breaker.call(slow_gateway)))
+               for _ in range(2)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["ok", "ok"]
+    assert breaker.status().state == "closed"
 
 
 def test_it_closes_on_an_admin_reset(breaker, calls):
