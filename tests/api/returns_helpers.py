@@ -10,6 +10,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from app.models.catalog import Product
 from app.models.orders import Order
@@ -145,12 +147,16 @@ def upload(
     return_id: int,
     data: bytes,
     filename: str = "photo.jpg",
+    field: str = "photo",
 ) -> Any:
+    """POST a multipart photo. The body is encoded in memory: the test client would spool
+    a large one to a temporary file that nobody closes (a ResourceWarning)."""
+    boundary, body = encode_multipart({field: FileStorage(io.BytesIO(data), filename)})
     return client.post(
         f"{RETURNS}/{return_id}/photos",
-        data={"photo": (io.BytesIO(data), filename)},
+        data=body,
         headers=headers,
-        content_type="multipart/form-data",
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 
