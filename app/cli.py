@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import getpass
 import logging
 import os
@@ -10,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from app.config import Config, ConfigError, load_config
@@ -38,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="upgrade, seed, and serve web + scheduler (make run)")
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "16")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
     serve.set_defaults(handler=cmd_serve)
     web = sub.add_parser("web", help="HTTP only, under gunicorn (scaled deployment)")
     web.add_argument("--bind", default=None)
@@ -102,41 +104,58 @@ def _job_context(config: Config) -> Any:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from waitress import serve
-
-    from app import create_app
-    from jobs.runner import Scheduler
+    """The embedded default: one web process (granian's native HTTP server in front of a
+    thread pool) with the scheduler inside it, so the in-memory limiter and the payment
+    breaker are one limiter and one breaker."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
 
     prepare(config, seed=True)
-    app = create_app(config=config)
-    # One process: share its database and payments (so the breaker is one breaker).
-    from jobs import JobContext
-    from jobs.runner import holder_name
-
-    ctx = JobContext(
-        config=config,
-        db=app.extensions["backroom.db"],
-        payments=app.extensions["backroom.payments"],
-        holder=holder_name(),
-    )
-    scheduler = Scheduler(ctx)
-    if config.scheduler_enabled:
-        scheduler.start()
+    os.environ[SERVE_SCHEDULER] = "1" if config.scheduler_enabled else "0"
     print(f"Backroom serving on http://127.0.0.1:{config.port}  (Ctrl-C to stop)", flush=True)
-    try:
-        serve(
-            app,
-            host=os.environ.get("HOST", "127.0.0.1"),
-            port=config.port,
-            threads=args.threads,
-            connection_limit=1000,
-            backlog=2048,
-            channel_timeout=60,
-            ident="backroom",
-        )
-    finally:
-        scheduler.stop()
+    Granian(
+        "app.cli:serving_app",
+        factory=True,
+        address=os.environ.get("HOST", "127.0.0.1"),
+        port=config.port,
+        interface=Interfaces.WSGI,
+        workers=1,  # exactly one: rate limits are counted in this process's memory
+        blocking_threads=args.threads,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=2048,
+        log_access=False,
+        static_path_route=["/static"],
+        static_path_mount=[STATIC_DIR],
+    ).serve()
     return 0
+
+
+SERVE_SCHEDULER = "BACKROOM_SERVE_SCHEDULER"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def serving_app() -> Any:
+    """`backroom serve`'s worker: the web app, and the scheduler sharing its database
+    and payments when serve asked for it."""
+    from app import create_app
+    from jobs import JobContext
+    from jobs.runner import Scheduler, holder_name
+
+    configure_logging()
+    config = load_config()
+    app = create_app(config=config)
+    if os.environ.get(SERVE_SCHEDULER) == "1":
+        ctx = JobContext(
+            config=config,
+            db=app.extensions["backroom.db"],
+            payments=app.extensions["backroom.payments"],
+            holder=holder_name(),
+        )
+        scheduler = Scheduler(ctx)
+        scheduler.start()
+        atexit.register(scheduler.stop)
+    return app
 
 
 def cmd_web(config: Config, args: argparse.Namespace) -> int:

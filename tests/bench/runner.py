@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="server threads (waitress threads / gunicorn threads per worker); "
+        help="server threads (granian threads / gunicorn threads per worker); "
         "default: the app's own default",
     )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write results here")

@@ -2,7 +2,7 @@
 
 Two setups:
 
-* `embedded` - `backroom serve` (waitress + in-process scheduler, SQLite under a fresh
+* `embedded` - `backroom serve` (granian + in-process scheduler, SQLite under a fresh
   temporary BACKROOM_DATA_DIR, in-memory limiter), exactly what `make run` runs.
 * `scaled` - a fresh PostgreSQL database created next to TEST_DATABASE_URL, `backroom db
   upgrade` + `backroom demo-data`, then `backroom web --workers N` (gunicorn gthread) and
@@ -218,7 +218,7 @@ def embedded_server(
     server = Server(
         setup="embedded",
         description=(
-            "backroom serve: waitress"
+            "backroom serve: granian"
             + (f" ({threads} threads)" if threads else "")
             + ", in-process scheduler, SQLite, in-memory limiter"
         ),
