@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="upgrade, seed, and serve web + scheduler (make run)")
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")))
     serve.set_defaults(handler=cmd_serve)
     web = sub.add_parser("web", help="HTTP only, under gunicorn (scaled deployment)")
     web.add_argument("--bind", default=None)
