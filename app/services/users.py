@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -116,9 +117,15 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+@functools.lru_cache(maxsize=4)
+def _token_signer(secret: str) -> URLSafeTimedSerializer:
+    """Built once per key: every API request verifies a token, and building costs more."""
+    return URLSafeTimedSerializer(secret, salt="api-token")
+
+
 def issue_token(user: User, secret: str) -> str:
     """A signed bearer token; changing the password invalidates it."""
-    return URLSafeTimedSerializer(secret, salt="api-token").dumps(
+    return _token_signer(secret).dumps(
         {"uid": user.id, "pw": user.password_hash[-12:]}
     )
 
@@ -126,7 +133,7 @@ def issue_token(user: User, secret: str) -> str:
 def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -> User | None:
     """The active user a token was issued to, or None if it is forged, old or revoked."""
     try:
-        data = URLSafeTimedSerializer(secret, salt="api-token").loads(token, max_age=max_age)
+        data = _token_signer(secret).loads(token, max_age=max_age)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
