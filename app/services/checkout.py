@@ -32,16 +32,9 @@ from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import BreakerOpen, ChargeResult, GatewayFailure, Payments
 from app.services.credit import add_credit_entry, credit_balance
-from app.services.settlement import reconcile_pending_orders, settle_failed, settle_paid
-from app.services.stock import give_back_stock, take_stock
+from app.services.settlement import settle_failed, settle_paid
+from app.services.stock import take_stock
 
-__all__ = [
-    "LineRequest",
-    "give_back_stock",
-    "place_order",
-    "reconcile_pending_orders",
-    "take_stock",
-]
 log = logging.getLogger(__name__)
 MAX_LINES = 100
 MAX_QUANTITY = 1000

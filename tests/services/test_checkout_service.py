@@ -19,14 +19,10 @@ from app.models.credit import CreditEntry
 from app.models.orders import Order
 from app.models.payments import GatewayCharge, Payment
 from app.payments import BreakerOpen, Payments
-from app.services.checkout import (
-    LineRequest,
-    give_back_stock,
-    place_order,
-    reconcile_pending_orders,
-    take_stock,
-)
+from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, grant_credit
+from app.services.settlement import reconcile_pending_orders
+from app.services.stock import give_back_stock, take_stock
 from tests.builders import make_product
 
 APPROVED, DECLINED, ERROR = "4242424242424242", "4000000000000002", "4000000000000119"

@@ -12,8 +12,9 @@ from app.models.catalog import Product
 from app.models.orders import Order
 from app.models.payments import GatewayCharge, Payment
 from app.payments import GatewayFailure, Payments
-from app.services.checkout import LineRequest, place_order, reconcile_pending_orders
+from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, grant_credit
+from app.services.settlement import reconcile_pending_orders
 from tests.builders import make_product
 from tests.services.conftest import Crash
 
