@@ -131,6 +131,8 @@ def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict
                 problems[spec.name] = "must be text"
             elif len(value) > limit:
                 problems[spec.name] = f"must have at most {limit} characters"
+            elif "\x00" in value:  # PostgreSQL text cannot hold NUL
+                problems[spec.name] = "must not contain NUL characters"
             else:
                 clean[spec.name] = value
         elif spec.type in ("integer", "money"):

@@ -58,14 +58,16 @@ def list_queue(
         .where(ReturnRequest.team == team)
         .order_by(ReturnRequest.state_entered_at, ReturnRequest.id)
     )
-    if filters.state:
-        query = query.where(ReturnRequest.state == filters.state)
-    if filters.reason:
-        query = query.where(ReturnRequest.reason == filters.reason)
+    # PostgreSQL refuses NUL in a parameter; no state, reason or name contains one.
+    state, reason = filters.state.replace("\x00", ""), filters.reason.replace("\x00", "")
+    if state:
+        query = query.where(ReturnRequest.state == state)
+    if reason:
+        query = query.where(ReturnRequest.reason == reason)
     if filters.older_than_hours is not None:
         cutoff = now - timedelta(hours=filters.older_than_hours)
         query = query.where(ReturnRequest.state_entered_at <= cutoff)
-    term = filters.search.strip().lower()[:100]
+    term = filters.search.replace("\x00", "").strip().lower()[:100]
     if term:
         like = f"%{term}%"
         query = query.where(

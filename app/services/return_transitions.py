@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import MAX_INT, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
@@ -110,7 +110,11 @@ def fire_return_trigger(
     """
     who = actor_of(actor)
     with transaction(session):
-        record = session.get(ReturnRequest, return_id, populate_existing=True)
+        record = (
+            session.get(ReturnRequest, return_id, populate_existing=True)
+            if 0 < return_id <= MAX_INT
+            else None
+        )
         if record is None or (
             actor is not None and not actor.is_staff and record.customer_id != actor.id
         ):

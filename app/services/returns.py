@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import MAX_INT, transaction
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
@@ -69,7 +69,7 @@ class Eligibility:
 
 
 def _customer_order(session: Session, customer_id: int, order_id: int) -> Order:
-    order = session.get(Order, order_id)
+    order = session.get(Order, order_id) if 0 < order_id <= MAX_INT else None
     if order is None or order.customer_id != customer_id or order.status != OrderStatus.PAID:
         raise NotFound("no such order")
     if order.kind != "standard":
@@ -121,6 +121,8 @@ def _check_request(reason: str, description: str, lines: Sequence[LineRequest]) 
         problems["reason"] = f"must be one of {', '.join(REASONS)}"
     if len(description) > MAX_DESCRIPTION:
         problems["description"] = f"must have at most {MAX_DESCRIPTION} characters"
+    elif "\x00" in description:  # PostgreSQL text cannot hold NUL
+        problems["description"] = "must not contain NUL characters"
     if not lines:
         problems["lines"] = "choose at least one item to return"
     wanted: dict[int, int] = {}
@@ -208,7 +210,7 @@ def create_return(
 
 def get_return(session: Session, viewer: User, return_id: int) -> ReturnRequest:
     """The return if the viewer may see it (its owner or staff), else NotFound."""
-    record = session.get(ReturnRequest, return_id)
+    record = session.get(ReturnRequest, return_id) if 0 < return_id <= MAX_INT else None
     if record is None or (not viewer.is_staff and record.customer_id != viewer.id):
         raise NotFound("no such return")
     return record
@@ -222,7 +224,8 @@ def list_returns(
     if not viewer.is_staff:
         query = query.where(ReturnRequest.customer_id == viewer.id)
     if state:
-        query = query.where(ReturnRequest.state == state)
+        # No state has a NUL in its name, and PostgreSQL refuses one in a parameter.
+        query = query.where(ReturnRequest.state == state.replace("\x00", ""))
     return paginate(session, query, page=page, per_page=per_page)
 
 

@@ -43,7 +43,7 @@ def down_payments(fail_max: int) -> tuple[Payments, DownGateway]:
     breaker = PaymentBreaker(
         name="refunds-test", fail_max=fail_max, reset_seconds=30, failure_types=(GatewayFailure,)
     )
-    return Payments(gateway=gateway, breaker=breaker), gateway  # type: ignore[arg-type]
+    return Payments(gateway=gateway, breaker=breaker), gateway
 
 
 @pytest.fixture

@@ -1,0 +1,193 @@
+"""Opening and reading returns: eligibility, the checks, what is written (services.returns)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.db import utcnow
+from app.errors import NotFound, ValidationError
+from app.models.orders import Order
+from app.models.outbox import OutboxMessage
+from app.services.return_details import describe_return, describe_returns
+from app.services.return_transitions import fire_return_trigger
+from app.services.returns import (
+    LineRequest,
+    check_eligibility,
+    create_return,
+    get_return,
+    list_returns,
+    return_events,
+)
+from app.services.settings import set_return_window_days
+from tests.builders import make_paid_order, make_product, make_user
+
+
+@pytest.fixture
+def order(session, payments, customer):
+    product = make_product(session, stock=10, price_cents=1500)
+    return make_paid_order(session, payments, customer, product, quantity=3)
+
+
+def open_one(session, customer, order, quantity=1, **options):
+    return create_return(
+        session,
+        customer=customer,
+        order_id=order.id,
+        reason=options.get("reason", "defective"),
+        description=options.get("description", "stopped working"),
+        lines=[LineRequest(order.lines[0].id, quantity)],
+        now=options.get("now") or utcnow(),
+    )
+
+
+def test_it_reports_what_can_still_be_returned(session, customer, order):
+    open_one(session, customer, order, quantity=2)
+    result = check_eligibility(session, customer_id=customer.id, order_id=order.id, now=utcnow())
+    [line] = result.lines
+    assert (line.bought, line.already_returned, line.returnable) == (3, 2, 1)
+    assert (line.unit_price_cents, line.name) == (1500, "Test Widget")
+    assert (result.open, result.eligible, result.reasons) == (True, True, [])
+    assert result.window_closes_at == order.created_at + timedelta(days=30)
+
+
+def test_it_explains_why_nothing_can_be_returned(session, customer, order):
+    open_one(session, customer, order, quantity=3)
+    result = check_eligibility(session, customer_id=customer.id, order_id=order.id, now=utcnow())
+    assert not result.eligible
+    assert result.reasons == ["every unit of this order is already being returned"]
+    late = order.created_at + timedelta(days=31)
+    closed = check_eligibility(session, customer_id=customer.id, order_id=order.id, now=late)
+    assert not closed.eligible
+    assert closed.reasons[0].startswith("the 30-day return window closed on ")
+
+
+def test_it_keeps_the_window_open_to_the_second(session, customer, order):
+    set_return_window_days(session, 7)
+    edge = order.created_at + timedelta(days=7)
+    open_one(session, customer, order, now=edge)
+    with pytest.raises(ValidationError) as caught:
+        open_one(session, customer, order, now=edge + timedelta(seconds=1))
+    assert "7-day return window" in caught.value.fields["order_id"]
+
+
+def test_it_writes_the_return_its_lines_and_first_two_events(session, customer, order):
+    now = utcnow()
+    record = open_one(session, customer, order, quantity=2, description="  cracked  ", now=now)
+    session.expire_all()
+    record = get_return(session, customer, record.id)
+    assert (record.state, record.version, record.team, record.workflow_version) == (
+        "VALIDATING",
+        2,
+        "support",
+        1,
+    )
+    assert (record.description, record.paid_cents, record.created_at) == ("cracked", 3000, now)
+    assert record.sla_due_at == now + timedelta(hours=24)
+    [line] = record.lines
+    assert (line.quantity, line.unit_price_cents, line.order_line_id) == (
+        2,
+        1500,
+        order.lines[0].id,
+    )
+    events = return_events(session, record.id)
+    assert [(e.trigger, e.from_state, e.to_state, e.actor_id) for e in events] == [
+        ("submit", None, "SUBMITTED", customer.id),
+        ("validate", "SUBMITTED", "VALIDATING", None),
+    ]
+    notice = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "notification"))
+    assert [m.idempotency_key for m in notice] == [f"notice-{record.id}-2"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "description", "lines", "fields"),
+    [
+        ("broken", "", [(1, 1)], {"reason"}),
+        ("other", "x" * 2001, [(1, 1)], {"description"}),
+        ("other", "", [], {"lines"}),
+        ("other", "", [(1, 0)], {"lines[0].quantity"}),
+    ],
+)
+def test_it_checks_the_request_before_touching_the_order(
+    session, customer, reason, description, lines, fields
+):
+    with pytest.raises(ValidationError) as caught:
+        create_return(
+            session,
+            customer=customer,
+            order_id=10**12,
+            reason=reason,
+            description=description,
+            lines=[LineRequest(i, q) for i, q in lines],
+            now=utcnow(),
+        )
+    assert set(caught.value.fields) == fields
+
+
+def test_it_hides_orders_that_are_not_the_customers_paid_standard_ones(
+    session, payments, customer, order
+):
+    other = make_user(session, "customer")
+    for who, order_id in ((other, order.id), (customer, order.id + 999), (customer, 2**40)):
+        with pytest.raises(NotFound):
+            check_eligibility(session, customer_id=who.id, order_id=order_id, now=utcnow())
+    session.execute(update(Order).where(Order.id == order.id).values(kind="replacement"))
+    session.expire_all()
+    with pytest.raises(NotFound):
+        open_one(session, customer, order)
+
+
+def test_it_shows_a_return_to_its_owner_and_staff_only(session, customer, order):
+    record = open_one(session, customer, order)
+    support = make_user(session, "support")
+    assert get_return(session, support, record.id).id == record.id
+    other = make_user(session, "customer")
+    for who, return_id in ((other, record.id), (customer, record.id + 1), (support, 2**40)):
+        with pytest.raises(NotFound):
+            get_return(session, who, return_id)
+    with pytest.raises(NotFound):
+        get_return(session, support, 0)
+
+
+def test_it_lists_own_returns_for_customers_and_all_for_staff(session, payments, customer, order):
+    mine = [open_one(session, customer, order) for _ in range(2)]
+    other = make_user(session, "customer")
+    product = make_product(session)
+    theirs = open_one(session, other, make_paid_order(session, payments, other, product))
+    fire_return_trigger(
+        session, theirs.id, "cancel", actor=other, fields={}, expected_version=None, now=utcnow()
+    )
+    assert [r.id for r in list_returns(session, customer).items] == [mine[1].id, mine[0].id]
+    staff = make_user(session, "warehouse")
+    assert list_returns(session, staff).total == 3
+    assert [r.id for r in list_returns(session, staff, state="CANCELLED").items] == [theirs.id]
+    assert list_returns(session, other, state="VALIDATING").total == 0
+
+
+def test_it_describes_returns_with_history_and_next_steps_per_viewer(session, customer, order):
+    first = open_one(session, customer, order)
+    second = open_one(session, customer, order)
+    support = make_user(session, "support", username="sue")
+    fire_return_trigger(
+        session,
+        second.id,
+        "approve",
+        actor=support,
+        fields={"note": "ok"},
+        expected_version=2,
+        now=utcnow(),
+    )
+    one, two = describe_returns(session, customer, [first, second])
+    assert (one.record.id, one.state_label, one.terminal) == (first.id, "Awaiting review", False)
+    assert [t.trigger for t in one.triggers] == ["cancel"]
+    assert [t.trigger for t in two.triggers] == ["cancel", "ship"]
+    assert [(h.actor, h.role, h.trigger) for h in two.history] == [
+        (customer.username, "customer", "submit"),
+        ("system", "system", "validate"),
+        ("sue", "support", "approve"),
+    ]
+    assert two.history[-1].data == {"note": "ok"}
+    assert [t.trigger for t in describe_return(session, support, second).triggers] == ["cancel"]
+    assert describe_returns(session, support, []) == []
