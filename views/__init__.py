@@ -7,7 +7,20 @@ from flask import Flask
 
 def register_views(app: Flask) -> None:
     from views import admin as admin_views
-    from views import api, auth, cart, catalog, errors, hooks, ops, orders, pages, staff
+    from views import (
+        api,
+        auth,
+        cart,
+        catalog,
+        errors,
+        hooks,
+        ops,
+        orders,
+        pages,
+        returns,
+        staff,
+        staff_returns,
+    )
 
     hooks.install(app)
     errors.install(app)
@@ -19,6 +32,8 @@ def register_views(app: Flask) -> None:
         cart.bp,
         orders.bp,
         staff.bp,
+        returns.bp,
+        staff_returns.bp,
         admin_views.bp,
         api.bp,
     ):

@@ -49,13 +49,71 @@
     }
   });
 
+  // Live regions (queues, a return's status) poll every few seconds. A refresh must never
+  // wipe a form someone is filling in (focus in a field, or an action form opened), nor land
+  // on top of their own action or filter change still under way: then the poll is skipped
+  // (or its late answer dropped), and it carries on once they are done.
+  var LIVE = "[data-pause-while-editing]";
+  function isEditing(region) {
+    var active = document.activeElement;
+    if (active && region.contains(active) && active.matches("input, select, textarea")) return true;
+    return region.querySelector("details[open]") !== null;
+  }
+  function holdPoll(region) {
+    if (region.hasAttribute("data-busy")) return true;
+    region.toggleAttribute("data-paused", isEditing(region));
+    return region.hasAttribute("data-paused");
+  }
+  function regionServed(detail) {
+    var elt = detail.elt;
+    var region = elt.closest ? elt.closest(LIVE) : null;
+    var target = detail.target;
+    if (!region && target && target.matches && target.matches(LIVE)) region = target;
+    return region;
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt.matches && elt.matches(LIVE)) {
+      if (holdPoll(elt)) {
+        event.preventDefault();
+        event.stopImmediatePropagation(); // no progress bar for a request that never starts
+      }
+      return;
+    }
+    var region = regionServed(event.detail);
+    if (region && event.detail.xhr) {
+      region.setAttribute("data-busy", "");
+      event.detail.xhr.backroomRegion = region;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var region = event.detail.xhr && event.detail.xhr.backroomRegion;
+    if (region) region.removeAttribute("data-busy");
+  });
+  // A refresh already under way when someone started editing or acting is dropped on arrival.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var config = event.detail.requestConfig;
+    var region = config ? config.elt : null; // who asked: here, the region's own poll
+    if (region && region.matches(LIVE) && event.detail.target === region && holdPoll(region)) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
+  // Background polls (hx-trigger "every …") show no progress bar and clear no alert.
+  function isPoll(elt) {
+    var trigger = elt && elt.getAttribute ? elt.getAttribute("hx-trigger") || "" : "";
+    return /(^|,)\s*every /.test(trigger);
+  }
+
   // A thin progress bar at the top while any htmx request is in flight.
   var inFlight = 0;
-  document.addEventListener("htmx:beforeRequest", function () {
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (isPoll(event.detail.elt)) return;
     inFlight += 1;
     document.body.classList.add("is-loading");
   });
   document.addEventListener("htmx:afterRequest", function (event) {
+    if (isPoll(event.detail.elt)) return;
     inFlight = Math.max(0, inFlight - 1);
     if (inFlight === 0) document.body.classList.remove("is-loading");
     // A successful answer elsewhere clears an alert left by an earlier failure.
@@ -85,6 +143,15 @@
         option.toggleAttribute("selected", option.selected);
       });
     });
+  });
+
+  // An error shown in the alerts region is scrolled into view: the click that caused it may
+  // be far down a long queue.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "alerts" && target.firstElementChild) {
+      target.scrollIntoView({ block: "nearest" });
+    }
   });
 
   // Dismiss buttons on alerts and flash messages.

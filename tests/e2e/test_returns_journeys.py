@@ -1,0 +1,258 @@
+"""A return taken through every disposition in Chromium: the customer asks for it on their
+order (with a photo), support, warehouse and finance work it from their live queues and
+the return page, and the customer's open page follows along without reloading."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.e2e
+SHOTS = os.environ.get("E2E_SCREENSHOTS")
+LIVE = 15_000  # ms: a poll every 5 s, plus the refund job's 5 s tick, plus slack
+
+
+def shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def api(base: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def paid_order(base: str, product_name: str) -> dict[str, Any]:
+    """The demo customer buys one unit through the API (set-up, not the journey)."""
+    token = api(base, "/api/v1/auth/token",
+                {"username": "customer", "password": "customer-demo-2026"})["token"]  # fmt: skip
+    query = urllib.parse.quote(product_name)
+    with urllib.request.urlopen(f"{base}/api/v1/products?q={query}", timeout=10) as response:
+        product = json.loads(response.read())["items"][0]
+    body = {"lines": [{"product_id": product["id"], "quantity": 1}],
+            "payment": {"card_number": "4242424242424242"}}  # fmt: skip
+    return api(base, "/api/v1/orders", body, token)
+
+
+@pytest.fixture(scope="module")
+def team(browser: Any, live_server: str) -> Iterator[dict[str, Any]]:
+    """Support, warehouse and finance each signed in once, in their own browser context."""
+    pages: dict[str, Any] = {}
+    errors: list[str] = []
+    for role in ("support", "warehouse", "finance"):
+        context = browser.new_context(base_url=live_server, viewport={"width": 1360, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm asks; staff say yes
+        page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(page, role, f"{role}-demo-2026")
+        pages[role] = page
+    yield pages
+    for page in pages.values():
+        page.context.close()
+    assert errors == [], f"staff browser console errors: {errors}"
+
+
+def request_return(page: Any, order: dict[str, Any], photo: Path | None = None) -> tuple[int, str]:
+    """The customer opens the order, chooses Return items, fills the form, and lands on the
+    return's page. Returns (id, number)."""
+    page.goto(f"/orders/{order['id']}")
+    page.get_by_role("link", name="Return items").click()
+    page.wait_for_url(re.compile(r"/returns/new$"))
+    check = page.locator("#return-check")
+    assert "Yes" in check.inner_text()
+    qty = page.locator(".qty-input").first
+    qty.fill("2")  # more than was bought: the answer says so at once
+    check.get_by_text("only 1 can still be returned").wait_for()
+    qty.fill("1")
+    check.get_by_text("1 item worth").wait_for()
+    page.select_option("select[name=reason]", "damaged")
+    page.fill("textarea[name=description]", "The box arrived crushed.")
+    if photo is not None:
+        page.set_input_files("input[name=photos]", str(photo))
+    shot(page, "return-new")
+    page.get_by_role("button", name="Request return").click()
+    page.wait_for_url(re.compile(r"/returns/\d+$"))
+    page.get_by_text(re.compile(r"Return RMA-\w+ is requested")).wait_for()
+    number = page.locator("h1").inner_text().removeprefix("Return ").strip()
+    return int(page.url.rsplit("/", 1)[1]), number
+
+
+def in_queue(page: Any, team_name: str, number: str) -> Any:
+    """The return's row in the team's queue, found with the queue's search."""
+    page.goto(f"/staff/queues/{team_name}")
+    page.fill("#queue-q", number)
+    page.wait_for_url(re.compile(rf"q={number}"))
+    rows = page.locator("#queue-table tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 1
+    return rows.first
+
+
+def act(row: Any, label: str, fields: dict[str, str] | None = None) -> None:
+    """Fire one action in a queue row: open its form if it has fields, fill, submit."""
+    box = row
+    if fields:
+        box = row.locator("details").filter(has=row.page.locator("summary", has_text=label))
+        box.locator("summary").click()
+        for name, value in fields.items():
+            field = box.locator(f"[name={name}]")
+            if field.evaluate("el => el.tagName") == "SELECT":
+                field.select_option(value)
+            else:
+                field.fill(value)
+    box.locator("button[type=submit]", has_text=label).click()
+
+
+def moved(page: Any, number: str, words: str) -> None:
+    """The queue says where the return went (the row itself goes at the next refresh)."""
+    notice = page.locator("#queue-notice")
+    notice.filter(has_text=number).filter(has_text=words).wait_for()
+
+
+def live_state(page: Any, label: str, timeout: int = LIVE) -> None:
+    page.locator("#return-live .status-head .badge", has_text=label).wait_for(timeout=timeout)
+
+
+def ship_back(page: Any, return_id: int) -> None:
+    page.goto(f"/returns/{return_id}")
+    page.fill("input[name=carrier]", "DHL")
+    page.fill("input[name=tracking_number]", f"JD{return_id:010d}")
+    page.get_by_role("button", name="I have shipped it").click()
+    live_state(page, "On its way back", timeout=5_000)
+
+
+def inspect(team_pages: dict[str, Any], return_id: int, number: str, condition: str) -> None:
+    warehouse = team_pages["warehouse"]
+    act(in_queue(warehouse, "warehouse", number), "Mark received")
+    row = warehouse.locator(f"#return-{return_id}")
+    row.locator(".badge", has_text="Received").wait_for()
+    act(row, "Start inspection")
+    row.locator(".badge", has_text="Being inspected").wait_for()
+    act(row, "Record inspection", {"condition": condition, "notes": "Checked on the bench."})
+    moved(warehouse, number, "Inspected: awaiting decision")
+
+
+def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
+    page, team, live_server, tmp_path
+):
+    order = paid_order(live_server, "Wireless Earbuds")
+    photo = tmp_path / "crushed.png"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(photo)
+    sign_in(page, "customer", "customer-demo-2026")
+    return_id, number = request_return(page, order, photo)
+    assert page.locator("#return-photos img").count() == 1
+    assert page.locator(".step[aria-current=step]").inner_text().startswith("2")
+    page.evaluate("() => (window.__notReloaded = true)")
+    shot(page, "return-submitted")
+
+    support = team["support"]
+    row = in_queue(support, "support", number)
+    assert "Arrived damaged" in row.inner_text()
+    shot(support, "queue-support")
+    act(row, "Approve", {"note": "Sorry about that, please send it back."})
+    moved(support, number, "waits on the customer")
+
+    # The customer's open page follows by itself.
+    live_state(page, "Approved: ship it back")
+    assert page.evaluate("() => window.__notReloaded") is True
+    assert "Sorry about that" in page.locator("#return-timeline").inner_text()
+    page.fill("input[name=carrier]", "DHL")
+    page.fill("input[name=tracking_number]", "JD014600006281")
+    page.get_by_role("button", name="I have shipped it").click()
+    live_state(page, "On its way back", timeout=5_000)
+
+    inspect(team, return_id, number, "like_new")
+    staff_page = team["support"]
+    staff_page.goto(f"/staff/returns/{return_id}")
+    assert staff_page.locator("#return-photos img").count() == 1
+    assert "Like new" in staff_page.locator("#return-facts").inner_text()
+    assert "Within the return window" in staff_page.locator("#return-checks").inner_text()
+    decision = {"disposition": "REFUND", "amount_cents": "50.00"}
+    act(in_queue(support, "support", number), "Decide", decision)
+    moved(support, number, "finance team")
+
+    finance = team["finance"]
+    act(in_queue(finance, "finance", number), "Issue refund")
+    finance.locator(f"#return-{return_id}").get_by_text("completes by itself").wait_for()
+    shot(finance, "queue-finance")
+
+    live_state(page, "Completed")  # the refund job settles it; the page notices
+    assert page.evaluate("() => window.__notReloaded") is True
+    outcome = page.locator("#return-outcome").inner_text()
+    assert "Refund: $50.00" in outcome
+    assert re.search(r"re_\w+", outcome)
+    assert page.locator(".step-done").count() == 8
+    shot(page, "return-completed")
+
+    page.goto("/returns")
+    assert "Refund: $50.00" in page.locator(f"#return-{return_id}").inner_text()
+    page.get_by_text(re.compile(f"Your return {number} was approved")).first.wait_for()
+
+
+@pytest.mark.parametrize(
+    ("disposition", "finish", "outcome"),
+    [
+        ("STORE_CREDIT", None, "Store credit: $79.00"),
+        ("REPLACEMENT", ("Ship replacement", "tracking_number"), "Replacement order"),
+        ("REPAIR", ("Send back to customer", "return_tracking"), "Sent to you"),
+        ("REJECT", ("Send back to customer", "return_tracking"), "Not accepted: sent back"),
+    ],
+)
+def test_every_other_outcome_reaches_the_customer(
+    page, team, live_server, disposition, finish, outcome
+):
+    order = paid_order(live_server, "Wireless Earbuds")
+    sign_in(page, "customer", "customer-demo-2026")
+    return_id, number = request_return(page, order)
+
+    support = team["support"]
+    support.goto(f"/staff/returns/{return_id}")  # the detail page works the same actions
+    support.locator("#return-live").get_by_role("button", name=re.compile("^Approve")).click()
+    support.locator("#return-live .status-head .badge", has_text="Approved").wait_for()
+
+    ship_back(page, return_id)
+    inspect(team, return_id, number, "used")
+    act(in_queue(support, "support", number), "Decide", {"disposition": disposition})
+    moved(support, number, "team")
+
+    if finish is None:
+        act(in_queue(team["finance"], "finance", number), "Issue store credit")
+    else:
+        warehouse = team["warehouse"]
+        row = in_queue(warehouse, "warehouse", number)
+        act(row, "Start processing")
+        row.locator(".badge", has_text="Processing").wait_for()
+        label, field = finish
+        act(row, label, {field: f"OUT-{return_id}"})
+        moved(warehouse, number, "Completed")
+
+    page.goto(f"/returns/{return_id}")
+    live_state(page, "Completed")
+    text = page.locator("#return-outcome").inner_text()
+    assert outcome in text
+    if finish is not None:
+        assert f"OUT-{return_id}" in page.locator("#return-live").inner_text()
+    if disposition == "REPLACEMENT":
+        page.get_by_role("link", name=re.compile(r"^BR-")).last.click()
+        page.wait_for_url(re.compile(r"/orders/\d+$"))
+        assert "$0.00" in page.locator("main").inner_text()
+    shot(page, f"return-{disposition.lower()}")

@@ -1,0 +1,236 @@
+"""Staff pages for returns: a live queue per team (/staff/queues/<team>) and the whole return
+(/staff/returns/<id>): photos, eligibility checks, inspection, outcome, audit trail, actions.
+
+Queues refresh themselves every 5 s. An action answers an htmx request with its row as it
+now is (or, on the detail page, the live region) and `HX-Trigger: queue-changed`, which
+refreshes the queue counts in the nav.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app import db_session
+from app.db import utcnow
+from app.errors import Forbidden, NotFound, ValidationError
+from app.models.returns import ReturnRequest
+from app.models.users import Role, User
+from app.services.directory import usernames_by_id
+from app.services.orders import get_order
+from app.services.photos import MAX_PHOTOS
+from app.services.queues import TEAMS, QueueFilters, QueueItem, list_queue, queue_counts
+from app.services.return_details import ReturnDetails, describe_return, describe_returns
+from app.services.return_reads import state_labels, team_states
+from app.services.return_transitions import available_triggers, fire_return_trigger
+from app.services.returns import REASONS, check_eligibility, get_return
+from views.access import signed_in_user, staff_required
+from views.parsing import MAX_INT, query_page
+from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
+from views.return_parts import progress, read_trigger_form, stamp, unchanged
+
+log = logging.getLogger(__name__)
+bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
+ID = f"int(max={MAX_INT})"
+AGES = (1, 4, 24, 48, 168)  # "waiting longer than" choices, in hours
+FILTERS = ("q", "state", "reason", "age")
+
+
+@dataclass(frozen=True)
+class Row:
+    item: QueueItem
+    details: ReturnDetails
+    due_in: int | None  # seconds until the SLA is due; negative once it is breached
+
+
+@bp.app_context_processor
+def _queue_globals() -> dict[str, Any]:
+    def queue_totals() -> dict[str, int] | None:
+        """How many returns wait on each team, for staff only (the nav and staff home)."""
+        if not (current_user.is_authenticated and current_user.is_staff):
+            return None
+        try:
+            return queue_counts(db_session())
+        except SQLAlchemyError:
+            # Error pages render the nav too; a broken database must not break them as well.
+            log.warning("queue counts unavailable for the nav", exc_info=True)
+            return None
+
+    def nav_queues() -> dict[str, Any] | None:
+        """The nav's queue link: the member's team queue and its count (admins: all)."""
+        counts = queue_totals()
+        if counts is None:
+            return None
+        if current_user.role == Role.ADMIN:
+            return {"team": TEAMS[0], "label": "Queues", "count": sum(counts.values())}
+        team = next(t for t in TEAMS if current_user.has_role(t))
+        return {"team": team, "label": f"{team.capitalize()} queue", "count": counts[team]}
+
+    return {"nav_queues": nav_queues, "queue_totals": queue_totals}
+
+
+def _rows(session: Session, viewer: User, items: list[QueueItem], now: datetime) -> list[Row]:
+    details = describe_returns(session, viewer, [item.record for item in items])
+    return [
+        Row(item, detail, _due_in(item.record, now))
+        for item, detail in zip(items, details, strict=True)
+    ]
+
+
+def _due_in(record: ReturnRequest, now: datetime) -> int | None:
+    return int((record.sla_due_at - now).total_seconds()) if record.sla_due_at else None
+
+
+def _may_work(viewer: User, team: str) -> None:
+    if team not in TEAMS:
+        raise NotFound("there is no such queue")
+    if not viewer.has_role(team):
+        raise Forbidden(f"the {team} queue belongs to the {team} team")
+
+
+def _filters(session: Session, team: str) -> tuple[QueueFilters, dict[str, str], list]:
+    """The queue filters from the query string; 422 for values no form offers."""
+    args = {name: request.args.get(name, "").strip()[:100] for name in FILTERS}
+    states = team_states(session, team)
+    problems = {}
+    if args["state"] and args["state"] not in dict(states):
+        problems["state"] = f"is not a state the {team} team works on"
+    if args["reason"] and args["reason"] not in REASONS:
+        problems["reason"] = f"must be one of {', '.join(REASONS)}"
+    if args["age"] and not (args["age"].isdigit() and 0 < int(args["age"]) <= 24 * 365):
+        problems["age"] = "must be a number of hours"
+    if problems:
+        raise ValidationError(problems)
+    filters = QueueFilters(
+        state=args["state"],
+        reason=args["reason"],
+        older_than_hours=int(args["age"]) if args["age"] else None,
+        search=args["q"],
+    )
+    return filters, args, states
+
+
+@bp.get("/queues/nav")
+@staff_required
+def nav_link() -> Response:
+    return make_response(render_template("staff_returns/_nav_link.html"))
+
+
+@bp.get("/queues/<team>")
+@staff_required
+def queue(team: str) -> Response:
+    viewer = signed_in_user()
+    _may_work(viewer, team)
+    session = db_session()
+    filters, args, states = _filters(session, team)
+    page, per_page = query_page()
+    now = utcnow()
+    result = list_queue(session, team, filters=filters, now=now, page=page, per_page=per_page)
+    query: dict[str, Any] = {k: v for k, v in args.items() if v}
+    if "per_page" in request.args:
+        query["per_page"] = str(per_page)
+    poll_url = url_for("staff_returns.queue", team=team, page=page, **query)
+    return page_or_partial(
+        "staff_returns/queue.html",
+        "staff_returns/_queue.html",
+        team=team,
+        teams=[t for t in TEAMS if viewer.has_role(t)],
+        counts=queue_counts(session),
+        rows=_rows(session, viewer, result.items, now),
+        result=result,
+        args=args,
+        query=query,
+        poll_url=poll_url,
+        next_url=poll_url,
+        states=states,
+        reasons=REASONS,
+        ages=AGES,
+        now=now,
+        oob=is_partial(),
+    )
+
+
+def _detail(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
+    details = describe_return(session, viewer, record)
+    order = get_order(session, viewer, record.order_id)
+    now = utcnow()
+    return {
+        "record": record,
+        "details": details,
+        "labels": state_labels(session, record.workflow_version),
+        "steps": progress(record.state, details.history),
+        "stamp": stamp(record),
+        "order": order,
+        "order_lines": {line.id: line for line in order.lines},
+        "replacement": get_order(session, viewer, record.replacement_order_id)
+        if record.replacement_order_id
+        else None,
+        "customer": usernames_by_id(session, [record.customer_id]).get(record.customer_id, ""),
+        "eligibility": check_eligibility(session, customer_id=record.customer_id,
+                                         order_id=record.order_id, now=record.created_at),
+        "due_in": _due_in(record, now),
+        "max_photos": MAX_PHOTOS,
+        "teams": TEAMS,
+    }  # fmt: skip
+
+
+@bp.get(f"/returns/<{ID}:return_id>")
+@staff_required
+def show(return_id: int) -> Response:
+    """The page, or (polled every 5 s) its live region; 204 while nothing changed."""
+    viewer = signed_in_user()
+    session = db_session()
+    record = get_return(session, viewer, return_id)
+    quiet = unchanged(record)
+    if quiet is not None:
+        return quiet
+    return page_or_partial(
+        "staff_returns/show.html", "staff_returns/_live.html", **_detail(session, viewer, record)
+    )
+
+
+def _row_response(session: Session, viewer: User, record: ReturnRequest, team: str) -> Response:
+    """The row as the queue now shows it, or a note that the return left this queue."""
+    now = utcnow()
+    found = list_queue(session, team, filters=QueueFilters(search=record.number), now=now)
+    items = [item for item in found.items if item.record.id == record.id]
+    label = state_labels(session, record.workflow_version)[record.state]
+    context = {"team": team, "now": now, "record": record, "label": label,
+               "next_url": url_for("staff_returns.queue", team=team)}  # fmt: skip
+    if items:
+        row = _rows(session, viewer, items, now)[0]
+        html = render_template("staff_returns/_row.html", row=row, **context)
+    else:
+        html = render_template("staff_returns/_row_moved.html", **context)
+    return make_response(html + render_template("staff_returns/_notice.html", **context))
+
+
+@bp.post(f"/returns/<{ID}:return_id>/transitions")
+@staff_required
+def fire(return_id: int) -> Response:
+    viewer = signed_in_user()
+    session = db_session()
+    record = get_return(session, viewer, return_id)
+    form = read_trigger_form(available_triggers(session, record, viewer))
+    record = fire_return_trigger(session, record.id, form.trigger, actor=viewer,
+                                 fields=form.fields, expected_version=form.version,
+                                 now=utcnow())  # fmt: skip
+    team = request.form.get("team", "")
+    if is_partial():
+        if team in TEAMS:
+            response = _row_response(session, viewer, record, team)
+        else:
+            response = page_or_partial("staff_returns/show.html", "staff_returns/_live.html",
+                                       **_detail(session, viewer, record))  # fmt: skip
+        return with_trigger(response, "queue-changed")
+    label = state_labels(session, record.workflow_version)[record.state]
+    flash(f"{record.number} is now: {label}.", "success")
+    default = url_for("staff_returns.show", return_id=record.id)
+    return redirect_to(safe_local(request.form.get("next"), default))
