@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -64,7 +65,17 @@ def test_web_and_worker_run_apart_with_one_scheduler_leader(tmp_path):
             status, body = get(f"{base}/api/v1/products?q=knife")
             assert status == 200
             assert body["total"] >= 1
-        logs = (tmp_path / "worker1.log").read_text() + (tmp_path / "worker2.log").read_text()
-        assert logs.count("scheduler started as leader") == 1
+            # While both run: one leads, the other waits for the lock.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                logs = [(tmp_path / f"worker{n}.log").read_text() for n in (1, 2)]
+                if all("scheduler started as leader" in log or "another scheduler leads" in log
+                       for log in logs):  # fmt: skip
+                    break
+                time.sleep(0.2)
+            leaders = [log.count("scheduler started as leader") for log in logs]
+            waiting = ["another scheduler leads" in log for log in logs]
+            assert sorted(leaders) == [0, 1], logs
+            assert waiting[leaders.index(0)], logs
     finally:
         drop_postgres_database(pg, url)
