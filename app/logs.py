@@ -37,5 +37,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.handlers = [handler]
     root.setLevel(level)
-    for noisy in ("werkzeug", "granian", "_granian", "apscheduler.executors.default", "apscheduler.scheduler"):
+    for noisy in (
+        "werkzeug",
+        "granian",
+        "_granian",
+        "apscheduler.executors.default",
+        "apscheduler.scheduler",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
