@@ -125,9 +125,7 @@ def _token_signer(secret: str) -> URLSafeTimedSerializer:
 
 def issue_token(user: User, secret: str) -> str:
     """A signed bearer token; changing the password invalidates it."""
-    return _token_signer(secret).dumps(
-        {"uid": user.id, "pw": user.password_hash[-12:]}
-    )
+    return _token_signer(secret).dumps({"uid": user.id, "pw": user.password_hash[-12:]})
 
 
 def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -> User | None:
