@@ -73,7 +73,7 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)  # generous: CI machines are small and shared
     yield page
     shots = os.environ.get("E2E_SCREENSHOTS")
     if shots:
