@@ -55,9 +55,7 @@ customer_only = role_required(Role.CUSTOMER)
 @bp.app_context_processor
 def _return_globals() -> dict[str, Any]:
     def nav_notices() -> int | None:
-        """Unread notices of the signed-in customer (asked only by the nav)."""
-        if not (current_user.is_authenticated and current_user.role == Role.CUSTOMER):
-            return None
+        """Unread notices of the signed-in customer (the nav asks only for customers)."""
         try:
             return count_unread_notifications(db_session(), current_user.id)
         except SQLAlchemyError:
@@ -69,9 +67,8 @@ def _return_globals() -> dict[str, Any]:
         """For the order page: what its customer may still return, and why not."""
         if not (current_user.is_authenticated and current_user.role == Role.CUSTOMER):
             return None
-        if order.customer_id != current_user.id or order.status != OrderStatus.PAID:
-            return None
-        if order.kind != "standard":
+        theirs = order.customer_id == current_user.id and order.status == OrderStatus.PAID
+        if not theirs or order.kind != "standard":
             return None
         return check_eligibility(
             db_session(), customer_id=current_user.id, order_id=order.id, now=utcnow()
@@ -174,7 +171,7 @@ def _read_photos(errors: dict[str, str]) -> list[bytes]:
     """The uploaded photos, each checked now so a bad one opens no return."""
     files = [f for f in request.files.getlist("photos") if f.filename]
     if len(files) > MAX_PHOTOS:
-        errors["photos"] = f"may be at most {MAX_PHOTOS}"
+        errors["photos"] = f"You may attach at most {MAX_PHOTOS} photos"
         return []
     photos = []
     for upload in files:
@@ -211,9 +208,15 @@ def create(order_id: int) -> Response:
         return _render_form(eligibility, chosen, form, errors, 422)
     lines = [LineRequest(line_id, qty) for line_id, qty in chosen.items()]
     try:
-        record = create_return(session, customer=viewer, order_id=order_id, now=now,
-                               reason=form["reason"], description=form["description"],
-                               lines=lines)  # fmt: skip
+        record = create_return(
+            session,
+            customer=viewer,
+            order_id=order_id,
+            now=now,
+            reason=form["reason"],
+            description=form["description"],
+            lines=lines,
+        )
     except ValidationError as error:
         return _render_form(eligibility, chosen, form, _form_errors(error), 422)
     for data in photos:
@@ -265,9 +268,15 @@ def fire(return_id: int) -> Response:
     session = db_session()
     record = get_return(session, viewer, return_id)
     form = read_trigger_form(available_triggers(session, record, viewer))
-    record = fire_return_trigger(session, record.id, form.trigger, actor=viewer,
-                                 fields=form.fields, expected_version=form.version,
-                                 now=utcnow())  # fmt: skip
+    record = fire_return_trigger(
+        session,
+        record.id,
+        form.trigger,
+        actor=viewer,
+        fields=form.fields,
+        expected_version=form.version,
+        now=utcnow(),
+    )
     if is_partial():
         live = page_or_partial("returns/show.html", "returns/_live.html", **_detail(viewer, record))
         return with_trigger(live, "return-changed")
@@ -289,8 +298,9 @@ def add_photo(return_id: int) -> Response:
     if is_partial():
         record = get_return(session, viewer, return_id)
         session.refresh(record, ["photos"])  # loaded before the upload, in this session
-        return page_or_partial("returns/show.html", "returns/_photos.html",
-                               record=record, max_photos=MAX_PHOTOS)  # fmt: skip
+        return page_or_partial(
+            "returns/show.html", "returns/_photos.html", record=record, max_photos=MAX_PHOTOS
+        )
     flash("Your photo was added.", "success")
     return redirect_to(url_for("returns.show", return_id=return_id))
 
@@ -300,8 +310,9 @@ def photo(return_id: int, photo_id: int) -> Response:
     """The image, to the return's owner and staff; everyone else gets a 404."""
     if not current_user.is_authenticated:
         raise NotFound("no such photo")
-    path, content_type = photo_file(db_session(), signed_in_user(), return_id, photo_id,
-                                    upload_dir=current_config().upload_dir)  # fmt: skip
+    path, content_type = photo_file(
+        db_session(), signed_in_user(), return_id, photo_id, upload_dir=current_config().upload_dir
+    )
     response = send_file(path, mimetype=content_type, max_age=3600, conditional=True)
     response.cache_control.public = False
     response.cache_control.private = True

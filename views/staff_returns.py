@@ -173,12 +173,13 @@ def _detail(session: Session, viewer: User, record: ReturnRequest) -> dict[str, 
         if record.replacement_order_id
         else None,
         "customer": usernames_by_id(session, [record.customer_id]).get(record.customer_id, ""),
-        "eligibility": check_eligibility(session, customer_id=record.customer_id,
-                                         order_id=record.order_id, now=record.created_at),
+        "eligibility": check_eligibility(
+            session, customer_id=record.customer_id, order_id=record.order_id, now=record.created_at
+        ),
         "due_in": _due_in(record, now),
         "max_photos": MAX_PHOTOS,
         "teams": TEAMS,
-    }  # fmt: skip
+    }
 
 
 @bp.get(f"/returns/<{ID}:return_id>")
@@ -202,8 +203,13 @@ def _row_response(session: Session, viewer: User, record: ReturnRequest, team: s
     found = list_queue(session, team, filters=QueueFilters(search=record.number), now=now)
     items = [item for item in found.items if item.record.id == record.id]
     label = state_labels(session, record.workflow_version)[record.state]
-    context = {"team": team, "now": now, "record": record, "label": label,
-               "next_url": url_for("staff_returns.queue", team=team)}  # fmt: skip
+    context = {
+        "team": team,
+        "now": now,
+        "record": record,
+        "label": label,
+        "next_url": url_for("staff_returns.queue", team=team),
+    }
     if items:
         row = _rows(session, viewer, items, now)[0]
         html = render_template("staff_returns/_row.html", row=row, **context)
@@ -219,16 +225,25 @@ def fire(return_id: int) -> Response:
     session = db_session()
     record = get_return(session, viewer, return_id)
     form = read_trigger_form(available_triggers(session, record, viewer))
-    record = fire_return_trigger(session, record.id, form.trigger, actor=viewer,
-                                 fields=form.fields, expected_version=form.version,
-                                 now=utcnow())  # fmt: skip
+    record = fire_return_trigger(
+        session,
+        record.id,
+        form.trigger,
+        actor=viewer,
+        fields=form.fields,
+        expected_version=form.version,
+        now=utcnow(),
+    )
     team = request.form.get("team", "")
     if is_partial():
         if team in TEAMS:
             response = _row_response(session, viewer, record, team)
         else:
-            response = page_or_partial("staff_returns/show.html", "staff_returns/_live.html",
-                                       **_detail(session, viewer, record))  # fmt: skip
+            response = page_or_partial(
+                "staff_returns/show.html",
+                "staff_returns/_live.html",
+                **_detail(session, viewer, record),
+            )
         return with_trigger(response, "queue-changed")
     label = state_labels(session, record.workflow_version)[record.state]
     flash(f"{record.number} is now: {label}.", "success")

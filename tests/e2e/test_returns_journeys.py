@@ -41,13 +41,16 @@ def api(base: str, path: str, body: dict[str, Any], token: str | None = None) ->
 
 def paid_order(base: str, product_name: str) -> dict[str, Any]:
     """The demo customer buys one unit through the API (set-up, not the journey)."""
-    token = api(base, "/api/v1/auth/token",
-                {"username": "customer", "password": "customer-demo-2026"})["token"]  # fmt: skip
+    token = api(
+        base, "/api/v1/auth/token", {"username": "customer", "password": "customer-demo-2026"}
+    )["token"]
     query = urllib.parse.quote(product_name)
     with urllib.request.urlopen(f"{base}/api/v1/products?q={query}", timeout=10) as response:
         product = json.loads(response.read())["items"][0]
-    body = {"lines": [{"product_id": product["id"], "quantity": 1}],
-            "payment": {"card_number": "4242424242424242"}}  # fmt: skip
+    body = {
+        "lines": [{"product_id": product["id"], "quantity": 1}],
+        "payment": {"card_number": "4242424242424242"},
+    }
     return api(base, "/api/v1/orders", body, token)
 
 
