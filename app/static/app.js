@@ -49,54 +49,45 @@
     }
   });
 
-  // Live regions (queues, a return's status) poll every few seconds. A refresh must never
-  // wipe a form someone is filling in (focus in a field, or an action form opened), nor land
-  // on top of their own action or filter change still under way: then the poll is skipped
-  // (or its late answer dropped), and it carries on once they are done.
+  // Live regions (queues, a return's status) poll every few seconds, and keep polling. But
+  // an answer must never wipe a form someone is filling in (focus in a field, or an action
+  // form opened) nor land on top of their own action or filter change still under way: then
+  // it is dropped, the region says it is paused, and the next poll after they finish swaps.
   var LIVE = "[data-pause-while-editing]";
   function isEditing(region) {
     var active = document.activeElement;
     if (active && region.contains(active) && active.matches("input, select, textarea")) return true;
     return region.querySelector("details[open]") !== null;
   }
-  function holdPoll(region) {
-    if (region.hasAttribute("data-busy")) return true;
-    region.toggleAttribute("data-paused", isEditing(region));
-    return region.hasAttribute("data-paused");
-  }
-  function regionServed(detail) {
-    var elt = detail.elt;
-    var region = elt.closest ? elt.closest(LIVE) : null;
-    var target = detail.target;
-    if (!region && target && target.matches && target.matches(LIVE)) region = target;
-    return region;
-  }
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt.matches && elt.matches(LIVE)) {
-      if (holdPoll(elt)) {
-        event.preventDefault();
-        event.stopImmediatePropagation(); // no progress bar for a request that never starts
-      }
+    var xhr = event.detail.xhr;
+    if (!elt.closest || !xhr) return;
+    if (elt.matches(LIVE)) {
+      xhr.backroomActs = elt.backroomActs || 0; // what the poll knew when it left
       return;
     }
-    var region = regionServed(event.detail);
-    if (region && event.detail.xhr) {
+    var region = elt.closest(LIVE);
+    var target = event.detail.target;
+    if (!region && target && target.matches && target.matches(LIVE)) region = target;
+    if (region) {
+      region.backroomActs = (region.backroomActs || 0) + 1;
       region.setAttribute("data-busy", "");
-      event.detail.xhr.backroomRegion = region;
+      xhr.backroomRegion = region;
     }
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var region = event.detail.xhr && event.detail.xhr.backroomRegion;
     if (region) region.removeAttribute("data-busy");
   });
-  // A refresh already under way when someone started editing or acting is dropped on arrival.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var config = event.detail.requestConfig;
     var region = config ? config.elt : null; // who asked: here, the region's own poll
-    if (region && region.matches(LIVE) && event.detail.target === region && holdPoll(region)) {
-      event.detail.shouldSwap = false;
-    }
+    if (!region || !region.matches || !region.matches(LIVE) || event.detail.target !== region) return;
+    var editing = isEditing(region);
+    var overtaken = event.detail.xhr.backroomActs !== (region.backroomActs || 0);
+    region.toggleAttribute("data-paused", editing);
+    if (editing || overtaken || region.hasAttribute("data-busy")) event.detail.shouldSwap = false;
   });
 
   // Background polls (hx-trigger "every …") show no progress bar and clear no alert.

@@ -135,6 +135,17 @@ def live_state(page: Any, label: str, timeout: int = LIVE) -> None:
     page.locator("#return-live .status-head .badge", has_text=label).wait_for(timeout=timeout)
 
 
+def reload_until(page: Any, path: str, label: str) -> None:
+    """Open the page again until the state shows (quicker than waiting for the next poll)."""
+    badge = page.locator("#return-live .status-head .badge", has_text=label)
+    for _ in range(LIVE // 500):
+        page.goto(path)
+        if badge.count():
+            return
+        page.wait_for_timeout(500)
+    badge.wait_for(timeout=1)
+
+
 def ship_back(page: Any, return_id: int) -> None:
     page.goto(f"/returns/{return_id}")
     page.fill("input[name=carrier]", "DHL")
@@ -170,9 +181,12 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     support = team["support"]
     row = in_queue(support, "support", number)
     assert "Arrived damaged" in row.inner_text()
+    waiting = int(support.locator("#nav-queues .count-pill").inner_text())
     shot(support, "queue-support")
     act(row, "Approve", {"note": "Sorry about that, please send it back."})
     moved(support, number, "waits on the customer")
+    # HX-Trigger: queue-changed refreshes the nav count at once.
+    support.locator("#nav-queues .count-pill", has_text=str(waiting - 1)).wait_for()
 
     # The customer's open page follows by itself.
     live_state(page, "Approved: ship it back")
@@ -187,7 +201,9 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     staff_page = team["support"]
     staff_page.goto(f"/staff/returns/{return_id}")
     assert staff_page.locator("#return-photos img").count() == 1
-    assert "Like new" in staff_page.locator("#return-facts").inner_text()
+    facts = staff_page.locator("#return-facts").inner_text()
+    assert "Like new" in facts
+    assert "Checked on the bench." in facts
     assert "Within the return window" in staff_page.locator("#return-checks").inner_text()
     decision = {"disposition": "REFUND", "amount_cents": "50.00"}
     act(in_queue(support, "support", number), "Decide", decision)
@@ -248,8 +264,7 @@ def test_every_other_outcome_reaches_the_customer(
         act(row, label, {field: f"OUT-{return_id}"})
         moved(warehouse, number, "Completed")
 
-    page.goto(f"/returns/{return_id}")
-    live_state(page, "Completed")
+    reload_until(page, f"/returns/{return_id}", "Completed")
     text = page.locator("#return-outcome").inner_text()
     assert outcome in text
     if finish is not None:

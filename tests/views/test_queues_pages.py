@@ -404,18 +404,20 @@ def test_it_shows_staff_the_whole_return(app, client, session, customer, team):
         data={"csrf_token": token, "photo": (io.BytesIO(image()), "p.png")},
         content_type="multipart/form-data",
     )
-    walk_return(
-        session, record.id, team, customer, until="complete_inspection", condition="damaged"
-    )
-    fire_return_trigger(
-        session,
-        record.id,
-        "decide",
-        actor=team["support"],
-        fields={"disposition": "STORE_CREDIT", "amount_cents": 2000},
-        expected_version=None,
-        now=utcnow(),
-    )
+    walk_return(session, record.id, team, customer, until="start_inspection")
+    for trigger, actor, fields in (
+        ("complete_inspection", "warehouse", {"condition": "damaged", "notes": "Dent on the lid"}),
+        ("decide", "support", {"disposition": "STORE_CREDIT", "amount_cents": 2000}),
+    ):
+        fire_return_trigger(
+            session,
+            record.id,
+            trigger,
+            actor=team[actor],
+            fields=fields,
+            expected_version=None,
+            now=utcnow(),
+        )
     sign_in(client, team["finance"])
     response = client.get(f"/staff/returns/{record.id}")
     html = text(response)
@@ -426,6 +428,7 @@ def test_it_shows_staff_the_whole_return(app, client, session, customer, team):
     assert "Within the return window" in html
     assert "bought 2, in open or completed returns 1 (this return: 1)" in html
     assert "Inspection grade</dt><dd>Damaged" in html
+    assert 'Inspection notes</dt><dd class="prose">Dent on the lid' in html
     assert "parcel</dt><dd>DHL" in html
     assert "Disposition</dt><dd>Store credit</dd>" in html
     assert "$20.00 <span" in html
