@@ -174,6 +174,10 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     sign_in(page, "customer", "customer-demo-2026")
     return_id, number = request_return(page, order, photo)
     assert page.locator("#return-photos img").count() == 1
+    page.set_input_files("#photo-upload", str(photo))  # one more, from the return's page
+    page.get_by_role("button", name="Upload photo").click()
+    page.locator("#return-photos img").nth(1).wait_for()
+    assert "2 of 5" in page.locator("#return-photos h2").inner_text()
     assert page.locator(".step[aria-current=step]").inner_text().startswith("2")
     page.evaluate("() => (window.__notReloaded = true)")
     shot(page, "return-submitted")
@@ -200,7 +204,12 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     inspect(team, return_id, number, "like_new")
     staff_page = team["support"]
     staff_page.goto(f"/staff/returns/{return_id}")
-    assert staff_page.locator("#return-photos img").count() == 1
+    shown = staff_page.locator("#return-photos img").first
+    shown.scroll_into_view_if_needed()
+    staff_page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 64", arg=shown.element_handle()
+    )
+    assert staff_page.locator("#return-photos img").count() == 2
     facts = staff_page.locator("#return-facts").inner_text()
     assert "Like new" in facts
     assert "Checked on the bench." in facts
