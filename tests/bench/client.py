@@ -10,6 +10,11 @@ request to reading the last byte of the body.
 A request counts when it *starts* inside the measured window; clients stop starting new
 requests when the window closes and get a grace period to finish the one in flight (anything
 still open after that is an error, `timeout`). Throughput is counted requests / window.
+
+With `unique` set, every request of the list is sent at most once in the whole run, warm-up
+included (for requests that consume what they act on, e.g. approving a return): the clients
+share one cursor over the list and stop when it runs out. If it runs out inside the measured
+window, the window ends with the last response (`exhausted` in the result).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -46,6 +52,7 @@ class LoadSpec(TypedDict, total=False):
     variants: list[RequestSpec]
     tokens: list[str]
     headers: dict[str, str]
+    unique: bool
 
 
 class LoadResult(TypedDict):
@@ -63,6 +70,7 @@ class LoadResult(TypedDict):
     max_ms: float
     mean_ms: float
     client_cpu_percent: float
+    exhausted: bool
 
 
 def build_request(
@@ -152,6 +160,7 @@ class Window:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     last_done: float = 0.0
+    ran_out: bool = False  # a unique list ran out before the window closed
 
     def may_start(self, now: float) -> bool:
         if self.stop or now >= self.measure_end:
@@ -164,11 +173,37 @@ class Window:
         return True
 
 
+Picker = Callable[[], tuple[str, bytes] | None]
+
+
+def cycling(requests: list[tuple[str, bytes]], offset: int) -> Picker:
+    """The client's own list, round and round, starting at `offset`."""
+    index = offset
+    count = len(requests)
+
+    def pick() -> tuple[str, bytes] | None:
+        nonlocal index
+        chosen = requests[index % count]
+        index += 1
+        return chosen
+
+    return pick
+
+
+def once_each(requests: list[tuple[str, bytes]]) -> Picker:
+    """One list shared by every client, each request handed out once, then None."""
+    cursor = iter(requests)
+
+    def pick() -> tuple[str, bytes] | None:
+        return next(cursor, None)
+
+    return pick
+
+
 async def run_client(
     host: str,
     port: int,
-    requests: list[tuple[str, bytes]],
-    offset: int,
+    pick: Picker,
     expect: frozenset[int],
     window: Window,
 ) -> None:
@@ -176,18 +211,19 @@ async def run_client(
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     clock = time.perf_counter
-    index = offset
-    count = len(requests)
     try:
         while True:
             t0 = clock()
             if not window.may_start(t0):
                 return
+            chosen = pick()
+            if chosen is None:
+                window.ran_out = True  # every unique request has been sent
+                return
             measured = t0 >= window.measure_start
             if measured:
                 window.started_in_window += 1
-            method, raw = requests[index % count]
-            index += 1
+            method, raw = chosen
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
@@ -236,27 +272,27 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     variants = spec["variants"]
     tokens = spec.get("tokens") or []
     headers = spec.get("headers") or {}
+    unique = bool(spec.get("unique"))
 
-    per_client: list[list[tuple[str, bytes]]] = []
-    for i in range(clients):
-        token = tokens[i % len(tokens)] if tokens else None
-        per_client.append(
-            [
-                (
-                    v.get("method", "GET"),
-                    build_request(
-                        host,
-                        port,
-                        v.get("method", "GET"),
-                        v["path"],
-                        v.get("body"),
-                        token,
-                        headers,
-                    ),
-                )
-                for v in variants
-            ]
-        )
+    def prebuilt(token: str | None) -> list[tuple[str, bytes]]:
+        return [
+            (
+                v.get("method", "GET"),
+                build_request(
+                    host, port, v.get("method", "GET"), v["path"], v.get("body"), token, headers
+                ),
+            )
+            for v in variants
+        ]
+
+    if unique:
+        shared = once_each(prebuilt(tokens[0] if tokens else None))
+        pickers = [shared] * clients
+    else:
+        pickers = [
+            cycling(prebuilt(tokens[i % len(tokens)] if tokens else None), i)
+            for i in range(clients)
+        ]
 
     now = time.perf_counter()
     measure_start = now + warmup
@@ -264,14 +300,15 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     window = Window(measure_start=measure_start, measure_end=measure_end, limit=limit)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     tasks = [
-        asyncio.create_task(run_client(host, port, per_client[i], i, expect, window))
+        asyncio.create_task(run_client(host, port, pickers[i], expect, window))
         for i in range(clients)
     ]
     if limit is None:
-        await asyncio.sleep(max(0.0, measure_end - time.perf_counter()))
+        # Every client ends early only when a unique list runs out.
+        await asyncio.wait(tasks, timeout=max(0.0, measure_end - time.perf_counter()))
         window.stop = True
     else:
-        while not window.stop:
+        while not window.stop and not all(task.done() for task in tasks):
             await asyncio.sleep(0.05)
     _done, pending = await asyncio.wait(tasks, timeout=GRACE_SECONDS)
     for task in pending:
@@ -284,7 +321,11 @@ async def run_load(spec: LoadSpec) -> LoadResult:
             window.statuses[f"client:{type(task.exception()).__name__}"] += 1
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
 
-    span = duration if limit is None else max(1e-09, window.last_done - measure_start)
+    exhausted = window.ran_out
+    if limit is None and not exhausted:
+        span = duration
+    else:
+        span = max(1e-09, min(window.last_done, measure_end) - measure_start)
     latencies = sorted(window.latencies)
     ok = sum(n for key, n in window.statuses.items() if key.isdigit())
     errors = sum(n for key, n in window.statuses.items() if not key.isdigit())
@@ -306,6 +347,7 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         "max_ms": round(latencies[-1], 2) if latencies else 0.0,
         "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else 0.0,
         "client_cpu_percent": round(100.0 * cpu / max(wall, 1e-9), 1),
+        "exhausted": exhausted,
     }
 
 

@@ -1,11 +1,18 @@
 """`make bench`: start a fresh server, drive it from a separate process, print the figures.
 
     .venv/bin/python -m tests.bench [--duration 8] [--clients 20,50] [--scenarios ...]
-        [--setup embedded|scaled|all] [--repeat N] [--json FILE] [--profile DIR]
+        [--setup embedded|scaled|all] [--repeat N] [--returns 10000] [--json FILE]
+        [--profile DIR]
     make bench BENCH_ARGS="--repeat 3 --profile /tmp/bench-profile"
 
 The embedded default always runs; the scaled setup (PostgreSQL + Redis + gunicorn workers +
 a scheduler process) runs as well when TEST_DATABASE_URL and TEST_REDIS_URL are set.
+
+The returns scenarios (queue_page, queue_partial, transitions) need open returns: they are
+seeded once per setup, before its server starts (tests/bench/returns_seed.py: the first
+--returns-templates through the app's services, the rest bulk copies of their rows; a few
+seconds). transitions approves each of them at most once, so its runs share them out;
+--returns seeds more for --repeat.
 """
 
 from __future__ import annotations
@@ -29,18 +36,20 @@ from typing import Any
 
 from tests.bench import cpu, profile
 from tests.bench.client import LoadSpec
+from tests.bench.returns_seed import ReturnsSeedError, SeededReturns, run_seed
 from tests.bench.scenarios import SCENARIOS, TARGETS, Scenario
 from tests.bench.seed import SeedError, Stage, prepare
 from tests.bench.server import (
     HOST,
     ROOT,
+    BeforeStart,
     Server,
     ServerError,
     embedded_server,
     scaled_server,
 )
 
-PROFILE_CLIENTS = {"catalog_page": 20, "orders": 50}
+PROFILE_CLIENTS = {"catalog_page": 20, "orders": 50, "queue_page": 20, "transitions": 20}
 NOISE_NOTE = (
     "figures are noisy: the server, the load generator (one process, asyncio, stdlib only), "
     "in the scaled setup PostgreSQL and Redis, and whatever else runs here share this "
@@ -98,6 +107,21 @@ def _parser() -> argparse.ArgumentParser:
         help="products the order lines cycle over (stock raised first)",
     )
     parser.add_argument(
+        "--returns",
+        type=int,
+        default=10_000,
+        help="open returns seeded for the returns scenarios (default 10,000); transitions "
+        "shares them out over its runs (each approved once)",
+    )
+    parser.add_argument(
+        "--returns-templates",
+        type=int,
+        default=100,
+        help="how many of them are opened through create_return (default 100); the rest are "
+        "bulk-inserted copies of those rows. Equal to --returns: every one through the "
+        "service (~5 ms each on SQLite, ~20 ms on PostgreSQL here)",
+    )
+    parser.add_argument(
         "--web-workers",
         type=int,
         default=3,
@@ -115,8 +139,9 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         metavar="DIR",
         default=None,
-        help="after measuring, run catalog_page@20 and orders@50 once more under py-spy "
-        "(pip install py-spy) and print the hot spots; raw stacks are kept in DIR",
+        help="after measuring, run catalog_page@20, queue_page@20, orders@50 and "
+        "transitions@20 once more under py-spy (pip install py-spy) and print the hot "
+        "spots; raw stacks are kept in DIR",
     )
     parser.add_argument(
         "--profile-mode",
@@ -225,7 +250,10 @@ def run_measured(server: Server, spec: LoadSpec) -> dict[str, Any]:
         time.sleep(float(spec.get("warmup", 0)) + min(0.3, duration / 10))
         before = cpu.sample(pgids)
         t0 = time.monotonic()
-        time.sleep(max(0.1, duration - min(0.6, duration / 5)))
+        # A unique scenario may run out of requests early: its client exits then, and the
+        # sample is taken at once so idle time does not dilute the figures.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.1, duration - min(0.6, duration / 5)))
         after = cpu.sample(pgids)
         wall = time.monotonic() - t0
         result = finish_client(proc, spec)
@@ -248,8 +276,12 @@ def load_spec(
         "duration": args.duration,
         "requests": args.requests,
         "expect": list(scenario.expect),
-        "variants": scenario.variants(stage),
+        "variants": scenario.variants(
+            stage, stage.next_return_batch() if scenario.unique else None
+        ),
         "tokens": scenario.tokens(stage),
+        "headers": scenario.headers(stage),
+        "unique": scenario.unique,
     }
 
 
@@ -284,10 +316,15 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _fmt_line(row: dict[str, Any]) -> str:
+    ran_out = (
+        f"  (ran out of its returns: window {row['window_seconds']:.1f}s)"
+        if row.get("exhausted")
+        else ""
+    )
     return (
         f"{row['requests']:>7} req {row['errors']:>5} err {row['rps']:>8.1f}/s  "
         f"p50 {row['p50_ms']:6.1f}  p95 {row['p95_ms']:6.1f}  p99 {row['p99_ms']:6.1f} ms  "
-        f"cores used: {_cores(row)}"
+        f"cores used: {_cores(row)}{ran_out}"
     )
 
 
@@ -308,10 +345,14 @@ def run_setup(
     args: argparse.Namespace,
     rows: list[dict[str, Any]],
     setup_info: dict[str, Any],
+    seeded: SeededReturns | None = None,
 ) -> None:
     with_orders = any(s.needs_orders for s in scenarios)
+    with_returns = seeded is not None
     print(
-        "  preparing: product ids" + (", stock, customers, tokens" if with_orders else ""),
+        "  preparing: product ids"
+        + (", support sign-in and token" if with_returns else "")
+        + (", stock, customers, tokens" if with_orders else ""),
         flush=True,
     )
     stage = prepare(
@@ -319,6 +360,9 @@ def run_setup(
         customers=args.customers,
         order_products=args.order_products,
         with_orders=with_orders,
+        with_returns=with_returns,
+        return_ids=seeded.return_ids if seeded else None,
+        return_runs=unique_runs(scenarios, levels, args),
     )
     setup_info["notes"].extend(stage.notes)
     for note in stage.notes:
@@ -342,6 +386,18 @@ def run_setup(
             rows.append(row)
     if args.profile:
         profile_setup(server, scenarios, levels, stage, args, setup_info)
+
+
+def unique_runs(scenarios: list[Scenario], levels: list[int], args: argparse.Namespace) -> int:
+    """How many runs will draw on the seeded returns (measured and profiled)."""
+    runs = 0
+    for scenario in scenarios:
+        if not scenario.unique:
+            continue
+        runs += len(levels) * args.repeat
+        if args.profile and scenario.name in PROFILE_CLIENTS:
+            runs += 2 if args.profile_mode == "both" else 1
+    return runs
 
 
 def profile_setup(
@@ -491,6 +547,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--customers and --repeat must be >= 1, --duration > 0, --warmup >= 0")
     if args.requests is not None and args.requests < 1:
         raise SystemExit("--requests must be >= 1")
+    if args.returns < 1 or args.returns_templates < 1:
+        raise SystemExit("--returns and --returns-templates must be >= 1")
+    with_returns = any(s.needs_returns for s in scenarios)
     machine = machine_context()
     print(
         f"Backroom benchmark - {machine['usable_cpus']} usable CPU cores "
@@ -513,8 +572,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 info: dict[str, Any] = {"setup": setup, "notes": []}
                 setup_infos.append(info)
                 print(f"[{setup}] starting a fresh server ...", flush=True)
+                seeded: list[SeededReturns] = []
+                seeder = _returns_seeder(args, seeded, info) if with_returns else None
                 started = time.monotonic()
-                with _server(setup, args) as server:
+                with _server(setup, args, seeder) as server:
                     info.update(
                         description=server.description,
                         port=server.port,
@@ -529,12 +590,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     for note in server.notes:
                         print(f"  note: {note}")
-                    run_setup(server, scenarios, levels, args, rows, info)
+                    run_setup(
+                        server, scenarios, levels, args, rows, info, seeded[0] if seeded else None
+                    )
                 print(f"[{setup}] server stopped", flush=True)
         except KeyboardInterrupt:
             print("\ninterrupted; servers stopped", file=sys.stderr)
             status = 130
-        except (ServerError, SeedError, RuntimeError) as exc:
+        except (ServerError, SeedError, ReturnsSeedError, RuntimeError) as exc:
             print(f"\nbenchmark failed: {exc}", file=sys.stderr)
             status = 2
     missed = print_table(rows, setup_infos) if rows else []
@@ -559,12 +622,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _server(setup: str, args: argparse.Namespace) -> contextlib.AbstractContextManager[Server]:
+def _returns_seeder(
+    args: argparse.Namespace, seeded: list[SeededReturns], info: dict[str, Any]
+) -> BeforeStart:
+    """Seed the open returns into the fresh database before the server starts."""
+
+    def before_start(env: dict[str, str]) -> None:
+        count = args.returns
+        print(f"  seeding {count:,} open returns (before the server starts) ...", flush=True)
+        result = run_seed(env, count, args.returns_templates)
+        seeded.append(result)
+        info["returns_seed_seconds"] = result.wall_seconds
+        info["notes"].append(result.describe())
+        print(f"  seeded in {result.wall_seconds:.1f}s: {result.describe()}", flush=True)
+
+    return before_start
+
+
+def _server(
+    setup: str, args: argparse.Namespace, before_start: BeforeStart | None
+) -> contextlib.AbstractContextManager[Server]:
     if setup == "embedded":
-        return embedded_server(threads=args.threads)
+        return embedded_server(threads=args.threads, before_start=before_start)
     return scaled_server(
         database_url=os.environ["TEST_DATABASE_URL"],
         redis_url=os.environ["TEST_REDIS_URL"],
         workers=args.web_workers,
         threads=args.threads,
+        before_start=before_start,
     )

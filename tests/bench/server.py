@@ -8,6 +8,11 @@ Two setups:
   upgrade` + `backroom demo-data`, then `backroom web --workers N` (gunicorn gthread) and
   `backroom worker`, with REDIS_URL=TEST_REDIS_URL.
 
+Both take an optional `before_start(env)`: called with the server's environment once the
+schema and the demo data are in place (for `embedded` the bench then runs `backroom db
+upgrade` and `backroom demo-data` itself first) and before any server process starts, so
+bulk data can be written into the database with nothing else using it.
+
 Every server process is started in its own session (process group) and the whole group is
 terminated on the way out - on success, on error and on Ctrl-C.
 """
@@ -25,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -46,6 +51,7 @@ SCRUBBED = (
     "WEB_WORKERS",
     "WEB_THREADS",
 )
+BeforeStart = Callable[[dict[str, str]], None]
 
 
 class ServerError(RuntimeError):
@@ -206,7 +212,11 @@ def wait_ready(server: Server, *, start_timeout: float, health_timeout: float) -
 
 @contextlib.contextmanager
 def embedded_server(
-    *, threads: int | None = None, start_timeout: float = 60.0, health_timeout: float = 30.0
+    *,
+    threads: int | None = None,
+    before_start: BeforeStart | None = None,
+    start_timeout: float = 60.0,
+    health_timeout: float = 30.0,
 ) -> Iterator[Server]:
     """`backroom serve` on a fresh SQLite database in a temporary data directory."""
     data_dir = Path(tempfile.mkdtemp(prefix="backroom-bench-"))
@@ -225,6 +235,12 @@ def embedded_server(
         port=port,
     )
     try:
+        if before_start is not None:
+            # serve would do both itself; done first so the data is there before it starts
+            # (it seeds demo data only into an empty database).
+            _run_step(["db", "upgrade"], env, "backroom db upgrade")
+            _run_step(["demo-data"], env, "backroom demo-data")
+            before_start(env)
         spawn(server, "web", args, env, data_dir)
         wait_ready(server, start_timeout=start_timeout, health_timeout=health_timeout)
         yield server
@@ -277,6 +293,7 @@ def scaled_server(
     redis_url: str,
     workers: int,
     threads: int | None = None,
+    before_start: BeforeStart | None = None,
     start_timeout: float = 120.0,
     health_timeout: float = 40.0,
 ) -> Iterator[Server]:
@@ -309,6 +326,8 @@ def scaled_server(
                 env["WEB_THREADS"] = str(threads)
             _run_step(["db", "upgrade"], env, "backroom db upgrade")
             _run_step(["demo-data"], env, "backroom demo-data")
+            if before_start is not None:
+                before_start(env)
             try:
                 spawn(
                     server,
