@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, request
+from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.errors import ValidationError
 from app.models.returns import ReturnRequest
+from app.models.users import User
 from app.services.return_details import HistoryEntry
+from app.services.return_transitions import available_triggers, fire_return_trigger
+from app.services.returns import get_return
 from views.parsing import form_cents, form_int
 from views.rendering import is_partial
 from workflows.engine import Available
@@ -120,3 +125,18 @@ def duration(seconds: int | float) -> str:
         return f"{hours} h {rest} min" if rest else f"{hours} h"
     rest = hours % 24
     return f"{days} d {rest} h" if rest else f"{days} d"
+
+
+def fire_from_form(session: Session, viewer: User, return_id: int) -> ReturnRequest:
+    """Fire the trigger a page's action form posted, as `viewer`, on a return they may see."""
+    record = get_return(session, viewer, return_id)
+    form = read_trigger_form(available_triggers(session, record, viewer))
+    return fire_return_trigger(
+        session,
+        record.id,
+        form.trigger,
+        actor=viewer,
+        fields=form.fields,
+        expected_version=form.version,
+        now=utcnow(),
+    )

@@ -30,7 +30,6 @@ from app.services.orders import get_order
 from app.services.photos import MAX_BYTES, MAX_PHOTOS, photo_file, reencode, save_return_photo
 from app.services.return_details import describe_return, describe_returns
 from app.services.return_reads import order_numbers, published_states, state_labels
-from app.services.return_transitions import available_triggers, fire_return_trigger
 from app.services.returns import (
     REASONS,
     Eligibility,
@@ -43,7 +42,7 @@ from app.services.returns import (
 from views.access import login_required, role_required, signed_in_user
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
-from views.return_parts import duration, progress, read_trigger_form, stamp, unchanged
+from views.return_parts import duration, fire_from_form, progress, stamp, unchanged
 
 log = logging.getLogger(__name__)
 bp = Blueprint("returns", __name__)
@@ -266,17 +265,7 @@ def show(return_id: int) -> Response:
 def fire(return_id: int) -> Response:
     viewer = signed_in_user()
     session = db_session()
-    record = get_return(session, viewer, return_id)
-    form = read_trigger_form(available_triggers(session, record, viewer))
-    record = fire_return_trigger(
-        session,
-        record.id,
-        form.trigger,
-        actor=viewer,
-        fields=form.fields,
-        expected_version=form.version,
-        now=utcnow(),
-    )
+    record = fire_from_form(session, viewer, return_id)
     if is_partial():
         live = page_or_partial("returns/show.html", "returns/_live.html", **_detail(viewer, record))
         return with_trigger(live, "return-changed")

@@ -29,12 +29,11 @@ from app.services.photos import MAX_PHOTOS
 from app.services.queues import TEAMS, QueueFilters, QueueItem, list_queue, queue_counts
 from app.services.return_details import ReturnDetails, describe_return, describe_returns
 from app.services.return_reads import state_labels, team_states
-from app.services.return_transitions import available_triggers, fire_return_trigger
 from app.services.returns import REASONS, check_eligibility, get_return
 from views.access import signed_in_user, staff_required
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
-from views.return_parts import progress, read_trigger_form, stamp, unchanged
+from views.return_parts import fire_from_form, progress, stamp, unchanged
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
@@ -223,17 +222,7 @@ def _row_response(session: Session, viewer: User, record: ReturnRequest, team: s
 def fire(return_id: int) -> Response:
     viewer = signed_in_user()
     session = db_session()
-    record = get_return(session, viewer, return_id)
-    form = read_trigger_form(available_triggers(session, record, viewer))
-    record = fire_return_trigger(
-        session,
-        record.id,
-        form.trigger,
-        actor=viewer,
-        fields=form.fields,
-        expected_version=form.version,
-        now=utcnow(),
-    )
+    record = fire_from_form(session, viewer, return_id)
     team = request.form.get("team", "")
     if is_partial():
         if team in TEAMS:
