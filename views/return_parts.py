@@ -14,7 +14,9 @@ from app.db import utcnow
 from app.errors import ValidationError
 from app.models.returns import ReturnRequest
 from app.models.users import User
-from app.services.return_details import HistoryEntry
+from app.services.orders import get_order
+from app.services.return_details import HistoryEntry, describe_return
+from app.services.return_reads import state_labels
 from app.services.return_transitions import available_triggers, fire_return_trigger
 from app.services.returns import get_return
 from views.parsing import form_cents, form_int
@@ -140,3 +142,21 @@ def fire_from_form(session: Session, viewer: User, return_id: int) -> ReturnRequ
         expected_version=form.version,
         now=utcnow(),
     )
+
+
+def detail_context(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
+    """What both the customer's and the staff's return page show."""
+    details = describe_return(session, viewer, record)
+    order = get_order(session, viewer, record.order_id)
+    return {
+        "record": record,
+        "details": details,
+        "labels": state_labels(session, record.workflow_version),
+        "steps": progress(record.state, details.history),
+        "stamp": stamp(record),
+        "order": order,
+        "order_lines": {line.id: line for line in order.lines},
+        "replacement": get_order(session, viewer, record.replacement_order_id)
+        if record.replacement_order_id
+        else None,
+    }

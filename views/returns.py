@@ -26,9 +26,8 @@ from app.services.notifications import (
     list_notifications,
     mark_notifications_read,
 )
-from app.services.orders import get_order
 from app.services.photos import MAX_BYTES, MAX_PHOTOS, photo_file, reencode, save_return_photo
-from app.services.return_details import describe_return, describe_returns
+from app.services.return_details import describe_returns
 from app.services.return_reads import order_numbers, published_states, state_labels
 from app.services.returns import (
     REASONS,
@@ -42,7 +41,7 @@ from app.services.returns import (
 from views.access import login_required, role_required, signed_in_user
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
-from views.return_parts import duration, fire_from_form, progress, stamp, unchanged
+from views.return_parts import detail_context, duration, fire_from_form, unchanged
 
 log = logging.getLogger(__name__)
 bp = Blueprint("returns", __name__)
@@ -228,20 +227,8 @@ def create(order_id: int) -> Response:
 
 
 def _detail(viewer: User, record: ReturnRequest) -> dict[str, Any]:
-    session = db_session()
-    details = describe_return(session, viewer, record)
-    order = get_order(session, viewer, record.order_id)
     return {
-        "record": record,
-        "details": details,
-        "labels": state_labels(session, record.workflow_version),
-        "steps": progress(record.state, details.history),
-        "stamp": stamp(record),
-        "order": order,
-        "order_lines": {line.id: line for line in order.lines},
-        "replacement": get_order(session, viewer, record.replacement_order_id)
-        if record.replacement_order_id
-        else None,
+        **detail_context(db_session(), viewer, record),
         "max_photos": MAX_PHOTOS,
     }
 

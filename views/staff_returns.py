@@ -24,16 +24,15 @@ from app.errors import Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnRequest
 from app.models.users import Role, User
 from app.services.directory import usernames_by_id
-from app.services.orders import get_order
 from app.services.photos import MAX_PHOTOS
 from app.services.queues import TEAMS, QueueFilters, QueueItem, list_queue, queue_counts
-from app.services.return_details import ReturnDetails, describe_return, describe_returns
+from app.services.return_details import ReturnDetails, describe_returns
 from app.services.return_reads import state_labels, team_states
 from app.services.returns import REASONS, check_eligibility, get_return
 from views.access import signed_in_user, staff_required
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
-from views.return_parts import fire_from_form, progress, stamp, unchanged
+from views.return_parts import detail_context, fire_from_form, unchanged
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
@@ -157,20 +156,9 @@ def queue(team: str) -> Response:
 
 
 def _detail(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
-    details = describe_return(session, viewer, record)
-    order = get_order(session, viewer, record.order_id)
     now = utcnow()
     return {
-        "record": record,
-        "details": details,
-        "labels": state_labels(session, record.workflow_version),
-        "steps": progress(record.state, details.history),
-        "stamp": stamp(record),
-        "order": order,
-        "order_lines": {line.id: line for line in order.lines},
-        "replacement": get_order(session, viewer, record.replacement_order_id)
-        if record.replacement_order_id
-        else None,
+        **detail_context(session, viewer, record),
         "customer": usernames_by_id(session, [record.customer_id]).get(record.customer_id, ""),
         "eligibility": check_eligibility(
             session, customer_id=record.customer_id, order_id=record.order_id, now=record.created_at
