@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,10 @@ class PaymentBreaker:
                 log.warning("Redis unreachable (%s): the %s breaker keeps its state in process",
                             exc, name)  # fmt: skip
                 self._redis = redis = None
+        self._state_keys = [
+            storage._namespace(key)  # type: ignore[attr-defined]
+            for key in ("state", "fail_counter", "opened_at")
+        ] if redis is not None else []  # fmt: skip
         self._failure_types = failure_types
         self._cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
@@ -84,10 +89,28 @@ class PaymentBreaker:
             throw_new_error_on_trip=False,
         )
 
+    def _snapshot(self) -> tuple[str, int, datetime | None]:
+        """(state, consecutive failures, opened at), read in one round trip from Redis."""
+        storage = self._cb._state_storage
+        if self._redis is not None:
+            try:
+                raw_state, raw_failures, raw_opened = self._redis.mget(self._state_keys)
+            except RedisError:
+                log.warning("Redis unreachable: the %s breaker reads its fallback", self.name)
+            else:
+                if raw_state is not None:  # a missing state is re-created by pybreaker below
+                    opened_at = None
+                    if raw_opened:
+                        opened_at = datetime(*time.gmtime(int(raw_opened))[:6], tzinfo=UTC)
+                    return raw_state.decode(), int(raw_failures or 0), opened_at
+        raw = storage.state
+        return raw, storage.counter, storage.opened_at if raw != "closed" else None
+
     def status(self, now: datetime | None = None) -> BreakerStatus:
         now = now or datetime.now(UTC)
-        raw = self._cb.current_state
-        opened_at = self._cb._state_storage.opened_at if raw != "closed" else None
+        raw, failures, opened_at = self._snapshot()
+        if raw == "closed":
+            opened_at = None
         state = STATE_NAMES.get(raw, raw)
         retry_after = 0
         if raw == "open" and opened_at is not None:
@@ -95,7 +118,7 @@ class PaymentBreaker:
             if remaining <= 0:
                 state = "half_open"
             retry_after = max(0, math.ceil(remaining))
-        return BreakerStatus(self.name, state, self._cb.fail_counter, opened_at, retry_after)
+        return BreakerStatus(self.name, state, failures, opened_at, retry_after)
 
     def check(self) -> None:
         """Fail fast with BreakerOpen while the open period lasts; no call is made."""
@@ -107,7 +130,9 @@ class PaymentBreaker:
         """Call through the breaker; raises BreakerOpen instead of calling when open."""
         status = self.status()
         if status.state == "closed":
-            return self._call(func, *args, **kwargs)
+            # A success only resets the run of failures; with none to reset, nothing is
+            # written (the common case costs one read of the shared state, not four calls).
+            return self._call(func, *args, report_success=status.failures > 0, **kwargs)
         if status.state == "open":
             raise BreakerOpen(max(1, status.retry_after))
         if not self._take_trial():
@@ -117,7 +142,9 @@ class PaymentBreaker:
         finally:
             self._release_trial()
 
-    def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(
+        self, func: Callable[..., T], *args: Any, report_success: bool = True, **kwargs: Any
+    ) -> T:
         # pybreaker runs the guarded call while holding its lock, which would let only one
         # payment in the process talk to the gateway at a time. So the call runs here,
         # unlocked, and only its outcome goes through pybreaker's state machine.
@@ -127,9 +154,11 @@ class PaymentBreaker:
             self._report(exc)
             raise
         except Exception:
-            self._report(None)  # any other answer means the gateway is up
+            if report_success:
+                self._report(None)  # any other answer means the gateway is up
             raise
-        self._report(None)
+        if report_success:
+            self._report(None)
         return result
 
     def _report(self, failure: BaseException | None) -> None:

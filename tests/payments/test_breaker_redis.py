@@ -118,3 +118,57 @@ def test_it_reopens_for_all_workers_when_the_trial_fails(redis_client, namespace
         first.check()
     first.reset()
     assert second.status().state == "closed"
+
+
+def test_a_success_in_one_worker_ends_the_run_of_failures_for_all(redis_client, namespace):
+    first, second = worker(redis_client, namespace), worker(redis_client, namespace)
+    trip(first, n=2)
+    assert second.call(lambda: "paid") == "paid"
+    assert first.status().failures == 0
+    trip(first, n=2)
+    assert second.status().state == "closed"
+
+
+class CountingRedis:
+    """The real client, counting the commands sent and able to go down on demand."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.commands: list[str] = []
+        self.down = False
+
+    def __getattr__(self, name):
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def command(*args, **kwargs):
+            if self.down:
+                from redis.exceptions import ConnectionError as RedisConnectionError
+
+                raise RedisConnectionError("Redis went away")
+            self.commands.append(name)
+            return target(*args, **kwargs)
+
+        return command
+
+
+def test_a_payment_while_all_is_well_costs_one_read_of_the_shared_state(
+    redis_client, namespace
+):
+    counting = CountingRedis(redis_client)
+    breaker = worker(counting, namespace)
+    counting.commands.clear()
+    assert breaker.call(lambda: "paid") == "paid"
+    assert counting.commands == ["mget"]
+
+
+def test_payments_go_on_when_redis_goes_away_after_start(redis_client, namespace):
+    counting = CountingRedis(redis_client)
+    breaker = worker(counting, namespace)
+    trip(breaker, n=2)
+    counting.down = True
+    assert breaker.status().state == "closed"  # pybreaker's fallback state
+    assert breaker.call(lambda: "paid") == "paid"
+    counting.down = False
+    assert breaker.status().failures == 2  # nothing was lost meanwhile
