@@ -153,9 +153,7 @@ class CountingRedis:
         return command
 
 
-def test_a_payment_while_all_is_well_costs_one_read_of_the_shared_state(
-    redis_client, namespace
-):
+def test_a_payment_while_all_is_well_costs_one_read_of_the_shared_state(redis_client, namespace):
     counting = CountingRedis(redis_client)
     breaker = worker(counting, namespace)
     counting.commands.clear()
