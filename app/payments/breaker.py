@@ -65,20 +65,19 @@ class PaymentBreaker:
         self._trial_lock = threading.Lock()
         storage: pybreaker.CircuitBreakerStorage
         storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self._state_keys: list[str] = []
         if redis is not None:
             try:
-                storage = pybreaker.CircuitRedisStorage(
+                storage = shared = pybreaker.CircuitRedisStorage(
                     pybreaker.STATE_CLOSED, redis, namespace=f"{namespace}:breaker:{name}"
                 )
+                keys = ("state", "fail_counter", "opened_at")
+                self._state_keys = [shared._namespace(key) for key in keys]
             except RedisError as exc:
                 # Payments must still work with Redis down; the state is then per process.
                 log.warning("Redis unreachable (%s): the %s breaker keeps its state in process",
                             exc, name)  # fmt: skip
                 self._redis = redis = None
-        self._state_keys = [
-            storage._namespace(key)  # type: ignore[attr-defined]
-            for key in ("state", "fail_counter", "opened_at")
-        ] if redis is not None else []  # fmt: skip
         self._failure_types = failure_types
         self._cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
