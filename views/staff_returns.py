@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -55,7 +55,7 @@ def _queue_globals() -> dict[str, Any]:
         if not (current_user.is_authenticated and current_user.is_staff):
             return None
         try:
-            return queue_counts(db_session())
+            return _team_counts(db_session())
         except SQLAlchemyError:
             # Error pages render the nav too; a broken database must not break them as well.
             log.warning("queue counts unavailable for the nav", exc_info=True)
@@ -74,8 +74,17 @@ def _queue_globals() -> dict[str, Any]:
     return {"nav_queues": nav_queues, "queue_totals": queue_totals}
 
 
+def _team_counts(session: Session) -> dict[str, int]:
+    """`queue_counts`, read once per request however many parts of the page show it."""
+    counts: dict[str, int] | None = g.get("team_counts")
+    if counts is None:
+        counts = g.team_counts = queue_counts(session)
+    return counts
+
+
 def _rows(session: Session, viewer: User, items: list[QueueItem], now: datetime) -> list[Row]:
-    details = describe_returns(session, viewer, [item.record for item in items])
+    records = [item.record for item in items]
+    details = describe_returns(session, viewer, records, with_history=False)
     return [
         Row(item, detail, _due_in(item.record, now))
         for item, detail in zip(items, details, strict=True)
@@ -140,7 +149,7 @@ def queue(team: str) -> Response:
         "staff_returns/_queue.html",
         team=team,
         teams=[t for t in TEAMS if viewer.has_role(t)],
-        counts=queue_counts(session),
+        counts=_team_counts(session),
         rows=_rows(session, viewer, result.items, now),
         result=result,
         args=args,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -51,22 +52,26 @@ def list_queue(
     """One page of what `team` waits on, oldest first. Raises NotFound for unknown teams."""
     if team not in TEAMS:
         raise NotFound("no such team")
+    # Every filter but the search is on the return itself; the count needs no joins then
+    # (each return has exactly one customer and one order).
+    conditions = [ReturnRequest.team == team]
+    # PostgreSQL refuses NUL in a parameter; no state, reason or name contains one.
+    state, reason = filters.state.replace("\x00", ""), filters.reason.replace("\x00", "")
+    if state:
+        conditions.append(ReturnRequest.state == state)
+    if reason:
+        conditions.append(ReturnRequest.reason == reason)
+    if filters.older_than_hours is not None:
+        cutoff = now - timedelta(hours=filters.older_than_hours)
+        conditions.append(ReturnRequest.state_entered_at <= cutoff)
     query = (
         select(ReturnRequest, User.username, User.name, Order.number)
         .join(User, User.id == ReturnRequest.customer_id)
         .join(Order, Order.id == ReturnRequest.order_id)
-        .where(ReturnRequest.team == team)
+        .where(*conditions)
         .order_by(ReturnRequest.state_entered_at, ReturnRequest.id)
     )
-    # PostgreSQL refuses NUL in a parameter; no state, reason or name contains one.
-    state, reason = filters.state.replace("\x00", ""), filters.reason.replace("\x00", "")
-    if state:
-        query = query.where(ReturnRequest.state == state)
-    if reason:
-        query = query.where(ReturnRequest.reason == reason)
-    if filters.older_than_hours is not None:
-        cutoff = now - timedelta(hours=filters.older_than_hours)
-        query = query.where(ReturnRequest.state_entered_at <= cutoff)
+    count_query: Select[*tuple[Any, ...]] = select(ReturnRequest.id).where(*conditions)
     term = filters.search.replace("\x00", "").strip().lower()[:100]
     if term:
         like = f"%{term}%"
@@ -78,7 +83,10 @@ def list_queue(
                 func.lower(Order.number).like(like),
             )
         )
-    result = paginate(session, query, page=page, per_page=per_page, rows=True)
+        count_query = query
+    result = paginate(
+        session, query, page=page, per_page=per_page, rows=True, count_query=count_query
+    )
     items = [
         QueueItem(
             record=record,

@@ -50,11 +50,16 @@ def describe_return(session: Session, viewer: User, record: ReturnRequest) -> Re
 
 
 def describe_returns(
-    session: Session, viewer: User, records: Sequence[ReturnRequest]
+    session: Session,
+    viewer: User,
+    records: Sequence[ReturnRequest],
+    *,
+    with_history: bool = True,
 ) -> list[ReturnDetails]:
-    """Like `describe_return`, for a page of returns, in the given order. Read only."""
+    """Like `describe_return`, for a page of returns, in the given order. Read only.
+    Without `with_history` (queue rows show none) the events are not read."""
     history: dict[int, list[HistoryEntry]] = {record.id: [] for record in records}
-    if records:
+    if records and with_history:
         rows = session.execute(
             select(ReturnEvent, User.username)
             .outerjoin(User, User.id == ReturnEvent.actor_id)

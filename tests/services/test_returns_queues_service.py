@@ -84,3 +84,23 @@ def test_it_searches_case_insensitively_and_caps_the_term(session, customer, ord
     long = record.number + "x" * 200
     missing = list_queue(session, "support", filters=QueueFilters(search=long), now=utcnow())
     assert missing.total == 0
+
+
+def test_totals_count_every_matching_return_beyond_the_page(session, customer, order):
+    start = utcnow() - timedelta(hours=10)
+    records = [open_one(session, customer, order, start + timedelta(minutes=i)) for i in range(5)]
+    session.execute(
+        update(ReturnRequest).where(ReturnRequest.id == records[0].id).values(reason="damaged")
+    )
+    everything = list_queue(session, "support", filters=QueueFilters(), now=utcnow(), per_page=2)
+    assert (everything.total, everything.pages, len(everything.items)) == (5, 3, 2)
+    second = list_queue(
+        session, "support", filters=QueueFilters(), now=utcnow(), page=3, per_page=2
+    )
+    assert [i.record.id for i in second.items] == [records[4].id]
+    filtered = QueueFilters(reason="other", older_than_hours=1)
+    others = list_queue(session, "support", filters=filtered, now=utcnow(), per_page=2)
+    assert others.total == 4
+    term = QueueFilters(search=customer.username)
+    searched = list_queue(session, "support", filters=term, now=utcnow(), page=2, per_page=2)
+    assert (searched.total, len(searched.items)) == (5, 2)
