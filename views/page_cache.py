@@ -17,11 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from flask import Response, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 CSRF_MARK = "__backroom_csrf_token__"
 NONCE_MARK = "__backroom_csp_nonce__"
@@ -50,6 +51,40 @@ class PageCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class FragmentCache:
+    """A bounded LRU of rendered fragments keyed by everything they show (a frozen value):
+    memoizing a pure render, so an entry is never stale, only evicted."""
+
+    def __init__(self, *, size: int = 2048) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def render(self, key: Hashable, render: Callable[[], str]) -> Markup:
+        """The fragment for `key` with this response's CSRF token in it."""
+        with self._lock:
+            html = self._entries.get(key)
+            if html is not None:
+                self._entries.move_to_end(key)
+        if html is None:
+            outer = g.get("render_placeholders", False)
+            g.render_placeholders = True
+            try:
+                html = render()
+            finally:
+                g.render_placeholders = outer
+            with self._lock:
+                self._entries[key] = html
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        # The HTML came from an autoescaped template; the token is URL-safe base64.
+        return Markup(html.replace(CSRF_MARK, generate_csrf()) if CSRF_MARK in html else html)  # noqa: S704
 
     def clear(self) -> None:
         with self._lock:

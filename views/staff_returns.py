@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, make_response, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,9 +31,12 @@ from app.services.return_details import ReturnDetails, describe_returns
 from app.services.return_reads import state_labels, team_states
 from app.services.returns import REASONS, check_eligibility, get_return
 from views.access import signed_in_user, staff_required
+from views.orders import when
+from views.page_cache import FragmentCache
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
-from views.return_parts import detail_context, fire_from_form, unchanged
+from views.return_parts import detail_context, duration, fire_from_form, unchanged
+from workflows.engine import Available
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
@@ -43,9 +47,75 @@ FILTERS = ("q", "state", "reason", "age")
 
 @dataclass(frozen=True)
 class Row:
-    item: QueueItem
-    details: ReturnDetails
-    due_in: int | None  # seconds until the SLA is due; negative once it is breached
+    """Everything one queue row shows, and nothing else. The row's HTML is a pure function
+    of this value, so rendered rows are memoized by it: staff polling the same queue share
+    them, and a row renders again only when the return moves or its clock text changes."""
+
+    id: int
+    number: str
+    version: int
+    paid_cents: int
+    order_number: str
+    customer: str
+    state: str
+    state_label: str
+    disposition: str | None
+    amount_cents: int | None
+    reason: str
+    refund_status: str | None
+    waiting: str  # how long in this state, as people say it
+    entered: str  # when it entered this state
+    sla: str  # none | overdue | soon | later
+    sla_in: str  # how long until (or since) the SLA is due
+    sla_due: str  # when the SLA is due
+    triggers: tuple[Available, ...]
+    team: str
+    next_url: str
+
+    @property
+    def breached(self) -> bool:
+        return self.sla == "overdue"
+
+
+SOON_SECONDS = 7200  # "due soon" within two hours
+_ROW_HTML = FragmentCache(size=4096)
+
+
+def _row(item: QueueItem, details: ReturnDetails, now: datetime, team: str, next_url: str) -> Row:
+    record = item.record
+    due_in = _due_in(record, now)
+    if due_in is None:
+        sla = "none"
+    elif item.breached:
+        sla = "overdue"
+    else:
+        sla = "soon" if due_in < SOON_SECONDS else "later"
+    return Row(
+        id=record.id,
+        number=record.number,
+        version=record.version,
+        paid_cents=record.paid_cents,
+        order_number=item.order_number,
+        customer=item.customer,
+        state=record.state,
+        state_label=details.state_label,
+        disposition=record.disposition,
+        amount_cents=record.amount_cents,
+        reason=record.reason,
+        refund_status=record.refund_status,
+        waiting=duration(item.age_seconds),
+        entered=when(record.state_entered_at),
+        sla=sla,
+        sla_in=duration(due_in) if due_in is not None else "",
+        sla_due=when(record.sla_due_at) if record.sla_due_at else "",
+        triggers=tuple(details.triggers),
+        team=team,
+        next_url=next_url,
+    )
+
+
+def row_html(row: Row) -> Markup:
+    return _ROW_HTML.render(row, lambda: render_template("staff_returns/_row.html", row=row))
 
 
 @bp.app_context_processor
@@ -82,12 +152,20 @@ def _team_counts(session: Session) -> dict[str, int]:
     return counts
 
 
-def _rows(session: Session, viewer: User, items: list[QueueItem], now: datetime) -> list[Row]:
+def _rows(
+    session: Session,
+    viewer: User,
+    items: list[QueueItem],
+    now: datetime,
+    *,
+    team: str,
+    next_url: str,
+) -> list[Row]:
+    """The rows; `next_url` is where a form posted without JavaScript comes back to."""
     records = [item.record for item in items]
     details = describe_returns(session, viewer, records, with_history=False)
     return [
-        Row(item, detail, _due_in(item.record, now))
-        for item, detail in zip(items, details, strict=True)
+        _row(item, detail, now, team, next_url) for item, detail in zip(items, details, strict=True)
     ]
 
 
@@ -139,7 +217,9 @@ def queue(team: str) -> Response:
     filters, args, states = _filters(session, team)
     page, per_page = query_page()
     now = utcnow()
-    result = list_queue(session, team, filters=filters, now=now, page=page, per_page=per_page)
+    result = list_queue(
+        session, team, filters=filters, now=now, page=page, per_page=per_page, with_lines=False
+    )
     query: dict[str, Any] = {k: v for k, v in args.items() if v}
     if "per_page" in request.args:
         query["per_page"] = str(per_page)
@@ -150,12 +230,12 @@ def queue(team: str) -> Response:
         team=team,
         teams=[t for t in TEAMS if viewer.has_role(t)],
         counts=_team_counts(session),
-        rows=_rows(session, viewer, result.items, now),
+        rows=_rows(session, viewer, result.items, now, team=team, next_url=poll_url),
+        row_html=row_html,
         result=result,
         args=args,
         query=query,
         poll_url=poll_url,
-        next_url=poll_url,
         states=states,
         reasons=REASONS,
         ages=AGES,
@@ -199,16 +279,11 @@ def _row_response(session: Session, viewer: User, record: ReturnRequest, team: s
     found = list_queue(session, team, filters=QueueFilters(search=record.number), now=now)
     items = [item for item in found.items if item.record.id == record.id]
     label = state_labels(session, record.workflow_version)[record.state]
-    context = {
-        "team": team,
-        "now": now,
-        "record": record,
-        "label": label,
-        "next_url": url_for("staff_returns.queue", team=team),
-    }
+    next_url = url_for("staff_returns.queue", team=team)
+    context = {"team": team, "now": now, "record": record, "label": label, "next_url": next_url}
     if items:
-        row = _rows(session, viewer, items, now)[0]
-        html = render_template("staff_returns/_row.html", row=row, **context)
+        row = _rows(session, viewer, items, now, team=team, next_url=next_url)[0]
+        html = str(row_html(row))
     else:
         html = render_template("staff_returns/_row_moved.html", **context)
     return make_response(html + render_template("staff_returns/_notice.html", **context))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from app.errors import NotFound
 from app.models.orders import Order
@@ -48,8 +48,11 @@ def list_queue(
     now: datetime,
     page: int = 1,
     per_page: int = 20,
+    with_lines: bool = True,
 ) -> Page[QueueItem]:
-    """One page of what `team` waits on, oldest first. Raises NotFound for unknown teams."""
+    """One page of what `team` waits on, oldest first. Raises NotFound for unknown teams.
+    Without `with_lines` the returns' lines and photos are not read (queue rows show none;
+    they still load if touched)."""
     if team not in TEAMS:
         raise NotFound("no such team")
     # Every filter but the search is on the return itself; the count needs no joins then
@@ -71,6 +74,8 @@ def list_queue(
         .where(*conditions)
         .order_by(ReturnRequest.state_entered_at, ReturnRequest.id)
     )
+    if not with_lines:
+        query = query.options(lazyload(ReturnRequest.lines), lazyload(ReturnRequest.photos))
     count_query: Select[*tuple[Any, ...]] = select(ReturnRequest.id).where(*conditions)
     term = filters.search.replace("\x00", "").strip().lower()[:100]
     if term:

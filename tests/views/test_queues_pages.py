@@ -233,6 +233,49 @@ def test_it_keeps_a_row_that_stays_in_the_queue(app, client, session, customer, 
     assert "and stays in this queue" in html
 
 
+def test_staff_sharing_a_queue_each_get_forms_that_carry_their_own_token(
+    app, session, customer, team
+):
+    from tests.builders import make_user
+
+    record = open_return(app, session, customer)
+    colleague = make_user(session, "support")
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, team["support"])
+    sign_in(second, colleague)
+    form_token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    tokens = []
+    for client in (first, second):
+        html = text(client.get("/staff/queues/support"))
+        assert f'<tr id="return-{record.id}">' in html
+        tokens.append(form_token.findall(html)[-1])  # the last form is in the row
+    assert tokens[0] != tokens[1]
+    # the colleague's row form posts with the colleague's own session
+    fired = post(second, f"/staff/returns/{record.id}/transitions", tokens[1], htmx=True,
+                 trigger="approve", version="2", team="support")  # fmt: skip
+    assert fired.status_code == 200
+    # the moved return is no longer shown as it was: the first member's next poll drops it
+    html = text(first.get("/staff/queues/support", headers=HX))
+    assert f'id="return-{record.id}"' not in html
+
+
+def test_a_row_renders_again_when_its_clock_text_changes(app, client, session, customer, team):
+    record = open_return(app, session, customer)
+    sign_in(client, team["support"])
+    due = []
+    for hours in (1, 3):
+        age(session, record, hours=hours, sla_hours=24)
+        row = row_of(text(client.get("/staff/queues/support")), record)
+        assert re.search(f'In this state since [^"]+">{hours} h</span>', row), row
+        due.append(re.search(r"Due in ([^<]+)</span>", row).group(1))
+    assert due[0].startswith(("23 h", "22 h")) and due[1].startswith(("21 h", "20 h")), due
+
+
+def row_of(html: str, record) -> str:
+    start = html.index(f'<tr id="return-{record.id}"')
+    return html[start : html.index("</tr>", start)]
+
+
 def test_it_works_without_javascript(app, client, session, customer, team):
     record = open_return(app, session, customer)
     token = sign_in(client, team["support"])
