@@ -20,6 +20,7 @@ from app.db import MAX_INT, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
+from app.services.read_cache import returns_reads
 from app.services.return_effects import EFFECTS
 from app.services.workflows import RMA, load_engine
 from workflows.engine import (
@@ -145,6 +146,7 @@ def fire_return_trigger(
         else:  # a self-loop (retry) keeps its clock but may change the waiting team
             record.team = engine.team_for(record.state, subject_of(record))
         record_event(session, record, who, trigger, fired.source, fired.dest, fired.fields, now)
+    returns_reads.changed()
     return record
 
 

@@ -22,6 +22,7 @@ from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
 from app.models.users import User
 from app.services.pagination import Page, paginate
+from app.services.read_cache import returns_reads
 from app.services.return_transitions import enter_state, record_event, run_effects, subject_of
 from app.services.settings import get_setting_int
 from app.services.workflows import RMA, load_engine, published_version
@@ -205,6 +206,7 @@ def create_return(
         enter_state(engine, record, fired.dest, now)
         record.version = 2
         run_effects(session, record, fired, SYSTEM, now)
+    returns_reads.changed()
     return record
 
 

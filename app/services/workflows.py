@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.db import transaction, utcnow
 from app.errors import NotFound
 from app.models.returns import WorkflowDefinition
+from app.services.read_cache import workflow_reads
 from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
 from workflows.engine import Engine, engine_for
 from workflows.schema import parse_definition
@@ -44,14 +45,20 @@ def ensure_shipped(session: Session, name: str) -> None:
             )
     except IntegrityError:
         session.rollback()  # another process seeded it first
+    workflow_reads.changed()
 
 
 def published_version(session: Session, name: str) -> int:
-    """The version new records of `name` start on."""
-    version = session.scalar(
-        select(WorkflowDefinition.version).where(
-            WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
-        )
+    """The version new records of `name` start on (read at most once a second per process,
+    and at once after this process publishes)."""
+    version = workflow_reads.get(
+        session,
+        ("published", name),
+        lambda: session.scalar(
+            select(WorkflowDefinition.version).where(
+                WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
+            )
+        ),
     )
     if version is None:
         ensure_shipped(session, name)
@@ -61,10 +68,14 @@ def published_version(session: Session, name: str) -> int:
 
 def load_engine(session: Session, name: str, version: int) -> Engine:
     """The engine for one saved version (cached once parsed)."""
-    text = session.scalar(
-        select(WorkflowDefinition.definition).where(
-            WorkflowDefinition.name == name, WorkflowDefinition.version == version
-        )
+    text = workflow_reads.get(
+        session,
+        ("definition", name, version),
+        lambda: session.scalar(
+            select(WorkflowDefinition.definition).where(
+                WorkflowDefinition.name == name, WorkflowDefinition.version == version
+            )
+        ),
     )
     if text is None:
         raise NotFound(f"workflow {name} has no version {version}")

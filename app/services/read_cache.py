@@ -1,0 +1,54 @@
+"""Small reads many pages repeat (queue counts, the published workflow version), kept for a
+moment and shared by every request of the process.
+
+Each value is kept per database bind (the engine; in tests, each test's connection), for at
+most `ttl` seconds, and dropped at once when this process changes what it was read from
+(`changed()`, called after the writing transaction commits). So a change made here shows at
+once, and a change made by another process (another web worker, the scheduler) within `ttl`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+
+class ReadCache:
+    def __init__(self, *, ttl: float) -> None:
+        self.ttl = ttl
+        self._by_bind: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[int, float, Any]]]
+        self._by_bind = weakref.WeakKeyDictionary()
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, key: Hashable, load: Callable[[], T]) -> T:
+        bind = session.get_bind()
+        now = time.monotonic()
+        with self._lock:
+            generation = self._generation
+            entries = self._by_bind.setdefault(bind, {})
+            hit = entries.get(key)
+        if hit is not None and hit[0] == generation and hit[1] > now:
+            value: T = hit[2]
+            return value
+        value = load()
+        with self._lock:
+            entries[key] = (generation, now + self.ttl, value)
+        return value
+
+    def changed(self) -> None:
+        """What the cached values were read from changed in this process: read again."""
+        with self._lock:
+            self._generation += 1
+
+
+# Returns: the team counts. Workflows: which version is published.
+returns_reads = ReadCache(ttl=1.0)
+workflow_reads = ReadCache(ttl=1.0)
