@@ -217,9 +217,11 @@ def queue(team: str) -> Response:
     filters, args, states = _filters(session, team)
     page, per_page = query_page()
     now = utcnow()
+    counts = _team_counts(session)
     result = list_queue(
-        session, team, filters=filters, now=now, page=page, per_page=per_page, with_lines=False
-    )
+        session, team, filters=filters, now=now, page=page, per_page=per_page,
+        with_lines=False, total=counts[team],
+    )  # fmt: skip
     query: dict[str, Any] = {k: v for k, v in args.items() if v}
     if "per_page" in request.args:
         query["per_page"] = str(per_page)
@@ -229,7 +231,7 @@ def queue(team: str) -> Response:
         "staff_returns/_queue.html",
         team=team,
         teams=[t for t in TEAMS if viewer.has_role(t)],
-        counts=_team_counts(session),
+        counts=counts,
         rows=_rows(session, viewer, result.items, now, team=team, next_url=poll_url),
         row_html=row_html,
         result=result,

@@ -40,10 +40,12 @@ def paginate(
     per_page: int,
     rows: bool = False,
     count_query: Select[*tuple[Any, ...]] | None = None,
+    total: int | None = None,
 ) -> Page[Any]:
     """Run `query` for one page and count the whole result. Items are the first column's
     entities, or (with `rows`) tuples of every selected column. `count_query`, when given,
-    selects the same rows more cheaply (without joins that cannot drop any) for the count."""
+    selects the same rows more cheaply (without joins that cannot drop any) for the count;
+    `total`, when the caller already knows it, replaces the count."""
     page = max(1, page)
     per_page = max(1, min(MAX_PER_PAGE, per_page))
     # Two queries on purpose: a window count (count(*) over ()) would make the database
@@ -51,7 +53,7 @@ def paginate(
     found = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     if page == 1 and len(found) < per_page:
         total = len(found)  # everything fits on the first page: no need to count
-    else:
+    elif total is None:
         counting = query if count_query is None else count_query
         counted = session.scalar(
             select(func.count()).select_from(counting.order_by(None).subquery())

@@ -50,10 +50,12 @@ def list_queue(
     page: int = 1,
     per_page: int = 20,
     with_lines: bool = True,
+    total: int | None = None,
 ) -> Page[QueueItem]:
     """One page of what `team` waits on, oldest first. Raises NotFound for unknown teams.
     Without `with_lines` the returns' lines and photos are not read (queue rows show none;
-    they still load if touched)."""
+    they still load if touched). `total`: how many the queue holds, when the caller has
+    read it already (`queue_counts`) and no filter is set."""
     if team not in TEAMS:
         raise NotFound("no such team")
     # Every filter but the search is on the return itself; the count needs no joins then
@@ -91,8 +93,9 @@ def list_queue(
         )
         count_query = query
     result = paginate(
-        session, query, page=page, per_page=per_page, rows=True, count_query=count_query
-    )
+        session, query, page=page, per_page=per_page, rows=True, count_query=count_query,
+        total=total if filters == QueueFilters() else None,
+    )  # fmt: skip
     items = [
         QueueItem(
             record=record,

@@ -104,3 +104,15 @@ def test_totals_count_every_matching_return_beyond_the_page(session, customer, o
     term = QueueFilters(search=customer.username)
     searched = list_queue(session, "support", filters=term, now=utcnow(), page=2, per_page=2)
     assert (searched.total, len(searched.items)) == (5, 2)
+
+
+def test_a_known_total_saves_the_count_only_when_nothing_is_filtered(session, customer, order):
+    for _ in range(3):
+        open_one(session, customer, order, utcnow())
+    known = list_queue(
+        session, "support", filters=QueueFilters(), now=utcnow(), per_page=2, total=3
+    )
+    assert known.total == 3
+    filtered = QueueFilters(reason="other")
+    counted = list_queue(session, "support", filters=filtered, now=utcnow(), per_page=2, total=99)
+    assert counted.total == 3
