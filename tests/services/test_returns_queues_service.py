@@ -112,7 +112,7 @@ def test_a_known_total_saves_the_count_only_when_nothing_is_filtered(session, cu
     known = list_queue(
         session, "support", filters=QueueFilters(), now=utcnow(), per_page=2, total=3
     )
-    assert known.total == 3
+    assert known.total == 42  # trusted: no count was run
     filtered = QueueFilters(reason="other")
     counted = list_queue(session, "support", filters=filtered, now=utcnow(), per_page=2, total=99)
     assert counted.total == 3
