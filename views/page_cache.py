@@ -73,22 +73,35 @@ class FragmentCache:
             if html is not None:
                 self._entries.move_to_end(key)
         if html is None:
-            outer = g.get("render_placeholders", False)
-            g.render_placeholders = True
-            try:
-                html = render()
-            finally:
-                g.render_placeholders = outer
+            html = render_shared(render)
             with self._lock:
                 self._entries[key] = html
                 while len(self._entries) > self.size:
                     self._entries.popitem(last=False)
-        # The HTML came from an autoescaped template; the token is URL-safe base64.
-        return Markup(html.replace(CSRF_MARK, generate_csrf()) if CSRF_MARK in html else html)  # noqa: S704
+        return with_csrf(html)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def render_shared(render: Callable[[], str]) -> str:
+    """Render HTML that several visitors will share: form tokens become a placeholder."""
+    outer = g.get("render_placeholders", False)
+    g.render_placeholders = True
+    try:
+        return render()
+    finally:
+        g.render_placeholders = outer
+
+
+def with_csrf(html: str) -> Markup:
+    """Shared HTML with this visitor's form token in place of the placeholder (kept while
+    it is itself part of a shared render)."""
+    if CSRF_MARK in html and not csrf_placeholder_active():
+        html = html.replace(CSRF_MARK, generate_csrf())
+    # The HTML came from an autoescaped template; the token is URL-safe base64.
+    return Markup(html)  # noqa: S704
 
 
 def cacheable() -> bool:

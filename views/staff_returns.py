@@ -27,12 +27,13 @@ from app.models.users import Role, User
 from app.services.directory import usernames_by_id
 from app.services.photos import MAX_PHOTOS
 from app.services.queues import TEAMS, QueueFilters, QueueItem, list_queue, queue_counts
+from app.services.read_cache import returns_reads
 from app.services.return_details import ReturnDetails, describe_returns
 from app.services.return_reads import state_labels, team_states
 from app.services.returns import REASONS, check_eligibility, get_return
 from views.access import signed_in_user, staff_required
 from views.orders import when
-from views.page_cache import FragmentCache
+from views.page_cache import FragmentCache, render_shared, with_csrf
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
 from views.return_parts import detail_context, duration, fire_from_form, unchanged
@@ -211,38 +212,63 @@ def nav_link() -> Response:
 @bp.get("/queues/<team>")
 @staff_required
 def queue(team: str) -> Response:
+    """The queue page, or (for htmx, polled every 5 s) its region with the tab counts.
+
+    The region is the same for every member of a role looking at the same page of the
+    queue, so it is rendered for all of them at most once a second, and at once after this
+    process moved a return (`returns_reads`); only the form token differs per visitor."""
     viewer = signed_in_user()
     _may_work(viewer, team)
     session = db_session()
     filters, args, states = _filters(session, team)
     page, per_page = query_page()
-    now = utcnow()
-    counts = _team_counts(session)
-    result = list_queue(
-        session, team, filters=filters, now=now, page=page, per_page=per_page,
-        with_lines=False, total=counts[team],
-    )  # fmt: skip
     query: dict[str, Any] = {k: v for k, v in args.items() if v}
     if "per_page" in request.args:
         query["per_page"] = str(per_page)
     poll_url = url_for("staff_returns.queue", team=team, page=page, **query)
-    return page_or_partial(
-        "staff_returns/queue.html",
-        "staff_returns/_queue.html",
-        team=team,
-        teams=[t for t in TEAMS if viewer.has_role(t)],
-        counts=counts,
-        rows=_rows(session, viewer, result.items, now, team=team, next_url=poll_url),
-        row_html=row_html,
-        result=result,
-        args=args,
-        query=query,
-        poll_url=poll_url,
-        states=states,
-        reasons=REASONS,
-        ages=AGES,
-        now=now,
-        oob=is_partial(),
+    partial = is_partial()
+    teams = [t for t in TEAMS if viewer.has_role(t)]
+
+    def render_region() -> str:
+        now = utcnow()
+        counts = _team_counts(session)
+        result = list_queue(
+            session, team, filters=filters, now=now, page=page, per_page=per_page,
+            with_lines=False, total=counts[team],
+        )  # fmt: skip
+        rows = _rows(session, viewer, result.items, now, team=team, next_url=poll_url)
+        return render_shared(
+            lambda: render_template(
+                "staff_returns/_queue.html",
+                team=team,
+                teams=teams,
+                counts=counts,
+                rows=rows,
+                row_html=row_html,
+                result=result,
+                query=query,
+                poll_url=poll_url,
+                now=now,
+                oob=partial,
+            )
+        )
+
+    key = ("queue-region", viewer.role, poll_url, partial)
+    region = with_csrf(returns_reads.get(session, key, render_region))
+    if partial:
+        return make_response(region)
+    return make_response(
+        render_template(
+            "staff_returns/queue.html",
+            region=region,
+            team=team,
+            teams=teams,
+            counts=_team_counts(session),
+            args=args,
+            states=states,
+            reasons=REASONS,
+            ages=AGES,
+        )
     )
 
 

@@ -21,6 +21,7 @@ from app.errors import DomainError
 from app.models.outbox import Notification, OutboxMessage
 from app.models.returns import ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
+from app.services.read_cache import returns_reads
 from app.services.return_transitions import fire_return_trigger
 
 log = logging.getLogger("backroom.outbox")
@@ -83,6 +84,7 @@ def execute_refunds(session: Session, payments: Payments, *, now: datetime, limi
                     .values(refund_status="succeeded", refund_reference=reference)
                 )
                 succeeded += 1
+        returns_reads.changed()
     return succeeded
 
 
@@ -106,6 +108,8 @@ def _refund_failed_attempt(
             .where(_outbox.c.id == message.id)
             .values(attempts=attempts, last_error=error[:500], next_attempt_at=now + backoff)
         )
+    if attempts >= MAX_REFUND_ATTEMPTS:
+        returns_reads.changed()
 
 
 def complete_settled_returns(session: Session, *, now: datetime, limit: int = 50) -> int:

@@ -21,8 +21,9 @@ T = TypeVar("T")
 
 
 class ReadCache:
-    def __init__(self, *, ttl: float) -> None:
+    def __init__(self, *, ttl: float, size: int = 1024) -> None:
         self.ttl = ttl
+        self.size = size
         self._by_bind: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[int, float, Any]]]
         self._by_bind = weakref.WeakKeyDictionary()
         self._generation = 0
@@ -41,6 +42,11 @@ class ReadCache:
         value = load()
         with self._lock:
             entries[key] = (generation, now + self.ttl, value)
+            if len(entries) > self.size:  # many keys (searches): drop what has expired
+                for old in [k for k, e in entries.items() if e[1] <= now or e[0] != generation]:
+                    del entries[old]
+                if len(entries) > self.size:
+                    entries.clear()
         return value
 
     def changed(self) -> None:
@@ -49,6 +55,6 @@ class ReadCache:
             self._generation += 1
 
 
-# Returns: the team counts. Workflows: which version is published.
+# Returns: the team counts and queue regions. Workflows: which version is published.
 returns_reads = ReadCache(ttl=1.0)
 workflow_reads = ReadCache(ttl=1.0)
