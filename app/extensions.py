@@ -32,11 +32,16 @@ limiter = Limiter(key_func=rate_limit_key)
 htmx = Htmx()
 
 
-def rate_limit(value: str | Callable[[], str], **options: Any) -> Callable[[F], F]:
-    """`limiter.limit`, marking the view so that only limited routes pay for the check."""
+def rate_limit(
+    value: str | Callable[[], str], *, scope: str | None = None, **options: Any
+) -> Callable[[F], F]:
+    """`limiter.limit` (or, with `scope`, one budget shared by every view naming that scope),
+    marking the view so that only limited routes pay for the check."""
 
     def decorate(view: F) -> F:
         view.rate_limited = True  # type: ignore[attr-defined]
+        if scope is not None:
+            return limiter.shared_limit(value, scope=scope, **options)(view)  # type: ignore[return-value]
         return limiter.limit(value, **options)(view)  # type: ignore[return-value]
 
     return decorate

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy.orm import Session
 
 from jobs.context import JobContext
+from jobs.flash_sales import end_sales, expire_holds, start_sales
 from jobs.ops import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from jobs.returns import complete_returns, deliver_notices, send_refunds
@@ -28,14 +29,20 @@ class Job:
     id: str
     func: JobFunc
     seconds: float
-    record: bool = True
+    # Which runs leave a row in job_runs: every one, those that handled something (frequent
+    # timers), or only failures (the heartbeat, which /health reads from its own table).
+    record: Literal["always", "work", "errors"] = "always"
 
 
 def schedule(ctx: JobContext) -> list[Job]:
     """The schedule table: stable ids (`area.verb`) and how often each job runs."""
     return [
-        Job("ops.heartbeat", beat_heartbeats, ctx.config.heartbeat_seconds, record=False),
+        Job("ops.heartbeat", beat_heartbeats, ctx.config.heartbeat_seconds, record="errors"),
         Job("orders.reconcile", reconcile_orders, 30),
+        # Sale boundaries: a state follows its boundary within a second (2 s promised).
+        Job("flash_sales.start", start_sales, 1, record="work"),
+        Job("flash_sales.end", end_sales, 1, record="work"),
+        Job("flash_sales.expire_holds", expire_holds, 10, record="work"),
         Job("returns.send_refunds", send_refunds, 5),
         Job("returns.complete", complete_returns, 5),
         Job("notifications.deliver", deliver_notices, 5),

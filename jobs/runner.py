@@ -45,7 +45,7 @@ def run_job(ctx: JobContext, job: Job, now: datetime | None = None) -> int:
     finally:
         session.close()
         request_id_var.reset(token)
-    if job.record or outcome != "ok":
+    if job.record == "always" or outcome != "ok" or (job.record == "work" and handled):
         session = ctx.db.session()
         try:
             record_job_run(

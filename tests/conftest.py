@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import app.models
 from app import create_app
+from app.config import Config
 from app.db import Base, Database
 from app.models.users import User
 from tests.builders import make_user
@@ -149,9 +150,27 @@ def app(db: Database, tmp_path: Path) -> Flask:
         "scheduler_enabled": False,
         "redis_url": None,
     }
-    from app.config import Config
-
     return create_app(overrides, config=Config(), database=db)
+
+
+@pytest.fixture
+def make_app(db: Database, tmp_path: Path) -> Callable[..., Flask]:
+    """Build another app on the test's database with some settings changed."""
+
+    def build(**overrides: Any) -> Flask:
+        settings: dict[str, Any] = {
+            "database_url": db.url,
+            "secret_key": "test-secret",
+            "testing": True,
+            "data_dir": tmp_path,
+            "upload_dir": tmp_path / "uploads",
+            "scheduler_enabled": False,
+            "redis_url": None,
+            **overrides,
+        }
+        return create_app(settings, config=Config(), database=db)
+
+    return build
 
 
 @pytest.fixture

@@ -8,11 +8,13 @@ from flask import Flask
 def register_views(app: Flask) -> None:
     from views import admin as admin_views
     from views import (
+        admin_flash_sales,
         api,
         auth,
         cart,
         catalog,
         errors,
+        flash_sales,
         hooks,
         ops,
         orders,
@@ -35,6 +37,8 @@ def register_views(app: Flask) -> None:
         returns.bp,
         staff_returns.bp,
         admin_views.bp,
+        flash_sales.bp,
+        admin_flash_sales.bp,
         api.bp,
     ):
         app.register_blueprint(blueprint)

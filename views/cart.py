@@ -16,9 +16,11 @@ from flask import session as cookie_session
 from flask_login import current_user
 
 from app import current_payments, db_session
+from app.db import utcnow
 from app.errors import Conflict, DomainError, ValidationError
 from app.models.users import Role
 from app.services.cart import PricedCart, add_to_cart, price_cart, set_cart_quantity
+from app.services.catalog import active_sale_prices
 from app.services.checkout import MAX_LINES, LineRequest, place_order
 from app.services.credit import credit_balance
 from app.services.idempotency import MAX_KEY, StoredResponse, claim_key, store_response
@@ -85,11 +87,13 @@ def render_cart(
         cart = price_cart(session, read_cart())
         write_cart(cart.items)
     balance = credit_balance(session, current_user.id) if may_check_out() else 0
+    sales = active_sale_prices(session, [line.product.id for line in cart.lines], utcnow())
     return page_or_partial(
         "cart/index.html",
         "cart/_cart.html",
         status,
         cart=cart,
+        sales=sales,
         notices=[*(notices or []), *cart.notices],
         checkout_error=checkout_error,
         errors=errors or {},

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from app import db_session
+from app.db import utcnow
 from app.models.users import Role
-from app.services.catalog import catalog_version, get_product, list_categories, list_products
-from views.page_cache import PageCache, serve_cached
+from app.services.catalog import (
+    SalePrice,
+    active_sale_prices,
+    catalog_version,
+    get_product,
+    list_categories,
+    list_products,
+    next_price_change,
+)
+from views.page_cache import PageCache, serve_cached, valid_for
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, redirect_to
 
@@ -23,6 +33,15 @@ def _is_admin() -> bool:
 @bp.get("/")
 def home() -> Response:
     return redirect_to(url_for("catalog.index"))
+
+
+def sale_prices(session: Session, product_ids: list[int]) -> dict[int, SalePrice]:
+    """Flash-sale prices on now, and (for the page cache) how long they stay as they are."""
+    now = utcnow()
+    change = next_price_change(session, now)
+    if change is not None:
+        valid_for((change - now).total_seconds())
+    return active_sale_prices(session, product_ids, now)
 
 
 def _pages() -> PageCache:
@@ -46,6 +65,7 @@ def index() -> Response:
         return render_template(
             "catalog/_results.html" if is_partial() else "catalog/index.html",
             result=result,
+            sales=sale_prices(session, [product.id for product in result.items]),
             q=q,
             category=category,
             categories=list_categories(session),
@@ -59,7 +79,9 @@ def show(product_id: int) -> Response:
     admin = _is_admin()
 
     def render() -> str:
-        product = get_product(db_session(), product_id, include_inactive=admin)
-        return render_template("catalog/show.html", product=product)
+        session = db_session()
+        product = get_product(session, product_id, include_inactive=admin)
+        sales = sale_prices(session, [product.id])
+        return render_template("catalog/show.html", product=product, sale=sales.get(product.id))
 
     return serve_cached(_pages(), catalog_version(), render)

@@ -81,7 +81,7 @@ def _rate_limited(error: RateLimitExceeded) -> Response:
             retry = 60
     return render_domain_error(
         DomainError(
-            "too many requests; try again later",
+            f"too many requests; try again in {retry} seconds",
             code="rate_limited",
             status=429,
             retry_after=retry,

@@ -45,9 +45,11 @@ class PageCache:
             self._entries.move_to_end(key)
             return entry[2]
 
-    def put(self, key: str, version: int, body: str) -> None:
+    def put(self, key: str, version: int, body: str, ttl: float | None = None) -> None:
+        """Keep `body` for `ttl` seconds (at most the cache's own)."""
+        keep = self.ttl if ttl is None else max(0.0, min(self.ttl, ttl))
         with self._lock:
-            self._entries[key] = (version, time.monotonic() + self.ttl, body)
+            self._entries[key] = (version, time.monotonic() + keep, body)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -113,6 +115,11 @@ def cacheable() -> bool:
     )
 
 
+def valid_for(seconds: float) -> None:
+    """Say, while rendering, that the page changes in `seconds` (e.g. a sale price ends)."""
+    g.page_valid_for = min(seconds, g.get("page_valid_for", seconds))
+
+
 def csrf_placeholder_active() -> bool:
     return bool(g.get("render_placeholders"))
 
@@ -131,7 +138,7 @@ def serve_cached(
             body = render()
         finally:
             g.render_placeholders = False
-        cache.put(key, version, body)
+        cache.put(key, version, body, g.pop("page_valid_for", None))
     if CSRF_MARK in body:
         body = body.replace(CSRF_MARK, generate_csrf())
     body = body.replace(NONCE_MARK, g.get("csp_nonce", ""))

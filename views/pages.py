@@ -20,6 +20,16 @@ def money(cents: int | None) -> str:
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
+def duration_clock(seconds: int | float) -> str:
+    """A countdown as clocks show it: '4:05', '1:02:03', '2 d 3:04:05'."""
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours}:{minutes:02d}:{secs:02d}" if hours or days else f"{minutes}:{secs:02d}"
+    return f"{days} d {clock}" if days else clock
+
+
 def page_csrf_token() -> str:
     """The form token, or a placeholder while a shared page is rendered for the cache."""
     return CSRF_MARK if csrf_placeholder_active() else generate_csrf()
@@ -32,6 +42,7 @@ def has_page(endpoint: str) -> bool:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["duration_clock"] = duration_clock
     # Macros imported without context see only globals; give them the same token source.
     app.jinja_env.globals["csrf_token"] = page_csrf_token
     app.jinja_env.globals["has_page"] = has_page

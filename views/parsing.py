@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -149,3 +150,33 @@ def query_page() -> tuple[int, int]:
 def raise_if(problems: dict[str, str]) -> None:
     if problems:
         raise ValidationError(problems)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 time as UTC (a time without an offset is taken as UTC), or None."""
+    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 with a positive offset, and the like
+        return None
+
+
+def get_datetime(
+    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True
+) -> datetime | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            problems[name] = "is required"
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        problems[name] = "must be an ISO 8601 date and time, such as 2026-12-01T09:00:00Z"
+    return parsed

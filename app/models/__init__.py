@@ -2,6 +2,14 @@
 
 from app.models.catalog import Product
 from app.models.credit import CreditEntry
+from app.models.flash_sales import (
+    FlashHold,
+    FlashSale,
+    FlashSaleEvent,
+    FlashSaleItem,
+    HoldStatus,
+    SaleState,
+)
 from app.models.ops import Heartbeat, JobRun
 from app.models.orders import IdempotencyRecord, Order, OrderLine, OrderStatus
 from app.models.outbox import Notification, OutboxMessage, Setting
@@ -18,8 +26,13 @@ from app.models.users import STAFF_ROLES, Role, User
 __all__ = [
     "STAFF_ROLES",
     "CreditEntry",
+    "FlashHold",
+    "FlashSale",
+    "FlashSaleEvent",
+    "FlashSaleItem",
     "GatewayCharge",
     "Heartbeat",
+    "HoldStatus",
     "IdempotencyRecord",
     "JobRun",
     "Notification",
@@ -35,6 +48,7 @@ __all__ = [
     "ReturnPhoto",
     "ReturnRequest",
     "Role",
+    "SaleState",
     "Setting",
     "User",
     "WorkflowDefinition",

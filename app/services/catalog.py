@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.db import MAX_INT, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product
+from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
 from app.services.pagination import Page, paginate
 
 MAX_QUERY_TERMS = 8
@@ -28,6 +31,11 @@ def catalog_version() -> int:
 def _catalog_changed() -> None:
     global _current_version
     _current_version = next(_version)
+
+
+def catalog_changed() -> None:
+    """Something shown with products changed in this process (e.g. a flash sale's prices)."""
+    _catalog_changed()
 
 
 EDITABLE = ("sku", "name", "description", "category", "price_cents", "stock", "image_url", "active")
@@ -203,3 +211,50 @@ def _refuse_taken_sku(session: Session, sku: str, *, partner_id: int | None) -> 
     owner = Product.partner_id.is_(None) if partner_id is None else Product.partner_id == partner_id
     if session.scalar(select(Product.id).where(owner, Product.sku == sku)) is not None:
         raise Conflict("a product with that sku exists", code="sku_taken")
+
+
+@dataclass(frozen=True)
+class SalePrice:
+    """A product's flash-sale price while a sale of it is on."""
+
+    sale_price_cents: int
+    sale_id: int
+    ends_at: datetime
+
+
+def active_sale_prices(
+    session: Session, product_ids: Iterable[int], now: datetime
+) -> dict[int, SalePrice]:
+    """The flash-sale price of each product whose sale window contains `now`
+    (starts_at inclusive, ends_at exclusive), computed at read time so it is exact
+    whatever the scheduler's lag; cancelled and ended sales never apply."""
+    ids = [pid for pid in set(product_ids) if 0 < pid <= MAX_INT]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(FlashSaleItem.product_id, FlashSaleItem.sale_price_cents, FlashSale.id,
+               FlashSale.ends_at)
+        .join(FlashSale, FlashSale.id == FlashSaleItem.sale_id)
+        .where(
+            FlashSaleItem.product_id.in_(ids),
+            FlashSale.state.in_([SaleState.SCHEDULED, SaleState.ACTIVE]),
+            FlashSale.starts_at <= now,
+            FlashSale.ends_at > now,
+        )
+        .order_by(FlashSale.id)
+    ).all()  # fmt: skip
+    return {row[0]: SalePrice(row[1], row[2], row[3]) for row in rows}
+
+
+def next_price_change(session: Session, now: datetime) -> datetime | None:
+    """The next moment a flash-sale price starts or stops applying, if any: pages showing
+    prices may be kept until then (and no longer)."""
+    open_sales = FlashSale.state.in_([SaleState.SCHEDULED, SaleState.ACTIVE])
+    starts = session.scalar(
+        select(func.min(FlashSale.starts_at)).where(open_sales, FlashSale.starts_at > now)
+    )
+    ends = session.scalar(
+        select(func.min(FlashSale.ends_at)).where(open_sales, FlashSale.ends_at > now)
+    )
+    moments = [moment for moment in (starts, ends) if moment is not None]
+    return min(moments) if moments else None

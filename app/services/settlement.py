@@ -19,9 +19,11 @@ from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import ChargeResult, GatewayFailure, Payments
 from app.services.credit import add_credit_entry
+from app.services.flash_sales import restore_hold_for_order
 from app.services.stock import give_back_stock
 
 log = logging.getLogger(__name__)
+FLASH_ORDER = "flash_sale"
 _orders, _payments, _lines = (
     cast(Table, Order.__table__),
     cast(Table, Payment.__table__),
@@ -45,7 +47,7 @@ _PAYMENT_OUTCOME = (
 _ORDER_LINES = select(_lines.c.product_id, _lines.c.quantity).where(
     _lines.c.order_id == bindparam("oid")
 )
-_ORDER_CREDIT = select(_orders.c.customer_id, _orders.c.store_credit_cents).where(
+_ORDER_CREDIT = select(_orders.c.customer_id, _orders.c.store_credit_cents, _orders.c.kind).where(
     _orders.c.id == bindparam("oid")
 )
 
@@ -68,7 +70,8 @@ def settle_paid(session: Session, order_id: int, result: ChargeResult) -> bool:
 
 def settle_failed(session: Session, order_id: int, status: str, error: str | None) -> bool:
     """Mark a pending order's payment failed and give back its stock and store credit,
-    once. True if this call did it."""
+    once. A flash-sale order gives its units back to the hold it came from instead (the
+    sale's allocation, never product stock). True if this call did it."""
     now = utcnow()
     with transaction(session):
         conn = session.connection()
@@ -80,9 +83,12 @@ def settle_failed(session: Session, order_id: int, status: str, error: str | Non
             {"oid": order_id, "status": status, "reference": None,
              "error": (error or "")[:200], "now": now},
         )  # fmt: skip
-        lines = conn.execute(_ORDER_LINES, {"oid": order_id}).all()
-        give_back_stock(session, dict(lines))
-        customer_id, credit = conn.execute(_ORDER_CREDIT, {"oid": order_id}).one()
+        customer_id, credit, kind = conn.execute(_ORDER_CREDIT, {"oid": order_id}).one()
+        if kind == FLASH_ORDER:  # its units go back to the hold, not to product stock
+            restore_hold_for_order(session, order_id, now)
+        else:
+            lines = conn.execute(_ORDER_LINES, {"oid": order_id}).all()
+            give_back_stock(session, dict(lines))
         if credit:
             add_credit_entry(
                 session,

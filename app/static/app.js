@@ -145,6 +145,30 @@
     }
   });
 
+  // Countdowns: the server renders the seconds left (data-countdown) and its own clock's
+  // text; this ticks them down between the region's polls, which re-synchronise them.
+  function clock(seconds) {
+    var days = Math.floor(seconds / 86400);
+    var hours = Math.floor((seconds % 86400) / 3600);
+    var minutes = Math.floor((seconds % 3600) / 60);
+    var secs = seconds % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var text = hours || days ? hours + ":" + pad(minutes) + ":" + pad(secs) : minutes + ":" + pad(secs);
+    return days ? days + " d " + text : text;
+  }
+  function tick() {
+    document.querySelectorAll("[data-countdown]").forEach(function (element) {
+      if (!element.dataset.countdownFrom) {
+        element.dataset.countdownFrom = element.getAttribute("data-countdown");
+        element.dataset.countdownAt = String(Date.now());
+      }
+      var elapsed = Math.floor((Date.now() - Number(element.dataset.countdownAt)) / 1000);
+      var left = Math.max(0, Number(element.dataset.countdownFrom) - elapsed);
+      element.textContent = left > 0 ? clock(left) : (element.getAttribute("data-countdown-done") || "0:00");
+    });
+  }
+  window.setInterval(tick, 1000);
+
   // Dismiss buttons on alerts and flash messages.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");

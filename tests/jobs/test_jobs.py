@@ -18,6 +18,7 @@ from jobs import schedule
 from jobs.ops import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
+from tests.jobs import test_flash_sale_jobs as flash_jobs
 from tests.jobs import test_returns_jobs as returns_jobs
 from tests.services.conftest import Crash, CrashingGateway
 
@@ -94,6 +95,9 @@ JOB_TESTS = {
     "returns.send_refunds": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.complete": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "notifications.deliver": returns_jobs.test_it_delivers_each_notice_once,
+    "flash_sales.start": flash_jobs.test_it_starts_a_sale_at_its_start_and_only_once,
+    "flash_sales.end": flash_jobs.test_it_ends_a_sale_at_its_end_and_gives_unsold_units_back_once,
+    "flash_sales.expire_holds": flash_jobs.test_it_sweeps_expired_holds_once,
 }
 
 

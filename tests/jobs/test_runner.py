@@ -61,14 +61,21 @@ def test_it_records_a_failing_run_without_raising(session, ctx, caplog):
 
 
 def test_it_skips_recording_quiet_jobs_unless_they_fail(session, ctx):
-    assert run_job(ctx, Job("test.quiet", lambda s, n, c: 1, 1, record=False)) == 1
+    assert run_job(ctx, Job("test.quiet", lambda s, n, c: 1, 1, record="errors")) == 1
     assert runs(session) == []
 
     def explode(s, now, c):
         raise RuntimeError("no")
 
-    run_job(ctx, Job("test.quiet", explode, 1, record=False))
+    run_job(ctx, Job("test.quiet", explode, 1, record="errors"))
     assert [(r.job_id, r.outcome) for r in runs(session)] == [("test.quiet", "error")]
+
+
+def test_it_records_frequent_timers_only_when_they_did_something(session, ctx):
+    assert run_job(ctx, Job("test.timer", lambda s, n, c: 0, 1, record="work")) == 0
+    assert runs(session) == []
+    assert run_job(ctx, Job("test.timer", lambda s, n, c: 2, 1, record="work")) == 2
+    assert [(r.job_id, r.handled) for r in runs(session)] == [("test.timer", 2)]
 
 
 def test_it_survives_failing_to_record_a_run(session, ctx, monkeypatch, caplog):

@@ -53,13 +53,14 @@ def actor(*roles: str) -> User:
     return user
 
 
-from views.api import auth, catalog, orders, returns, system, users  # noqa: E402
+from views.api import auth, catalog, flash_sales, orders, returns, system, users  # noqa: E402
 
 __all__ = [
     "actor",
     "auth",
     "bp",
     "catalog",
+    "flash_sales",
     "optional_actor",
     "orders",
     "returns",

@@ -1,0 +1,399 @@
+"""Flash sales, the customer side: reserve units (a hold), release it, pay for it.
+
+Concurrency design. The invariant, per sale item and at every instant:
+`sold + live holds + returned <= quantity`, where a live hold is `held` with `expires_at`
+in the future. Every change that can *add* to the left-hand side (a reserve, a checkout
+turning a hold into sold units) first takes the item's row lock and then counts:
+
+- SQLite: `transaction()` opens BEGIN IMMEDIATE, so writers are serialised anyway and the
+  sums read inside are exact.
+- PostgreSQL: `SELECT … FOR UPDATE` on the item row. Under READ COMMITTED each following
+  statement sees everything committed before the lock was granted, so the sum of live holds
+  and the customer's own count are exact while the lock is held.
+
+A row lock plus a sum over the item's live holds (an index range on item, status, expiry)
+was chosen over a stored `held` counter: expiry stays a pure predicate (an expired hold
+counts for nothing before any sweep, with no counter to reclaim), and there is no second
+copy of the truth to drift. Checkout re-counts under the lock too: a caller whose `now` is
+a little behind another's could otherwise convert a hold that the other already treated
+as expired. Releases only lower the count and need no item lock (a conditional update of
+the hold row decides a race with checkout). Holds never outlive the sale: `expires_at` is
+capped at `ends_at`, so the sale price is never charged after the sale has ended.
+
+Payment follows `place_order`: transaction 1 converts the hold and writes the order
+`pending_payment` (product stock is not touched: the allocation was set aside when the
+sale was created); the gateway is called through the breaker outside any transaction;
+then the order is settled. A failed payment gives the units back to the hold with its
+original expiry (`settlement.settle_failed` → `restore_hold_for_order`), the reconciler too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import MAX_INT, transaction
+from app.errors import (
+    Conflict,
+    Gone,
+    NotFound,
+    PaymentDeclined,
+    PaymentError,
+    ValidationError,
+)
+from app.models.catalog import Product
+from app.models.flash_sales import FlashHold, FlashSale, FlashSaleItem, HoldStatus, SaleState
+from app.models.orders import Order, OrderLine, OrderStatus
+from app.models.payments import Payment, PaymentStatus
+from app.payments import BreakerOpen, GatewayFailure, Payments
+from app.services.checkout import (
+    _check_card,
+    _order_number,
+    _unavailable,
+    _void_late_charge,
+    get_order_row,
+)
+from app.services.flash_sales import window_of
+from app.services.settlement import settle_failed, settle_paid
+
+MAX_RESERVE = 1000
+FLASH_ORDER = "flash_sale"
+
+_sales, _items, _holds, _products = (
+    cast(Table, FlashSale.__table__),
+    cast(Table, FlashSaleItem.__table__),
+    cast(Table, FlashHold.__table__),
+    cast(Table, Product.__table__),
+)
+_orders, _lines, _payments = (
+    cast(Table, Order.__table__),
+    cast(Table, OrderLine.__table__),
+    cast(Table, Payment.__table__),
+)
+_TARGET = (
+    select(
+        _items.c.id, _items.c.quantity, _items.c.sold, _items.c.returned, _items.c.closed,
+        _items.c.sale_price_cents, _items.c.per_customer_limit,
+        _sales.c.state, _sales.c.starts_at, _sales.c.ends_at,
+    )
+    .join_from(_items, _sales, _items.c.sale_id == _sales.c.id)
+    .where(_items.c.sale_id == bindparam("sid"), _items.c.product_id == bindparam("pid"))
+    .with_for_update(of=_items)
+)  # fmt: skip
+_LOCK_ITEM = (
+    select(_items.c.quantity, _items.c.sold, _items.c.returned)
+    .where(_items.c.id == bindparam("iid"))
+    .with_for_update()
+)
+_live = and_(
+    _holds.c.item_id == bindparam("iid"),
+    _holds.c.status == HoldStatus.HELD,
+    _holds.c.expires_at > bindparam("now"),
+)
+_LIVE_SUM = select(func.coalesce(func.sum(_holds.c.quantity), 0)).where(_live)
+_LIVE_SUM_OTHERS = _LIVE_SUM.where(_holds.c.id != bindparam("hid"))
+_MINE_SUM = select(func.coalesce(func.sum(_holds.c.quantity), 0)).where(
+    _holds.c.customer_id == bindparam("cid"),
+    _holds.c.item_id == bindparam("iid"),
+    or_(
+        _holds.c.status == HoldStatus.CONVERTED,
+        and_(_holds.c.status == HoldStatus.HELD, _holds.c.expires_at > bindparam("now")),
+    ),
+)
+_INSERT_HOLD = insert(_holds).returning(_holds.c.id)
+_CONVERT = (
+    update(_holds)
+    .where(
+        _holds.c.id == bindparam("hid"),
+        _holds.c.status == HoldStatus.HELD,
+        _holds.c.expires_at > bindparam("now"),
+    )
+    .values(status=HoldStatus.CONVERTED, order_id=bindparam("oid"), updated_at=bindparam("now"))
+)
+_SELL = (
+    update(_items)
+    .where(_items.c.id == bindparam("iid"))
+    .values(sold=_items.c.sold + bindparam("qty"))
+)
+_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
+_INSERT_LINE = insert(_lines).returning(_lines.c.id)
+_INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
+_HOLD = (
+    select(FlashHold, Product.name, Product.sku, FlashSale.name)
+    .join(Product, Product.id == FlashHold.product_id)
+    .join(FlashSale, FlashSale.id == FlashHold.sale_id)
+)
+
+
+@dataclass(frozen=True)
+class HoldView:
+    id: int
+    sale_id: int
+    sale_name: str
+    product_id: int
+    product_name: str
+    quantity: int
+    unit_price_cents: int
+    expires_at: datetime
+    status: str  # held | converted | released | expired (an expired `held` shows expired)
+    order_id: int | None
+    created_at: datetime
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+    def seconds_left(self, now: datetime) -> int:
+        if self.status != HoldStatus.HELD:
+            return 0
+        return max(0, int((self.expires_at - now).total_seconds()))
+
+
+def reserve(
+    session: Session,
+    *,
+    sale_id: int,
+    product_id: int,
+    customer_id: int,
+    quantity: int,
+    now: datetime,
+    ttl_seconds: int,
+) -> HoldView:
+    """Hold `quantity` units of the sale's product for the customer until
+    `now + ttl_seconds` (at most the sale's end), in one transaction.
+
+    Raises ValidationError (quantity not 1..1000), NotFound (no such sale or product in
+    it), Conflict(sale_not_active) (outside the window, ended or cancelled),
+    Conflict(sold_out), ValidationError code limit_exceeded (422: the customer's live
+    holds and orders in this sale, plus this, would pass the item's limit).
+    """
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValidationError({"quantity": "must be a whole number"})
+    if not 1 <= quantity <= MAX_RESERVE:
+        raise ValidationError({"quantity": f"must be from 1 to {MAX_RESERVE}"})
+    if not (0 < sale_id <= MAX_INT and 0 < product_id <= MAX_INT):
+        raise NotFound("no such product in this sale")
+    with transaction(session):
+        conn = session.connection()
+        item = conn.execute(_TARGET, {"sid": sale_id, "pid": product_id}).first()
+        if item is None:
+            raise NotFound("no such product in this sale")
+        window = window_of(item.starts_at, item.ends_at, now)
+        if item.closed or item.state not in (SaleState.SCHEDULED, SaleState.ACTIVE):
+            window = "closed"
+        if window != "open":
+            raise Conflict(
+                "the sale has not started yet" if window == "before" else "the sale has ended",
+                code="sale_not_active",
+                details={"starts_at": item.starts_at.isoformat(), "state": window},
+            )
+        live = conn.execute(_LIVE_SUM, {"iid": item.id, "now": now}).scalar_one()
+        available = item.quantity - item.sold - item.returned - live
+        if quantity > available:
+            raise Conflict(
+                "sold out" if available <= 0 else f"only {available} left",
+                code="sold_out",
+                details={"available": max(0, available)},
+            )
+        params = {"cid": customer_id, "iid": item.id, "now": now}
+        mine = conn.execute(_MINE_SUM, params).scalar_one()
+        if mine + quantity > item.per_customer_limit:
+            raise ValidationError(
+                {"quantity": f"at most {item.per_customer_limit} per customer ({mine} taken)"},
+                code="limit_exceeded",
+                details={"limit": item.per_customer_limit, "taken": int(mine)},
+            )
+        row = {
+            "sale_id": sale_id,
+            "item_id": item.id,
+            "product_id": product_id,
+            "customer_id": customer_id,
+            "quantity": quantity,
+            "unit_price_cents": item.sale_price_cents,
+            "status": HoldStatus.HELD,
+            "expires_at": min(now + timedelta(seconds=ttl_seconds), item.ends_at),
+            "order_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        hold_id = conn.execute(_INSERT_HOLD, row).scalar_one()
+    return get_hold(session, hold_id, customer_id, now=now)
+
+
+def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> HoldView:
+    """The customer's hold; another customer's (or none) is NotFound."""
+    if not 0 < hold_id <= MAX_INT:
+        raise NotFound("no such reservation")
+    row = session.execute(
+        _HOLD.where(FlashHold.id == hold_id, FlashHold.customer_id == customer_id)
+    ).first()
+    if row is None:
+        raise NotFound("no such reservation")
+    return _view(*row, now=now)
+
+
+def customer_holds(
+    session: Session, customer_id: int, *, now: datetime, limit: int = 50
+) -> list[HoldView]:
+    """The customer's holds, newest first (expired ones shown as expired)."""
+    rows = session.execute(
+        _HOLD.where(FlashHold.customer_id == customer_id).order_by(FlashHold.id.desc()).limit(limit)
+    ).all()
+    return [_view(*row, now=now) for row in rows]
+
+
+def _view(hold: FlashHold, product: str, _sku: str, sale: str, *, now: datetime) -> HoldView:
+    status = hold.status
+    if status == HoldStatus.HELD and hold.expires_at <= now:
+        status = HoldStatus.EXPIRED
+    return HoldView(
+        id=hold.id,
+        sale_id=hold.sale_id,
+        sale_name=sale,
+        product_id=hold.product_id,
+        product_name=product,
+        quantity=hold.quantity,
+        unit_price_cents=hold.unit_price_cents,
+        expires_at=hold.expires_at,
+        status=status,
+        order_id=hold.order_id,
+        created_at=hold.created_at,
+    )
+
+
+def release_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> None:
+    """Give a hold's units back at once (owner only). Releasing an expired or already
+    released hold changes nothing. Raises NotFound (not the customer's) or
+    Conflict(reservation_checked_out) when it has become an order."""
+    hold = get_hold(session, hold_id, customer_id, now=now)
+    if hold.status == HoldStatus.CONVERTED:
+        raise Conflict("this reservation has been checked out", code="reservation_checked_out")
+    with transaction(session):
+        moved = session.connection().execute(
+            update(_holds)
+            .where(_holds.c.id == hold_id, _holds.c.status == HoldStatus.HELD)
+            .values(status=HoldStatus.RELEASED, updated_at=now)
+        )
+    if moved.rowcount != 1:
+        current = get_hold(session, hold_id, customer_id, now=now)
+        if current.status == HoldStatus.CONVERTED:
+            raise Conflict("this reservation has been checked out", code="reservation_checked_out")
+
+
+def checkout_hold(
+    session: Session,
+    payments: Payments,
+    *,
+    hold_id: int,
+    customer_id: int,
+    card_number: str,
+    now: datetime,
+) -> Order:
+    """Buy the held units at the hold's price: one order of kind `flash_sale`.
+
+    Raises ValidationError (card), NotFound (not the customer's hold),
+    Gone(reservation_expired) (410: expired, released, or already checked out),
+    PaymentDeclined (402), PaymentError (502), PaymentUnavailable (503, circuit open);
+    after any payment failure the hold is `held` again until its original expiry.
+    """
+    card = _check_card(card_number)
+    hold = get_hold(session, hold_id, customer_id, now=now)
+    if hold.status != HoldStatus.HELD:
+        raise _expired(hold)
+    try:
+        payments.breaker.check()  # fail fast, keeping the hold
+    except BreakerOpen as exc:
+        raise _unavailable(exc) from exc
+    order = _convert(session, hold, customer_id, card, now)
+    payment_key = f"order-{order.id}"
+    try:
+        result = payments.breaker.call(
+            payments.gateway.charge,
+            amount_cents=order.total_cents,
+            card_number=card,
+            idempotency_key=payment_key,
+        )
+    except BreakerOpen as exc:
+        settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")
+        raise _unavailable(exc) from exc
+    except GatewayFailure as exc:
+        settle_failed(session, order.id, PaymentStatus.FAILED, str(exc))
+        raise PaymentError("the payment processor failed; you were not charged") from exc
+    if not result.approved:
+        settle_failed(session, order.id, PaymentStatus.DECLINED, result.decline_reason)
+        raise PaymentDeclined("your card was declined; you were not charged")
+    if settle_paid(session, order.id, result):
+        order.status = OrderStatus.PAID
+        assert order.payment is not None
+        order.payment.status = PaymentStatus.SUCCEEDED
+        order.payment.reference = result.reference
+        return order
+    settled = get_order_row(session, order.id)  # the reconciler settled it first
+    if settled.status == OrderStatus.PAID:
+        return settled
+    _void_late_charge(payments, order.id, result)
+    raise PaymentError("the payment took too long and was cancelled; you were not charged")
+
+
+def _expired(hold: HoldView) -> Gone:
+    return Gone(
+        "this reservation has expired" if hold.status != HoldStatus.CONVERTED
+        else "this reservation has already been checked out",
+        code="reservation_expired",
+        details={"status": hold.status, "order_id": hold.order_id},
+    )  # fmt: skip
+
+
+def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now: datetime) -> Order:
+    """Transaction 1: under the item's lock, the hold becomes sold units of a pending order."""
+    total = hold.total_cents
+    order_row = {
+        "number": _order_number(),
+        "customer_id": customer_id,
+        "status": OrderStatus.PENDING_PAYMENT,
+        "total_cents": total,
+        "store_credit_cents": 0,
+        "kind": FLASH_ORDER,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with transaction(session):
+        conn = session.connection()
+        item_id = conn.execute(select(_holds.c.item_id).where(_holds.c.id == hold.id)).scalar_one()
+        item = conn.execute(_LOCK_ITEM, {"iid": item_id}).one()
+        others = conn.execute(
+            _LIVE_SUM_OTHERS, {"iid": item_id, "now": now, "hid": hold.id}
+        ).scalar_one()
+        if item.sold + item.returned + others + hold.quantity > item.quantity:
+            raise _expired(hold)  # its units were counted free by a later caller
+        order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
+        if conn.execute(_CONVERT, {"hid": hold.id, "now": now, "oid": order_id}).rowcount != 1:
+            raise _expired(hold)
+        conn.execute(_SELL, {"iid": item_id, "qty": hold.quantity})
+        product = session.execute(
+            select(Product.name, Product.sku).where(Product.id == hold.product_id)
+        ).one()
+        line = {
+            "order_id": order_id, "product_id": hold.product_id, "quantity": hold.quantity,
+            "unit_price_cents": hold.unit_price_cents, "product_name": product.name,
+            "product_sku": product.sku,
+        }  # fmt: skip
+        line["id"] = conn.execute(_INSERT_LINE, line).scalar_one()
+        payment_row = {
+            "order_id": order_id,
+            "status": PaymentStatus.PENDING,
+            "amount_cents": total,
+            "card_last4": card[-4:],
+            "idempotency_key": f"order-{order_id}",
+            "created_at": now,
+            "updated_at": now,
+        }
+        payment_id = conn.execute(_INSERT_PAYMENT, payment_row).scalar_one()
+    order = Order(id=order_id, **order_row)
+    order.lines = [OrderLine(**line)]
+    order.payment = Payment(id=payment_id, reference=None, error=None, **payment_row)
+    return order

@@ -1,0 +1,129 @@
+"""The customer's flash-sale page: live and upcoming sales, reserve, pay, release, refusals."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.db import utcnow
+from app.payments.gateway import CARD_APPROVED
+from app.services.flash_sales import SaleItemInput, create_sale
+from tests.builders import make_product
+from tests.conftest import sign_in
+from tests.views.conftest import text
+
+HX = {"HX-Request": "true"}
+CARD_DECLINED = "4000000000000002"
+
+
+@pytest.fixture
+def product(session):
+    return make_product(session, name="Espresso grinder", stock=20, price_cents=5000)
+
+
+def a_sale(session, product, *, starts_in=-5, lasts=3600, quantity=5, limit=2, name="Grind day"):
+    now = utcnow()
+    return create_sale(
+        session,
+        name=name,
+        starts_at=now + timedelta(seconds=starts_in),
+        ends_at=now + timedelta(seconds=starts_in + lasts),
+        items=[SaleItemInput(product.id, 3500, quantity, limit)],
+        now=now,
+    )
+
+
+def post(client, path, token, htmx=False, **data):
+    return client.post(path, data={"csrf_token": token, **data}, headers=HX if htmx else {})
+
+
+def test_anyone_sees_live_and_upcoming_sales_with_countdowns(client, session, product):
+    other = make_product(session, name="Milk frother", stock=5, price_cents=5000)
+    a_sale(session, product, lasts=600)
+    a_sale(session, other, starts_in=3600, name="Froth hour")
+    html = text(client.get("/flash-sales"))
+    live, upcoming = html.split("<h2>Coming up</h2>")
+    assert "Grind day" in live
+    assert "$35.00" in live
+    assert '<s class="muted">$50.00</s>' in live
+    assert "5 of 5 left" in live
+    assert re.search(r'Ends in <strong data-countdown="(59\d|600)"', live)
+    assert "Sign in to reserve" in live
+    assert "Froth hour" in upcoming
+    assert re.search(r'Starts in <strong data-countdown="(359\d|3600)"', upcoming)
+    partial = text(client.get("/flash-sales", headers=HX))
+    assert partial.lstrip().startswith('<section id="flash-live"')
+    assert 'hx-trigger="every 5s"' in partial
+
+
+def test_a_customer_reserves_pays_and_gets_the_order(client, session, customer, product):
+    sale = a_sale(session, product)
+    token = sign_in(client, customer)
+    response = post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                    product_id=product.id, quantity=2)  # fmt: skip
+    html = text(response)
+    assert "Reserved 2 of Espresso grinder" in html
+    assert "Your reservations" in html
+    assert "3 of 5 left" in html
+    hold_id = re.search(r'action="/reservations/(\d+)/pay"', html).group(1)
+    declined = post(client, f"/reservations/{hold_id}/pay", token, card_number=CARD_DECLINED)
+    assert declined.status_code == 302
+    page = text(client.get("/flash-sales"))
+    assert "declined" in page
+    assert "Your reservations" in page  # the hold is kept
+    paid = post(client, f"/reservations/{hold_id}/pay", token, card_number=CARD_APPROVED)
+    assert paid.status_code == 302
+    assert re.match(r"^/orders/\d+$", paid.headers["Location"])
+    order_page = text(client.get(paid.headers["Location"]))
+    assert "$70.00" in order_page
+
+
+def test_releasing_gives_the_units_back(client, session, customer, product):
+    sale = a_sale(session, product)
+    token = sign_in(client, customer)
+    html = text(post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                     product_id=product.id, quantity=1))  # fmt: skip
+    hold_id = re.search(r'action="/reservations/(\d+)/release"', html).group(1)
+    html = text(post(client, f"/reservations/{hold_id}/release", token, htmx=True))
+    assert "Released" in html
+    assert "5 of 5 left" in html
+
+
+def test_refusals_say_what_happened(client, session, customer, product):
+    sale = a_sale(session, product, quantity=3, limit=2)
+    token = sign_in(client, customer)
+    over = post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                product_id=product.id, quantity=3)  # fmt: skip
+    assert over.headers["X-Error-Status"] == "422"  # htmx swaps the alert in #alerts
+    assert over.headers["HX-Retarget"] == "#alerts"
+    assert "at most 2 per customer" in text(over)
+    second = make_product(session, stock=5, price_cents=5000)
+    later = a_sale(session, second, starts_in=600, name="Later")
+    path = f"/flash-sales/{later.id}/reserve"
+    early = post(client, path, token, product_id=second.id, quantity=1)
+    assert early.status_code == 302
+    assert "has not started yet" in text(client.get("/flash-sales"))
+    bad = post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True, product_id="x")
+    assert bad.headers["X-Error-Status"] == "422"
+
+
+def test_reserving_needs_a_signed_in_customer(client, session, admin, product):
+    sale = a_sale(session, product)
+    response = client.post(f"/flash-sales/{sale.id}/reserve", data={})
+    assert response.status_code in (302, 400)
+
+
+def test_too_many_tries_say_when_to_try_again(make_app, session, customer, product):
+    app = make_app(flash_rate_limit="1 per minute")
+    client = app.test_client()
+    sale = a_sale(session, product)
+    token = sign_in(client, customer)
+    assert post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                product_id=product.id, quantity=1).status_code == 200  # fmt: skip
+    limited = post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                   product_id=product.id, quantity=1)  # fmt: skip
+    assert limited.headers["X-Error-Status"] == "429"
+    assert int(limited.headers["Retry-After"]) > 0
+    assert re.search(r"try again in \d+ seconds", text(limited))
