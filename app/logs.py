@@ -43,5 +43,6 @@ def configure_logging(level: int = logging.INFO) -> None:
         "_granian",
         "apscheduler.executors.default",
         "apscheduler.scheduler",
+        "transitions",  # a line per state callback of every workflow step
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -167,6 +167,9 @@
       element.textContent = left > 0 ? clock(left) : (element.getAttribute("data-countdown-done") || "0:00");
     });
   }
+  // Start each countdown when it arrives (page load, or a region swapped in by htmx).
+  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:load", tick);
   window.setInterval(tick, 1000);
 
   // Dismiss buttons on alerts and flash messages.

@@ -1,0 +1,87 @@
+"""Flash sales in Chromium: a sale scheduled a few seconds ahead starts by itself on the
+customer's page, is reserved and paid for, and the shop shows its price while it is on."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.e2e.conftest import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+def api(base: str, method: str, path: str, body: dict | None = None, token: str = "") -> dict:
+    request = urllib.request.Request(
+        base + "/api/v1" + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # the live server, loopback
+        return json.loads(response.read() or b"{}")
+
+
+def schedule_sale(base: str, *, starts_in: float, lasts: float, name: str) -> tuple[dict, dict]:
+    token = api(base, "POST", "/auth/token", {"username": "admin", "password": "admin-demo-2026"})
+    products = api(base, "GET", "/products?per_page=50")["items"]
+    product = next(p for p in products if p["stock"] >= 10 and p["price_cents"] > 1000)
+    now = datetime.now(UTC)
+    sale = api(
+        base,
+        "POST",
+        "/flash-sales",
+        {
+            "name": name,
+            "starts_at": (now + timedelta(seconds=starts_in)).isoformat(),
+            "ends_at": (now + timedelta(seconds=starts_in + lasts)).isoformat(),
+            "items": [
+                {
+                    "product_id": product["id"],
+                    "sale_price_cents": product["price_cents"] // 2,
+                    "quantity": 3,
+                    "per_customer_limit": 2,
+                }
+            ],
+        },
+        token["token"],
+    )
+    return sale, product
+
+
+def test_a_customer_watches_a_sale_start_reserves_and_pays(page, live_server):
+    _sale, product = schedule_sale(live_server, starts_in=12, lasts=600, name="Browser flash")
+    sign_in(page, "customer", "customer-demo-2026")
+    page.goto("/flash-sales")
+    upcoming = page.locator(".flash-sale", has_text="Browser flash")
+    upcoming.get_by_text("Upcoming").wait_for()
+    countdown = upcoming.locator("[data-countdown]")
+    first = countdown.inner_text()
+    page.wait_for_timeout(2200)
+    assert countdown.inner_text() != first  # it ticks between polls
+
+    # Without a reload: the region's poll brings the sale in when it starts.
+    page.evaluate("() => (window.__notReloaded = true)")
+    live = page.locator(".flash-sale", has_text="Browser flash").filter(has_text="Live")
+    live.wait_for(timeout=20_000)
+    assert page.evaluate("() => window.__notReloaded") is True
+    half = f"${product['price_cents'] // 2 // 100}"
+    assert half in live.inner_text()
+
+    live.get_by_role("button", name="Reserve").click()
+    holds = page.locator(".flash-holds")
+    holds.get_by_text(re.compile("Held for")).wait_for()
+    assert "2 of 3 left" in live.inner_text()  # one unit is on hold now
+    holds.get_by_label("Card number").fill("4242 4242 4242 4242")
+    holds.get_by_role("button", name=re.compile("^Pay ")).click()
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    assert "Paid" in page.locator("body").inner_text()
+
+    # The shop shows the sale price while the sale is on.
+    page.goto(f"/products/{product['id']}")
+    assert page.locator(".flash-badge").first.is_visible()
