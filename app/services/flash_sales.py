@@ -169,7 +169,11 @@ def update_sale(
     was cancelled), Conflict(stale_version), ValidationError, Conflict(sale_overlap).
     """
     clean_name = _check_header(name, starts_at, ends_at, now)
-    _check_items(session, items)
+    allocated = select(FlashSaleItem.product_id, FlashSaleItem.quantity).where(
+        FlashSaleItem.sale_id == sale_id
+    )
+    set_aside: dict[int, int] = {int(row[0]): int(row[1]) for row in session.execute(allocated)}
+    _check_items(session, items, set_aside=set_aside)
     with transaction(session):
         sale = _get_sale_row(session, sale_id)
         if sale.state != SaleState.SCHEDULED or now >= sale.starts_at:
@@ -230,8 +234,12 @@ def _whole(value: Any, low: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_INT
 
 
-def _check_items(session: Session, items: Sequence[SaleItemInput]) -> dict[int, int]:
-    """Every item's problems at once; the quantities wanted per product when all is well."""
+def _check_items(
+    session: Session, items: Sequence[SaleItemInput], *, set_aside: dict[int, int] | None = None
+) -> dict[int, int]:
+    """Every item's problems at once; the quantities wanted per product when all is well.
+    `set_aside`: units this sale already holds per product (editing), available to it again."""
+    set_aside = set_aside or {}
     if not items:
         raise ValidationError({"items": "must have at least one item"})
     if len(items) > MAX_ITEMS:
@@ -263,8 +271,10 @@ def _check_items(session: Session, items: Sequence[SaleItemInput]) -> dict[int, 
             )
         if not _whole(item.quantity, 1):
             problems[at + "quantity"] = "must be a whole number, at least 1"
-        elif product is not None and item.quantity > product.stock:
-            problems[at + "quantity"] = f"is more than the {product.stock} in stock"
+        elif product is not None and item.quantity > (
+            in_stock := product.stock + set_aside.get(item.product_id, 0)
+        ):
+            problems[at + "quantity"] = f"is more than the {in_stock} in stock"
         if not _whole(item.per_customer_limit, 1):
             problems[at + "per_customer_limit"] = "must be a whole number, at least 1"
     if problems:
@@ -342,6 +352,12 @@ def cancel_sale(session: Session, sale_id: int, *, actor: User, now: datetime) -
     """
     with transaction(session):
         sale = _get_sale_row(session, sale_id)
+        if sale.state in OPEN_STATES and window_of(sale.starts_at, sale.ends_at, now) == "closed":
+            # Over, though the end job has not run yet: it ended, it was not cancelled.
+            raise Conflict(
+                "this sale has already ended", code="invalid_transition",
+                details={"state": SaleState.ENDED},
+            )  # fmt: skip
         _fire(session, sale, "cancel", Actor(actor.id, actor.role), now)
     catalog_changed()
     return sale

@@ -397,3 +397,22 @@ def test_sale_stats_count_orders_and_expiries(session, payments):
     assert (item.sold, item.reserved, item.available) == (2, 1, 2)
     later = sale_stats(session, sale.id, now=at(TTL + 10))
     assert (later.orders_last_minute, later.holds_expired_recently) == (0, 1)
+
+
+def test_a_sale_past_its_end_cannot_be_cancelled_before_the_end_job_runs(session):
+    from app.errors import Conflict
+    from app.models.flash_sales import FlashSale
+    from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale
+    from tests.builders import make_product, make_user
+
+    product = make_product(session, stock=10, price_cents=1000)
+    now = utcnow()
+    sale = create_sale(session, name="Short", starts_at=now - timedelta(seconds=5),
+                       ends_at=now + timedelta(seconds=5),
+                       items=[SaleItemInput(product.id, 500, 2, 1)], now=now)  # fmt: skip
+    with pytest.raises(Conflict) as refused:
+        cancel_sale(session, sale.id, actor=make_user(session, "admin"),
+                    now=now + timedelta(seconds=6))  # fmt: skip
+    assert refused.value.code == "invalid_transition"
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).state == "active"  # the end job will end it

@@ -1,0 +1,485 @@
+"""Admin flash-sale pages: list, create, edit while scheduled, cancel, the live page."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import utcnow
+from app.models.catalog import Product
+from app.models.flash_sales import FlashSale, FlashSaleItem
+from app.payments import BreakerOpen, GatewayFailure
+from app.services.flash_sale_checkout import reserve
+from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale, end_due_sales
+from tests.builders import make_product, make_user
+from tests.conftest import sign_in
+from tests.views.conftest import HX, text
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def token(client, admin):
+    return sign_in(client, admin)
+
+
+def local(value: datetime) -> str:
+    """How a browser's datetime-local input sends a time."""
+    return value.strftime("%Y-%m-%dT%H:%M")
+
+
+def soon(hours: float = 1) -> datetime:
+    return utcnow().replace(second=0, microsecond=0) + timedelta(hours=hours)
+
+
+def sale_form(token, product, **changes):
+    form = {
+        "csrf_token": token,
+        "name": "Lunch deals",
+        "starts_at": local(soon(1)),
+        "ends_at": local(soon(2)),
+        "items-0-product_id": str(product.id),
+        "items-0-sale_price": "6.50",
+        "items-0-quantity": "4",
+        "items-0-per_customer_limit": "2",
+    }
+    form.update(changes)
+    return form
+
+
+def make_sale(session, products, *, start=HOUR, end=2 * HOUR, quantity=3, now=None, name="Deal"):
+    now = now or utcnow()
+    return create_sale(
+        session,
+        name=name,
+        starts_at=now + start,
+        ends_at=now + end,
+        items=[SaleItemInput(p.id, 500, quantity, 2) for p in products],
+        now=now,
+    )
+
+
+def count_sales(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(FlashSale)) or 0
+
+
+def stock(session, product) -> int:
+    session.expire_all()
+    return session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+
+
+def cell(html: str, item_id: int, col: str) -> str:
+    row = re.search(rf'id="flash-item-{item_id}".*?</tr>', html, re.S)
+    assert row, html[:500]
+    value = re.search(rf'data-col="{col}">(\d+)', row.group(0))
+    assert value
+    return value.group(1)
+
+
+# Access ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/admin/flash-sales", "/admin/flash-sales/new"])
+def test_it_sends_anonymous_visitors_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def test_it_forbids_customers_and_staff_every_page(client, session, customer):
+    product = make_product(session)
+    sale = make_sale(session, [product])
+    token = sign_in(client, customer)
+    for path in ("/admin/flash-sales", "/admin/flash-sales/new", f"/admin/flash-sales/{sale.id}"):
+        assert client.get(path).status_code == 403
+    response = client.post(f"/admin/flash-sales/{sale.id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 403
+    assert client.post("/admin/flash-sales", data=sale_form(token, product)).status_code == 403
+    session.refresh(sale)
+    assert sale.state == "scheduled"
+    assert count_sales(session) == 1
+
+
+def test_it_refuses_a_post_without_the_csrf_token(client, session, token):
+    product = make_product(session)
+    form = sale_form(token, product)
+    del form["csrf_token"]
+    assert client.post("/admin/flash-sales", data=form).status_code == 400
+    assert count_sales(session) == 0
+
+
+# The list --------------------------------------------------------------------------------
+
+
+def test_it_lists_sales_with_their_states_and_numbers(client, session, token):
+    a, b, c = make_product(session), make_product(session), make_product(session)
+    make_sale(session, [a], name="Upcoming Sale", quantity=4)
+    make_sale(session, [b], name="Running Sale", start=-HOUR)
+    make_sale(session, [c], name="Past Sale", now=utcnow() - 3 * HOUR)  # over by now
+    html = text(client.get("/admin/flash-sales"))
+    for name in ("Upcoming Sale", "Running Sale", "Past Sale"):
+        assert name in html
+    assert 'data-state="scheduled"' in html
+    assert "Scheduled" in html
+    assert 'data-state="active"' in html
+    assert "Live now" in html
+    assert 'data-state="ended"' in html
+    assert "Ended" in html
+    assert "0 / 4" in html
+    assert 'href="/admin/flash-sales/new"' in html
+    assert "UTC" in html
+
+
+def test_it_filters_by_state_with_an_htmx_partial(client, session, token):
+    a, b = make_product(session), make_product(session)
+    make_sale(session, [a], name="Upcoming Sale")
+    make_sale(session, [b], name="Running Sale", start=-HOUR)
+    response = client.get("/admin/flash-sales?state=active", headers=HX)
+    html = text(response)
+    assert html.lstrip().startswith('<section id="flash-sales-table"')
+    assert "Running Sale" in html
+    assert "Upcoming Sale" not in html
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_it_answers_an_unknown_state_filter_with_422(client, token):
+    assert client.get("/admin/flash-sales?state=bogus").status_code == 422
+    assert client.get("/admin/flash-sales?page=0").status_code == 422
+
+
+def test_it_shows_an_empty_list(client, token):
+    assert "No flash sales" in text(client.get("/admin/flash-sales"))
+
+
+# Creating ---------------------------------------------------------------------------------
+
+
+def test_it_shows_the_form_with_five_item_rows_and_the_products(client, session, token):
+    make_product(session, name="Teapot", price_cents=2500, stock=12)
+    html = text(client.get("/admin/flash-sales/new"))
+    for n in range(5):
+        assert f'name="items-{n}-product_id"' in html
+        assert f'name="items-{n}-quantity"' in html
+    assert 'type="datetime-local"' in html
+    assert "Starts (UTC)" in html
+    assert "Teapot — $25.00, 12 in stock" in html
+
+
+def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    other = make_product(session, price_cents=3000, stock=5)
+    form = sale_form(
+        token,
+        product,
+        **{
+            "items-2-product_id": str(other.id),
+            "items-2-sale_price": "19",
+            "items-2-quantity": "5",
+            "items-2-per_customer_limit": "1",
+        },
+    )
+    response = client.post("/admin/flash-sales", data=form)
+    assert response.status_code == 302
+    sale = session.scalars(select(FlashSale)).one()
+    assert response.headers["Location"] == f"/admin/flash-sales/{sale.id}"
+    assert sale.name == "Lunch deals"
+    assert sale.starts_at == soon(1)
+    items = {i.product_id: i for i in session.scalars(select(FlashSaleItem))}
+    assert (items[product.id].sale_price_cents, items[product.id].quantity) == (650, 4)
+    assert items[other.id].per_customer_limit == 1
+    assert stock(session, product) == 6
+    assert stock(session, other) == 0
+    page = text(client.get(response.headers["Location"]))
+    assert "Created Lunch deals" in page
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "Name is required"),
+        ({"name": "x" * 201}, "name", "Name must be at most 200"),
+        ({"starts_at": "tomorrow"}, "starts_at", "Starts (UTC) must be a date and time"),
+        ({"ends_at": ""}, "ends_at", "Ends (UTC) is required"),
+        ({"ends_at": local(soon(0.5))}, "ends_at", "Ends (UTC) must be after the start"),
+        (
+            {"starts_at": local(soon(-3)), "ends_at": local(soon(-2))},
+            "ends_at",
+            "Ends (UTC) must be in the future",
+        ),
+        ({"items-0-sale_price": "10.00"}, "items-0-sale_price", "regular price ($10.00)"),
+        ({"items-0-sale_price": "6.505"}, "items-0-sale_price", "must be an amount like"),
+        ({"items-0-sale_price": "0"}, "items-0-sale_price", "at least 1"),
+        ({"items-0-quantity": "11"}, "items-0-quantity", "more than the 10 in stock"),
+        ({"items-0-quantity": "0"}, "items-0-quantity", "must be from 1 to"),
+        ({"items-0-quantity": "9" * 30}, "items-0-quantity", "must be from 1 to"),
+        ({"items-0-per_customer_limit": ""}, "items-0-per_customer_limit", "is required"),
+        ({"items-0-product_id": "999999"}, "items-0-product_id", "no such product"),
+        ({"items-0-product_id": "abc"}, "items-0-product_id", "must be chosen from the list"),
+        (
+            {
+                "items-0-product_id": "",
+                "items-0-sale_price": "",
+                "items-0-quantity": "",
+                "items-0-per_customer_limit": "",
+            },
+            "items",
+            "Items need at least one product",
+        ),
+    ],
+)
+def test_it_shows_each_error_next_to_its_field_and_saves_nothing(
+    client, session, token, changes, field, message
+):
+    product = make_product(session, price_cents=1000, stock=10)
+    response = client.post("/admin/flash-sales", data=sale_form(token, product, **changes))
+    html = text(response)
+    assert response.status_code == 422
+    assert message in html
+    assert f'id="{field}-error"' in html or f'id="field-{field}-error"' in html
+    assert "nothing was saved" in html
+    assert count_sales(session) == 0
+    assert stock(session, product) == 10
+
+
+def test_it_maps_errors_to_the_row_they_came_from_past_blank_rows(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    second = make_product(session, price_cents=1000, stock=2)
+    form = sale_form(
+        token,
+        product,
+        **{
+            "items-3-product_id": str(second.id),
+            "items-3-sale_price": "5",
+            "items-3-quantity": "3",
+            "items-3-per_customer_limit": "1",
+        },
+    )
+    html = text(client.post("/admin/flash-sales", data=form))
+    assert re.search(r'id="items-3-quantity-error">Quantity is more than the 2 in stock', html)
+    assert 'id="items-0-quantity-error"' not in html
+    assert 'name="items-3-quantity" type="text" value="3"' in html  # kept as typed
+    assert count_sales(session) == 0
+
+
+def test_it_refuses_an_overlapping_sale_of_the_same_product_with_409(client, session, token):
+    product = make_product(session, stock=10)
+    existing = make_sale(session, [product], quantity=2)
+    form = sale_form(token, product, **{"items-0-quantity": "3"})
+    response = client.post("/admin/flash-sales", data=form)
+    html = text(response)
+    assert response.status_code == 409
+    assert f"Another scheduled or active sale (#{existing.id})" in html
+    assert "is already in another sale at that time" in html
+    assert count_sales(session) == 1
+    assert stock(session, product) == 8
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "bad\x00name"},
+        {"starts_at": "2026-13-45T99:99"},
+        {"starts_at": "\x00"},
+        {"ends_at": "9" * 500},
+        {"items-0-product_id": "1\x00"},
+        {"items-0-product_id": "9" * 40},
+        {"items-0-sale_price": "9" * 40},
+        {"items-0-sale_price": "-5"},
+        {"items-0-per_customer_limit": "1e9"},
+        {"items-49-quantity": "1"},
+    ],
+)
+def test_it_answers_malformed_input_with_422_never_500(client, session, token, changes):
+    product = make_product(session, price_cents=1000, stock=10)
+    response = client.post("/admin/flash-sales", data=sale_form(token, product, **changes))
+    assert response.status_code == 422
+    assert count_sales(session) == 0
+
+
+def test_it_ignores_fields_of_rows_the_form_cannot_have(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    form = sale_form(token, product, **{"items-99999-quantity": "1", "items-x-quantity": "1"})
+    assert client.post("/admin/flash-sales", data=form).status_code == 302
+    assert count_sales(session) == 1
+
+
+def test_it_answers_bad_ids_with_404(client, token):
+    assert client.get("/admin/flash-sales/999999").status_code == 404
+    assert client.get(f"/admin/flash-sales/{2**40}").status_code == 404
+    assert client.get("/admin/flash-sales/999999/edit").status_code == 404
+
+
+# The live page ------------------------------------------------------------------------------
+
+
+def test_it_shows_the_live_numbers_after_a_reserve(client, session, token):
+    product = make_product(session, name="Kettle", price_cents=4000, stock=10)
+    sale = make_sale(session, [product], start=-HOUR, quantity=5)
+    buyer = make_user(session, "customer")
+    reserve(session, sale_id=sale.id, product_id=product.id, customer_id=buyer.id,
+            quantity=2, now=utcnow(), ttl_seconds=600)  # fmt: skip
+    item = sale.items[0]
+    html = text(client.get(f"/admin/flash-sales/{sale.id}"))
+    assert "Kettle" in html
+    assert (cell(html, item.id, "sold"), cell(html, item.id, "held")) == ("0", "2")
+    assert cell(html, item.id, "available") == "3"
+    assert "$5.00" in html
+    assert "$40.00" in html
+    assert 'data-state="active"' in html
+    countdown = re.search(r'Ends in <span class="countdown" data-countdown="(\d+)">', html)
+    assert countdown
+    assert 7100 < int(countdown.group(1)) <= 7200
+    assert "Orders in the last minute" in html
+    assert "Holds expired" in html
+    assert 'data-breaker="closed"' in html
+    assert "Closed" in html
+    assert 'hx-trigger="every 5s"' in html
+
+
+def test_it_answers_the_poll_with_the_live_region_only(client, session, token):
+    product = make_product(session)
+    sale = make_sale(session, [product])
+    response = client.get(f"/admin/flash-sales/{sale.id}", headers=HX)
+    html = text(response)
+    assert html.lstrip().startswith('<section id="flash-sale-live"')
+    assert "<html" not in html
+    assert f'hx-get="/admin/flash-sales/{sale.id}"' in html
+    assert "data-pause-while-editing" in html
+    countdown = re.search(r'Starts in <span class="countdown" data-countdown="(\d+)">', html)
+    assert countdown
+    assert 3500 < int(countdown.group(1)) <= 3600
+
+
+def test_it_shows_the_open_payment_circuit_with_its_retry(client, app, session, token):
+    product = make_product(session)
+    sale = make_sale(session, [product])
+    breaker = app.extensions["backroom.payments"].breaker
+
+    def failing() -> None:
+        raise GatewayFailure("gateway down")
+
+    for _ in range(50):
+        if breaker.status().state == "open":
+            break
+        with pytest.raises((GatewayFailure, BreakerOpen)):
+            breaker.call(failing)
+    html = text(client.get(f"/admin/flash-sales/{sale.id}", headers=HX))
+    assert 'data-breaker="open"' in html
+    assert re.search(r"retry in \d+ s", html)
+
+
+# Editing ------------------------------------------------------------------------------------
+
+
+def test_it_edits_a_scheduled_sale_from_the_prefilled_form(client, session, token):
+    product = make_product(session, price_cents=1000, stock=20)
+    sale = make_sale(session, [product], quantity=3)
+    html = text(client.get(f"/admin/flash-sales/{sale.id}/edit"))
+    assert 'name="name" type="text" value="Deal"' in html
+    assert 'name="items-0-sale_price" type="text" value="5.00"' in html
+    assert f'name="version" value="{sale.version}"' in html
+    form = sale_form(token, product, version=str(sale.version), **{"items-0-quantity": "5"})
+    response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/flash-sales/{sale.id}"
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).name == "Lunch deals"
+    assert stock(session, product) == 15
+    assert "Saved Lunch deals." in text(client.get(f"/admin/flash-sales/{sale.id}"))
+
+
+def test_it_refuses_a_stale_edit_with_409(client, session, token):
+    product = make_product(session, price_cents=1000, stock=20)
+    sale = make_sale(session, [product], quantity=3)
+    form = sale_form(token, product, version=str(sale.version + 5))
+    response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
+    assert response.status_code == 409
+    assert "Someone changed this sale meanwhile" in text(response)
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).name == "Deal"
+    assert stock(session, product) == 17
+
+
+def test_it_refuses_to_edit_a_sale_once_it_has_started(client, session, token):
+    product = make_product(session, price_cents=1000, stock=20)
+    sale = make_sale(session, [product], start=-HOUR)
+    response = client.get(f"/admin/flash-sales/{sale.id}/edit")
+    assert response.status_code == 302
+    assert "only a sale that has not started can be edited" in text(
+        client.get(response.headers["Location"])
+    )
+    form = sale_form(token, product, version=str(sale.version))
+    response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
+    assert response.status_code == 409
+    assert "can no longer be edited" in text(response)
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).name == "Deal"
+
+
+def test_it_shows_edit_errors_with_422(client, session, token):
+    product = make_product(session, price_cents=1000, stock=20)
+    sale = make_sale(session, [product])
+    form = sale_form(token, product, version="x", name="")
+    response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
+    assert response.status_code == 422
+    assert "The form lost its version" in text(response)
+
+
+# Cancelling ---------------------------------------------------------------------------------
+
+
+def test_it_cancels_a_sale_after_a_confirmation(client, session, token):
+    product = make_product(session, stock=10)
+    sale = make_sale(session, [product], start=-HOUR, quantity=4)
+    page = text(client.get(f"/admin/flash-sales/{sale.id}"))
+    assert f'action="/admin/flash-sales/{sale.id}/cancel"' in page
+    assert 'data-confirm="Cancel Deal?' in page
+    response = client.post(f"/admin/flash-sales/{sale.id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/flash-sales/{sale.id}"
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).state == "cancelled"
+    assert stock(session, product) == 10
+    html = text(client.get(f"/admin/flash-sales/{sale.id}"))
+    assert "Cancelled Deal" in html
+    assert "Cancel sale" not in html
+
+
+@pytest.mark.parametrize(
+    ("how", "stored"),
+    [("cancelled", "cancelled"), ("ended", "ended"), ("ended_by_the_clock", "scheduled")],
+)
+def test_it_refuses_to_cancel_a_finished_sale_with_409(client, session, admin, token, how, stored):
+    product = make_product(session, stock=10)
+    if how == "cancelled":
+        sale = make_sale(session, [product])
+        cancel_sale(session, sale.id, actor=admin, now=utcnow())
+    else:  # over by now; the scheduler has ended it, or not yet
+        sale = make_sale(session, [product], now=utcnow() - 3 * HOUR)
+        if how == "ended":
+            end_due_sales(session, utcnow())
+    response = client.post(f"/admin/flash-sales/{sale.id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "only a scheduled or active sale can be cancelled" in text(response)
+    session.expire_all()
+    assert session.get(FlashSale, sale.id).state == stored
+
+
+def test_it_answers_a_cancel_of_an_unknown_sale_with_404(client, token):
+    assert (
+        client.post("/admin/flash-sales/424242/cancel", data={"csrf_token": token}).status_code
+        == 404
+    )
+
+
+def test_it_keeps_a_quantity_above_the_stock_left_when_editing(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    sale = make_sale(session, [product], quantity=8)  # stock left: 2
+    form = sale_form(token, product, version=str(sale.version), **{"items-0-quantity": "8"})
+    response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
+    assert response.status_code == 302
+    assert stock(session, product) == 2
