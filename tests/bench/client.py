@@ -101,8 +101,8 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
-async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, bool]:
-    """Read one response; return (status, keep_alive). Raises on a broken or closed stream."""
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, bool, int | None, bool]:
+    """Read a response's head; return (status, keep_alive, content_length, chunked)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
@@ -127,9 +127,26 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[int,
                 keep_alive = False
             elif token == b"keep-alive":
                 keep_alive = True
+    return status, keep_alive, length, chunked
+
+
+async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[int, bool]:
+    """Read one response; return (status, keep_alive). Raises on a broken or closed stream."""
+    status, keep_alive, _body = await read_response_body(reader, method, keep=False)
+    return status, keep_alive
+
+
+async def read_response_body(
+    reader: asyncio.StreamReader, method: str, *, keep: bool = True
+) -> tuple[int, bool, bytes]:
+    """Read one response; return (status, keep_alive, body) - the body only with `keep`
+    (otherwise it is read and dropped, b"" returned). Raises on a broken or closed stream."""
+    status, keep_alive, length, chunked = await read_head(reader)
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-        return status, keep_alive
+        return status, keep_alive, b""
+    body = b""
     if chunked:
+        pieces: list[bytes] = []
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";", 1)[0].strip(), 16)
@@ -138,14 +155,17 @@ async def read_response(reader: asyncio.StreamReader, method: str) -> tuple[int,
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
                     pass
                 break
-            await reader.readexactly(size + 2)
+            chunk = await reader.readexactly(size + 2)
+            if keep:
+                pieces.append(chunk[:-2])
+        body = b"".join(pieces)
     elif length is not None:
         if length:
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
     else:
-        await reader.read()  # the body runs to the end of the connection
+        body = await reader.read()  # the body runs to the end of the connection
         keep_alive = False
-    return status, keep_alive
+    return status, keep_alive, body if keep else b""
 
 
 @dataclass

@@ -13,6 +13,13 @@ seeded once per setup, before its server starts (tests/bench/returns_seed.py: th
 --returns-templates through the app's services, the rest bulk copies of their rows; a few
 seconds). transitions approves each of them at most once, so its runs share them out;
 --returns seeds more for --repeat.
+
+The flash-sale stampede (flash_stampede: --stampede-clients customers at a time racing for
+a --stampede-units sale, each reserving one unit and paying for it at once, until sold out)
+runs once per --repeat, whatever --clients says. Its customer accounts and tokens are seeded
+once per setup before the server starts (tests/bench/flash_seed.py), one product per run;
+each run creates its own sale through the API just before it starts and checks afterwards
+that nothing was oversold (tests/bench/flash_run.py).
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import cpu, profile
+from tests.bench import cpu, flash_run, profile
 from tests.bench.client import LoadSpec
+from tests.bench.flash_seed import FlashSeedError, SeededFlash, run_flash_seed
 from tests.bench.returns_seed import ReturnsSeedError, SeededReturns, run_seed
 from tests.bench.scenarios import SCENARIOS, TARGETS, Scenario
 from tests.bench.seed import SeedError, Stage, prepare
@@ -120,6 +128,18 @@ def _parser() -> argparse.ArgumentParser:
         help="how many of them are opened through create_return (default 100); the rest are "
         "bulk-inserted copies of those rows. Equal to --returns: every one through the "
         "service (~5 ms each on SQLite, ~20 ms on PostgreSQL here)",
+    )
+    parser.add_argument(
+        "--stampede-clients",
+        type=int,
+        default=200,
+        help="flash_stampede: concurrent customers (default 200)",
+    )
+    parser.add_argument(
+        "--stampede-units",
+        type=int,
+        default=1000,
+        help="flash_stampede: units in each run's sale (default 1,000)",
     )
     parser.add_argument(
         "--web-workers",
@@ -346,6 +366,7 @@ def run_setup(
     rows: list[dict[str, Any]],
     setup_info: dict[str, Any],
     seeded: SeededReturns | None = None,
+    flash: SeededFlash | None = None,
 ) -> None:
     with_orders = any(s.needs_orders for s in scenarios)
     with_returns = seeded is not None
@@ -368,6 +389,11 @@ def run_setup(
     for note in stage.notes:
         print(f"  note: {note}")
     for scenario in scenarios:
+        if scenario.stampede:
+            if flash is None:
+                raise RuntimeError("flash_stampede needs its seeded accounts")
+            rows.append(run_stampedes(server, scenario, flash, args))
+            continue
         for clients in levels:
             runs = []
             for rep in range(args.repeat):
@@ -386,6 +412,32 @@ def run_setup(
             rows.append(row)
     if args.profile:
         profile_setup(server, scenarios, levels, stage, args, setup_info)
+
+
+def run_stampedes(
+    server: Server, scenario: Scenario, flash: SeededFlash, args: argparse.Namespace
+) -> dict[str, Any]:
+    """--repeat stampedes, each on a fresh sale of its own product with its own customers."""
+    clients = args.stampede_clients
+    per_run = flash_run.accounts_per_run(args.stampede_units, clients)
+    runs = []
+    for rep in range(args.repeat):
+        tokens = flash.tokens[rep * per_run : (rep + 1) * per_run]
+        result = flash_run.stampede_once(
+            server, flash.admin_token, flash.product_ids[rep], args.stampede_units, tokens, clients
+        )
+        server.check_alive()
+        runs.append(result)
+        tag = f" run {rep + 1}/{args.repeat}" if args.repeat > 1 else ""
+        print(
+            f"  {scenario.name:<13} {clients:>3} clients{tag}: sale {result['sale']['sale_id']}, "
+            f"{flash_run.run_line(result)}; cores used: {_cores(result)}",
+            flush=True,
+        )
+        time.sleep(0.5)
+    row = flash_run.aggregate(runs)
+    row.update(scenario=scenario.name, setup=server.setup, runs=runs)
+    return row
 
 
 def unique_runs(scenarios: list[Scenario], levels: list[int], args: argparse.Namespace) -> int:
@@ -474,7 +526,7 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
         "every response, targets count only the expected status):"
     )
     header = (
-        f"{'scenario':<13} {'setup':<9} {'clients':>7} {'requests':>9} {'errors':>7} "
+        f"{'scenario':<14} {'setup':<9} {'clients':>7} {'requests':>9} {'errors':>7} "
         f"{'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'srv cpu':>7} {'all cpu':>7}  target"
     )
     print(header)
@@ -496,7 +548,7 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
                 if not met:
                     missed.append(f"{target.text}: {why}")
         print(
-            f"{row['scenario']:<13} {row['setup']:<9} {row['clients']:>7} {row['requests']:>9} "
+            f"{row['scenario']:<14} {row['setup']:<9} {row['clients']:>7} {row['requests']:>9} "
             f"{row['errors']:>7} {row['rps']:>8.1f} {row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} "
             f"{row['p99_ms']:>7.1f} {_num(row.get('server_cores')):>7} "
             f"{_num(row.get('machine_cores')):>7}  {verdict}"
@@ -507,6 +559,15 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
     if footnotes:
         print("\nErrors (non-expected status or transport failure):")
         print("\n".join(footnotes))
+    stampedes = [row for row in rows if row["scenario"] == "flash_stampede"]
+    if stampedes:
+        print(
+            "\nFlash-sale stampede (holds/s: 201 reservations from the first request to the "
+            "last one granted; paid/s: 201 checkouts from the first request to the last one "
+            "paid; req/s above counts every call, sold_out answers included):"
+        )
+        for row in stampedes:
+            print("\n".join(flash_run.summary_lines(row)))
     print(
         f"(srv cpu / all cpu: cores used by the server's processes / by the whole machine, "
         f"of {os.cpu_count()}, during the measured window)"
@@ -549,7 +610,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--requests must be >= 1")
     if args.returns < 1 or args.returns_templates < 1:
         raise SystemExit("--returns and --returns-templates must be >= 1")
+    if args.stampede_clients < 1 or args.stampede_units < 1:
+        raise SystemExit("--stampede-clients and --stampede-units must be >= 1")
     with_returns = any(s.needs_returns for s in scenarios)
+    with_flash = any(s.stampede for s in scenarios)
     machine = machine_context()
     print(
         f"Backroom benchmark - {machine['usable_cpus']} usable CPU cores "
@@ -560,7 +624,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_mode = f"{args.requests} requests" if args.requests else f"{args.duration:g}s"
     print(
         f"each run: {args.warmup:g}s warm-up, then {run_mode}; clients {levels}; "
-        f"scenarios {[s.name for s in scenarios]}; setups {setups}; repeat {args.repeat}\n"
+        f"scenarios {[s.name for s in scenarios]}; setups {setups}; repeat {args.repeat}"
+        + (
+            f"\nflash_stampede: {args.stampede_clients} clients, a {args.stampede_units:,}-unit "
+            "sale per run, one unit per customer, until sold out (no warm-up, no fixed duration)"
+            if with_flash
+            else ""
+        )
+        + "\n"
     )
 
     rows: list[dict[str, Any]] = []
@@ -573,7 +644,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 setup_infos.append(info)
                 print(f"[{setup}] starting a fresh server ...", flush=True)
                 seeded: list[SeededReturns] = []
-                seeder = _returns_seeder(args, seeded, info) if with_returns else None
+                flash: list[SeededFlash] = []
+                seeder = (
+                    _seeder(
+                        args, info, seeded if with_returns else None, flash if with_flash else None
+                    )
+                    if with_returns or with_flash
+                    else None
+                )
                 started = time.monotonic()
                 with _server(setup, args, seeder) as server:
                     info.update(
@@ -591,13 +669,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for note in server.notes:
                         print(f"  note: {note}")
                     run_setup(
-                        server, scenarios, levels, args, rows, info, seeded[0] if seeded else None
+                        server,
+                        scenarios,
+                        levels,
+                        args,
+                        rows,
+                        info,
+                        seeded[0] if seeded else None,
+                        flash[0] if flash else None,
                     )
                 print(f"[{setup}] server stopped", flush=True)
         except KeyboardInterrupt:
             print("\ninterrupted; servers stopped", file=sys.stderr)
             status = 130
-        except (ServerError, SeedError, ReturnsSeedError, RuntimeError) as exc:
+        except (ServerError, SeedError, ReturnsSeedError, FlashSeedError, RuntimeError) as exc:
             print(f"\nbenchmark failed: {exc}", file=sys.stderr)
             status = 2
     missed = print_table(rows, setup_infos) if rows else []
@@ -622,12 +707,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _returns_seeder(
-    args: argparse.Namespace, seeded: list[SeededReturns], info: dict[str, Any]
+def _seeder(
+    args: argparse.Namespace,
+    info: dict[str, Any],
+    seeded: list[SeededReturns] | None,
+    flash: list[SeededFlash] | None,
 ) -> BeforeStart:
-    """Seed the open returns into the fresh database before the server starts."""
+    """Seed the open returns and/or the stampede's customers into the fresh database before
+    the server starts."""
 
     def before_start(env: dict[str, str]) -> None:
+        if seeded is not None:
+            seed_returns(env)
+        if flash is not None:
+            seed_flash(env)
+
+    def seed_flash(env: dict[str, str]) -> None:
+        assert flash is not None
+        accounts = args.repeat * flash_run.accounts_per_run(
+            args.stampede_units, args.stampede_clients
+        )
+        print(
+            f"  seeding {accounts:,} flash-sale customers and their tokens, stock for "
+            f"{args.repeat} sale(s) (before the server starts) ...",
+            flush=True,
+        )
+        result = run_flash_seed(env, accounts, args.repeat, args.stampede_units)
+        flash.append(result)
+        info["flash_seed_seconds"] = result.wall_seconds
+        info["notes"].append(result.describe())
+        print(f"  seeded in {result.wall_seconds:.1f}s", flush=True)
+
+    def seed_returns(env: dict[str, str]) -> None:
+        assert seeded is not None
         count = args.returns
         print(f"  seeding {count:,} open returns (before the server starts) ...", flush=True)
         result = run_seed(env, count, args.returns_templates)

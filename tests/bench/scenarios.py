@@ -1,4 +1,5 @@
-"""The measured scenarios and the targets from the issues (catalog and orders; returns)."""
+"""The measured scenarios and the targets from the issues (catalog and orders; returns;
+the flash-sale stampede)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ class Scenario:
     # Each request acts on something it uses up (approving a return): sent once per run,
     # on ids the runner hands out so that no two runs share one.
     unique: bool = False
+    # Not a request mix: a flash-sale stampede (tests/bench/stampede.py), once per run with
+    # its own clients (--stampede-clients), whatever --clients says.
+    stampede: bool = False
 
     def variants(self, stage: Stage, batch: list[int] | None = None) -> list[RequestSpec]:
         """The requests to send; `batch` is the unique scenario's ids for this run."""
@@ -95,6 +99,15 @@ SCENARIOS: dict[str, Scenario] = {
             needs_returns=True,
             unique=True,
         ),
+        # After everything else: its sales are created when it runs, so no other scenario
+        # sees a sale price in the catalog.
+        Scenario(
+            "flash_stampede",
+            "flash-sale stampede  POST /api/v1/flash-sales/<id>/reservations, then "
+            "POST /api/v1/reservations/<id>/checkout, until sold out",
+            (201, 409),
+            stampede=True,
+        ),
     )
 }
 
@@ -133,7 +146,42 @@ class Target:
         return (not problems), ("; ".join(problems) if problems else "met")
 
 
-TARGETS = (
+@dataclass(frozen=True)
+class StampedeTarget:
+    """A goal for the flash-sale stampede row (see tests/bench/flash_run.py)."""
+
+    setups: tuple[str, ...]
+    clients: int
+    quantity: int
+    min_holds_rps: float
+    min_paid_rps: float
+    max_p99_ms: float | None
+    text: str
+    scenario: str = "flash_stampede"
+
+    def applies(self, scenario: str, setup: str, clients: int) -> bool:
+        return scenario == self.scenario and setup in self.setups and clients == self.clients
+
+    def check(self, result: dict[str, Any], embedded_rps: float | None) -> tuple[bool, str]:
+        problems = []
+        if result.get("quantity") != self.quantity:
+            problems.append(f"a {result.get('quantity')}-unit sale, not {self.quantity}")
+        if result["holds_rps"] < self.min_holds_rps:
+            problems.append(f"{result['holds_rps']:.0f} holds/s < {self.min_holds_rps:.0f}/s")
+        if result["paid_rps"] < self.min_paid_rps:
+            problems.append(f"{result['paid_rps']:.0f} paid/s < {self.min_paid_rps:.0f}/s")
+        if self.max_p99_ms is not None and result["p99_ms"] > self.max_p99_ms:
+            problems.append(f"p99 {result['p99_ms']:.1f} > {self.max_p99_ms:.0f} ms")
+        if result["five_xx"]:
+            problems.append(f"{result['five_xx']} 5xx")
+        if result["oversell"]:
+            problems.append(f"oversold/inconsistent in {len(result['oversell'])} check(s)")
+        if result["not_sold_out"]:
+            problems.append(f"not sold out ({', '.join(result['not_sold_out'])})")
+        return (not problems), ("; ".join(problems) if problems else "met")
+
+
+TARGETS: tuple[Target | StampedeTarget, ...] = (
     Target(
         "catalog_page",
         ("embedded",),
@@ -192,5 +240,25 @@ TARGETS = (
         max_p99_ms=None,
         zero_errors=True,
         text="return transitions (approve) @20 clients: >= 200 transitions/s, zero errors",
+    ),
+    StampedeTarget(
+        ("embedded",),
+        200,
+        1000,
+        min_holds_rps=500,
+        min_paid_rps=200,
+        max_p99_ms=300,
+        text="flash-sale stampede, 200 clients, 1,000-unit sale, embedded: >= 500 holds/s, "
+        ">= 200 paid orders/s, p99 <= 300 ms, zero 5xx, zero oversell, sold out",
+    ),
+    StampedeTarget(
+        ("scaled",),
+        200,
+        1000,
+        min_holds_rps=0,
+        min_paid_rps=0,
+        max_p99_ms=None,
+        text="flash-sale stampede, scaled (figures reported; the speed target is the "
+        "embedded one): zero 5xx, zero oversell, sold out",
     ),
 )
