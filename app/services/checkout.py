@@ -62,7 +62,7 @@ def place_order(
     or PaymentUnavailable (503, circuit open); on every failure stock and credit are restored.
     """
     wanted = _merge_lines(lines)
-    card_number = _check_card(card_number)
+    card_number = check_card(card_number)
     prices = _current_prices(session, list(wanted))
     total = sum(prices[pid][0] * qty for pid, qty in wanted.items())
     if total > MAX_INT:
@@ -77,22 +77,32 @@ def place_order(
         try:
             payments.breaker.check()  # fail fast before taking any stock
         except BreakerOpen as exc:
-            raise _unavailable(exc) from exc
+            raise payments_unavailable(exc) from exc
 
     order = _reserve(session, customer_id, wanted, prices, total, store_credit_cents, card_number)
     if order.card_cents == 0:
         return order
-    payment_key = f"order-{order.id}"
+    return charge_and_settle(session, payments, order, card_number, amount_cents=order.card_cents)
+
+
+def charge_and_settle(
+    session: Session, payments: Payments, order: Order, card_number: str, *, amount_cents: int
+) -> Order:
+    """Charge the committed `pending_payment` order through the breaker, outside any
+    transaction, then settle it paid or failed (stock, credit or a flash hold given back).
+
+    Raises PaymentUnavailable (circuit open), PaymentError (gateway failure, or a charge
+    answered after the reconciler gave up: refunded), PaymentDeclined."""
     try:
         result = payments.breaker.call(
             payments.gateway.charge,
-            amount_cents=order.card_cents,
+            amount_cents=amount_cents,
             card_number=card_number,
-            idempotency_key=payment_key,
+            idempotency_key=f"order-{order.id}",
         )
     except BreakerOpen as exc:
         settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")
-        raise _unavailable(exc) from exc
+        raise payments_unavailable(exc) from exc
     except GatewayFailure as exc:
         settle_failed(session, order.id, PaymentStatus.FAILED, str(exc))
         raise PaymentError("the payment processor failed; you were not charged") from exc
@@ -128,7 +138,7 @@ def _void_late_charge(payments: Payments, order_id: int, result: ChargeResult) -
         log.exception("could not void the late charge %s of order %s", result.reference, order_id)
 
 
-def _unavailable(exc: BreakerOpen) -> PaymentUnavailable:
+def payments_unavailable(exc: BreakerOpen) -> PaymentUnavailable:
     return PaymentUnavailable(
         "payments are temporarily unavailable; please try again shortly",
         retry_after=exc.retry_after,
@@ -151,7 +161,7 @@ def _merge_lines(lines: Sequence[LineRequest]) -> dict[int, int]:
     return wanted
 
 
-def _check_card(card_number: str) -> str:
+def check_card(card_number: str) -> str:
     """The card's digits (spaces and dashes dropped), so the gateway sees the real number."""
     digits = card_number.replace(" ", "").replace("-", "")
     if not (digits.isascii() and digits.isdigit() and 12 <= len(digits) <= 19):
@@ -196,7 +206,7 @@ def _reserve(
     now = utcnow()
     card_cents = total - store_credit_cents
     order_row = {
-        "number": _order_number(),
+        "number": new_order_number(),
         "customer_id": customer_id,
         "status": OrderStatus.PENDING_PAYMENT if card_cents else OrderStatus.PAID,
         "total_cents": total,
@@ -252,5 +262,5 @@ def get_order_row(session: Session, order_id: int) -> Order:
     return order
 
 
-def _order_number() -> str:
+def new_order_number() -> str:
     return "BR-" + secrets.token_hex(4).upper()

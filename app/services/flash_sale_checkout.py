@@ -41,24 +41,20 @@ from app.errors import (
     Conflict,
     Gone,
     NotFound,
-    PaymentDeclined,
-    PaymentError,
     ValidationError,
 )
 from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSale, FlashSaleItem, HoldStatus, SaleState
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
-from app.payments import BreakerOpen, GatewayFailure, Payments
+from app.payments import BreakerOpen, Payments
 from app.services.checkout import (
-    _check_card,
-    _order_number,
-    _unavailable,
-    _void_late_charge,
-    get_order_row,
+    charge_and_settle,
+    check_card,
+    new_order_number,
+    payments_unavailable,
 )
 from app.services.flash_sales import window_of
-from app.services.settlement import settle_failed, settle_paid
 
 MAX_RESERVE = 1000
 FLASH_ORDER = "flash_sale"
@@ -300,43 +296,16 @@ def checkout_hold(
     PaymentDeclined (402), PaymentError (502), PaymentUnavailable (503, circuit open);
     after any payment failure the hold is `held` again until its original expiry.
     """
-    card = _check_card(card_number)
+    card = check_card(card_number)
     hold = get_hold(session, hold_id, customer_id, now=now)
     if hold.status != HoldStatus.HELD:
         raise _expired(hold)
     try:
         payments.breaker.check()  # fail fast, keeping the hold
     except BreakerOpen as exc:
-        raise _unavailable(exc) from exc
+        raise payments_unavailable(exc) from exc
     order = _convert(session, hold, customer_id, card, now)
-    payment_key = f"order-{order.id}"
-    try:
-        result = payments.breaker.call(
-            payments.gateway.charge,
-            amount_cents=order.total_cents,
-            card_number=card,
-            idempotency_key=payment_key,
-        )
-    except BreakerOpen as exc:
-        settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")
-        raise _unavailable(exc) from exc
-    except GatewayFailure as exc:
-        settle_failed(session, order.id, PaymentStatus.FAILED, str(exc))
-        raise PaymentError("the payment processor failed; you were not charged") from exc
-    if not result.approved:
-        settle_failed(session, order.id, PaymentStatus.DECLINED, result.decline_reason)
-        raise PaymentDeclined("your card was declined; you were not charged")
-    if settle_paid(session, order.id, result):
-        order.status = OrderStatus.PAID
-        assert order.payment is not None
-        order.payment.status = PaymentStatus.SUCCEEDED
-        order.payment.reference = result.reference
-        return order
-    settled = get_order_row(session, order.id)  # the reconciler settled it first
-    if settled.status == OrderStatus.PAID:
-        return settled
-    _void_late_charge(payments, order.id, result)
-    raise PaymentError("the payment took too long and was cancelled; you were not charged")
+    return charge_and_settle(session, payments, order, card, amount_cents=order.total_cents)
 
 
 def _expired(hold: HoldView) -> Gone:
@@ -352,7 +321,7 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
     """Transaction 1: under the item's lock, the hold becomes sold units of a pending order."""
     total = hold.total_cents
     order_row = {
-        "number": _order_number(),
+        "number": new_order_number(),
         "customer_id": customer_id,
         "status": OrderStatus.PENDING_PAYMENT,
         "total_cents": total,
