@@ -133,7 +133,8 @@ def current_payments() -> Payments:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    from app.services.users import active_user
+
+    if not user_id.isdigit() or len(user_id) > 10:
         return None
-    user = db_session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    return active_user(db_session(), int(user_id))

@@ -56,5 +56,7 @@ class ReadCache:
 
 
 # Returns: the team counts and queue regions. Workflows: which version is published.
+# Users: the accounts requests are authenticated as.
 returns_reads = ReadCache(ttl=1.0)
 workflow_reads = ReadCache(ttl=1.0)
+user_reads = ReadCache(ttl=1.0, size=10_000)

@@ -8,13 +8,15 @@ import re
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import MAX_INT, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import Role, User
 from app.services.pagination import Page, paginate
+from app.services.read_cache import user_reads
 
 MIN_PASSWORD = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
@@ -136,9 +138,38 @@ def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -
         return None
     if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
         return None
-    user = session.get(User, data["uid"])
-    if user is None or not user.active or user.password_hash[-12:] != data.get("pw"):
+    user = active_user(session, data["uid"])
+    if user is None or user.password_hash[-12:] != data.get("pw"):
         return None
+    return user
+
+
+_USER_COLUMNS = [column.key for column in User.__table__.columns]
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The active account with this id, for authenticating a request (cookie or token).
+
+    Every signed-in request needs it, so its row is read at most once a second per process
+    (`user_reads`) and at once after this process changed an account; a deactivation made by
+    another process applies within that second. Each call gets its own instance in
+    `session`, as if just loaded (no SQL)."""
+    if not 0 < user_id <= MAX_INT:
+        return None
+
+    def load() -> dict[str, object] | None:
+        row = session.execute(select(User.__table__).where(User.id == user_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    values = user_reads.get(session, ("user", user_id), load)
+    if values is None or not values["active"]:
+        return None
+    existing = session.identity_map.get(identity_key(User, user_id))
+    if existing is not None:
+        return existing if isinstance(existing, User) and existing.active else None
+    user = User(**{key: values[key] for key in _USER_COLUMNS})
+    make_transient_to_detached(user)  # clean, as if loaded: no pending changes
+    session.add(user)
     return user
 
 
@@ -155,6 +186,7 @@ def set_user_active(session: Session, user_id: int, *, active: bool, actor: User
     with transaction(session):
         user = get_user(session, user_id)
         user.active = active
+    user_reads.changed()
     return user
 
 
