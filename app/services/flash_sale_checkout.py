@@ -74,9 +74,11 @@ _TARGET = (
     select(
         _items.c.id, _items.c.quantity, _items.c.sold, _items.c.returned, _items.c.closed,
         _items.c.sale_price_cents, _items.c.per_customer_limit,
-        _sales.c.state, _sales.c.starts_at, _sales.c.ends_at,
+        _sales.c.state, _sales.c.starts_at, _sales.c.ends_at, _sales.c.name.label("sale_name"),
+        _products.c.name.label("product_name"), _products.c.sku.label("product_sku"),
     )
     .join_from(_items, _sales, _items.c.sale_id == _sales.c.id)
+    .join(_products, _products.c.id == _items.c.product_id)
     .where(_items.c.sale_id == bindparam("sid"), _items.c.product_id == bindparam("pid"))
     .with_for_update(of=_items)
 )  # fmt: skip
@@ -130,8 +132,10 @@ class HoldView:
     id: int
     sale_id: int
     sale_name: str
+    item_id: int
     product_id: int
     product_name: str
+    product_sku: str
     quantity: int
     unit_price_cents: int
     expires_at: datetime
@@ -217,7 +221,12 @@ def reserve(
             "updated_at": now,
         }
         hold_id = conn.execute(_INSERT_HOLD, row).scalar_one()
-    return get_hold(session, hold_id, customer_id, now=now)
+    return HoldView(
+        id=hold_id, sale_id=sale_id, sale_name=item.sale_name, item_id=item.id,
+        product_id=product_id, product_name=item.product_name, product_sku=item.product_sku,
+        quantity=quantity, unit_price_cents=item.sale_price_cents, expires_at=row["expires_at"],
+        status=HoldStatus.HELD, order_id=None, created_at=now,
+    )  # fmt: skip
 
 
 def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> HoldView:
@@ -242,7 +251,7 @@ def customer_holds(
     return [_view(*row, now=now) for row in rows]
 
 
-def _view(hold: FlashHold, product: str, _sku: str, sale: str, *, now: datetime) -> HoldView:
+def _view(hold: FlashHold, product: str, sku: str, sale: str, *, now: datetime) -> HoldView:
     status = hold.status
     if status == HoldStatus.HELD and hold.expires_at <= now:
         status = HoldStatus.EXPIRED
@@ -250,8 +259,10 @@ def _view(hold: FlashHold, product: str, _sku: str, sale: str, *, now: datetime)
         id=hold.id,
         sale_id=hold.sale_id,
         sale_name=sale,
+        item_id=hold.item_id,
         product_id=hold.product_id,
         product_name=product,
+        product_sku=sku,
         quantity=hold.quantity,
         unit_price_cents=hold.unit_price_cents,
         expires_at=hold.expires_at,
@@ -332,7 +343,7 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
     }
     with transaction(session):
         conn = session.connection()
-        item_id = conn.execute(select(_holds.c.item_id).where(_holds.c.id == hold.id)).scalar_one()
+        item_id = hold.item_id
         item = conn.execute(_LOCK_ITEM, {"iid": item_id}).one()
         others = conn.execute(
             _LIVE_SUM_OTHERS, {"iid": item_id, "now": now, "hid": hold.id}
@@ -343,13 +354,10 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
         if conn.execute(_CONVERT, {"hid": hold.id, "now": now, "oid": order_id}).rowcount != 1:
             raise _expired(hold)
         conn.execute(_SELL, {"iid": item_id, "qty": hold.quantity})
-        product = session.execute(
-            select(Product.name, Product.sku).where(Product.id == hold.product_id)
-        ).one()
         line = {
             "order_id": order_id, "product_id": hold.product_id, "quantity": hold.quantity,
-            "unit_price_cents": hold.unit_price_cents, "product_name": product.name,
-            "product_sku": product.sku,
+            "unit_price_cents": hold.unit_price_cents, "product_name": hold.product_name,
+            "product_sku": hold.product_sku,
         }  # fmt: skip
         line["id"] = conn.execute(_INSERT_LINE, line).scalar_one()
         payment_row = {
