@@ -16,6 +16,7 @@ def register_views(app: Flask) -> None:
         errors,
         flash_sales,
         hooks,
+        metrics,
         ops,
         orders,
         pages,
@@ -29,6 +30,7 @@ def register_views(app: Flask) -> None:
     pages.install(app)
     for blueprint in (
         ops.bp,
+        metrics.bp,
         auth.bp,
         catalog.bp,
         cart.bp,
