@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.config import ROOT, Config, load_config
 from app.db import Database
-from app.extensions import csrf, htmx, limiter, login_manager
+from app.extensions import IN_PROCESS_LIMITS, csrf, htmx, limiter, login_manager
 from app.logs import configure_logging
 from app.models.users import User
 from app.payments import PaymentBreaker, Payments, SimulatedGateway
@@ -48,7 +48,7 @@ def create_app(
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
-        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=config.redis_url or IN_PROCESS_LIMITS,
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_KEY_PREFIX=config.redis_key_prefix,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,

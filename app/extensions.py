@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
+from limits.storage import MemoryStorage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +28,24 @@ def rate_limit_key() -> str:
     return f"ip:{request.remote_addr or '-'}"
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-process storage, sweeping expired counts once a second instead of 10 ms
+    after every hit. Its sweep walks every key: with a count per customer (a flash-sale
+    stampede has thousands), sweeping a hundred times a second took a quarter of the
+    process. Counting never relies on the sweep (every check compares timestamps); the
+    sweep only frees memory."""
+
+    STORAGE_SCHEME = ["backroom-memory"]  # registered with limits under this scheme
+    SWEEP_SECONDS = 1.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the parent's private one
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+            self.timer.daemon = True
+            self.timer.start()
+
+
+IN_PROCESS_LIMITS = "backroom-memory://"
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=rate_limit_key)
