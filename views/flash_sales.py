@@ -76,9 +76,15 @@ def _answer(message: str, category: str = "success") -> Response:
     return redirect_to(url_for("flash_sales.index"))
 
 
+KEEPS_HOLD = {"payment_declined", "payment_error", "payment_unavailable"}
+
+
 def _refused(error: DomainError) -> Response:
     """A refusal without JavaScript: back to the page with the reason on top (htmx gets the
-    inline alert from the error handler, with Retry-After where it applies)."""
+    inline alert from the error handler, with Retry-After where it applies). A failed
+    payment says that the reservation is still there."""
+    if error.code in KEEPS_HOLD:
+        error.message = f"{error.message.rstrip('.')}. Your reservation is kept until it expires."
     if is_partial():
         raise error
     flash(error.message[:1].upper() + error.message[1:], "error")

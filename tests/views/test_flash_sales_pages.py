@@ -127,3 +127,23 @@ def test_too_many_tries_say_when_to_try_again(make_app, session, customer, produ
     assert limited.headers["X-Error-Status"] == "429"
     assert int(limited.headers["Retry-After"]) > 0
     assert re.search(r"try again in \d+ seconds", text(limited))
+
+
+def test_payments_unavailable_keeps_the_hold_and_says_so(make_app, session, customer, product):
+    app = make_app(flash_rate_limit="100 per minute")
+    client = app.test_client()
+    sale = a_sale(session, product)
+    token = sign_in(client, customer)
+    html = text(post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                     product_id=product.id, quantity=1))  # fmt: skip
+    hold_id = re.search(r'action="/reservations/(\d+)/pay"', html).group(1)
+    breaker = app.extensions["backroom.payments"].breaker
+    for _ in range(5):  # the processor fails until the circuit opens
+        post(client, f"/reservations/{hold_id}/pay", token, card_number="4000000000000119")
+    refused = post(client, f"/reservations/{hold_id}/pay", token, htmx=True,
+                   card_number=CARD_APPROVED)  # fmt: skip
+    assert refused.headers["X-Error-Status"] == "503"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Your reservation is kept until it expires" in text(refused)
+    assert breaker.status().state == "open"
+    assert "Your reservations" in text(client.get("/flash-sales"))
