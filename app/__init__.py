@@ -38,7 +38,8 @@ def create_app(
         BACKROOM=config,
         SECRET_KEY=config.secret_key,
         TESTING=config.testing,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # Five photos of up to 5 MB each may come in one form (a new return), with room to spare.
+        MAX_CONTENT_LENGTH=27 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.session_cookie_secure,

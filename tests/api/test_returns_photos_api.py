@@ -157,7 +157,7 @@ def test_it_refuses_a_photo_over_five_megabytes_with_413(client, session, app, c
 
 
 def test_it_refuses_a_request_over_the_upload_limit_with_413(client, crew, opened):
-    huge = b"\0" * (17 * 1024 * 1024)
+    huge = b"\0" * (28 * 1024 * 1024)
     assert_error(upload(client, crew["customer"], opened["id"], huge), 413, "too_large")
 
 

@@ -185,6 +185,24 @@ def test_it_opens_a_return_with_photos_stripped_of_metadata(app, client, session
         assert not Image.open(io.BytesIO(served.data)).getexif()
 
 
+def test_five_photos_of_almost_five_megabytes_fit_in_one_form(app, client, session, customer):
+    order = paid_order(app, session, customer, quantity=1)
+    token = sign_in(client, customer)
+    big = image("PNG", size=(40, 30)) + b"\0" * (5 * 1024 * 1024 - 4096)  # pads a real PNG
+    response = client.post(
+        f"/orders/{order.id}/returns",
+        data={
+            "csrf_token": token,
+            f"qty-{order.lines[0].id}": "1",
+            "reason": "defective",
+            "photos": [(io.BytesIO(big), f"{n}.png") for n in range(5)],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302  # not a 413 for the whole form
+    assert len(session.scalars(select(ReturnPhoto)).all()) == 5
+
+
 def test_it_says_what_is_missing_and_keeps_what_was_typed(app, client, session, customer):
     order = paid_order(app, session, customer)
     token = sign_in(client, customer)
