@@ -50,8 +50,10 @@ def _context() -> dict[str, Any]:
     holds: list[HoldView] = []
     if current_user.is_authenticated and current_user.has_role(Role.CUSTOMER):
         holds = customer_holds(session, current_user.id, now=now, limit=10)
+    circuit = current_payments().breaker.status(now)
     return {
         "now": now,
+        "payments_paused": circuit.state != "closed",
         "live": live,
         "upcoming": sorted(upcoming, key=lambda sale: sale.starts_at),
         "holds": holds,

@@ -51,6 +51,7 @@ def test_anyone_sees_live_and_upcoming_sales_with_countdowns(client, session, pr
     assert "5 of 5 left" in live
     assert re.search(r'Ends in <strong data-countdown="(59\d|600)"', live)
     assert "Sign in to reserve" in live
+    assert "Card payments are paused" not in html
     assert "Froth hour" in upcoming
     assert re.search(r'Starts in <strong data-countdown="(359\d|3600)"', upcoming)
     partial = text(client.get("/flash-sales", headers=HX))
@@ -146,4 +147,6 @@ def test_payments_unavailable_keeps_the_hold_and_says_so(make_app, session, cust
     assert int(refused.headers["Retry-After"]) > 0
     assert "Your reservation is kept until it expires" in text(refused)
     assert breaker.status().state == "open"
-    assert "Your reservations" in text(client.get("/flash-sales"))
+    page = text(client.get("/flash-sales"))
+    assert "Your reservations" in page
+    assert "Card payments are paused for a moment" in page
