@@ -38,8 +38,9 @@ def create_app(
         BACKROOM=config,
         SECRET_KEY=config.secret_key,
         TESTING=config.testing,
-        # Five photos of up to 5 MB each may come in one form (a new return), with room to spare.
-        MAX_CONTENT_LENGTH=27 * 1024 * 1024,
+        # Five photos of up to 5 MB each may come in one form (a new return), with room to
+        # spare; any other body is held to BODY_LIMIT (views.hooks).
+        MAX_CONTENT_LENGTH=UPLOAD_LIMIT,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.session_cookie_secure,
@@ -82,6 +83,10 @@ def create_app(
 
     register_views(app)
     return app
+
+
+UPLOAD_LIMIT = 27 * 1024 * 1024  # a multipart form (photos)
+BODY_LIMIT = 16 * 1024 * 1024  # anything else (JSON, plain forms)
 
 
 class CookieSessions(SecureCookieSessionInterface):

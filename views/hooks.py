@@ -11,7 +11,7 @@ import time
 from flask import Flask, Response, g, request
 from flask_login import current_user
 
-from app import current_config
+from app import BODY_LIMIT, current_config
 from app.extensions import csrf
 from app.logs import request_id_var
 
@@ -37,6 +37,8 @@ def _new_request_id() -> str:
 
 
 def _start() -> None:
+    if request.mimetype != "multipart/form-data":
+        request.max_content_length = BODY_LIMIT  # only photo forms need UPLOAD_LIMIT
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if SAFE_ID.match(incoming) else _new_request_id()
     g.started = time.perf_counter()
