@@ -54,7 +54,7 @@ from app.services.checkout import (
     new_order_number,
     payments_unavailable,
 )
-from app.services.flash_sales import window_of
+from app.services.flash_sale_lifecycle import window_of
 
 MAX_RESERVE = 1000
 FLASH_ORDER = "flash_sale"

@@ -19,7 +19,7 @@ from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import ChargeResult, GatewayFailure, Payments
 from app.services.credit import add_credit_entry
-from app.services.flash_sales import restore_hold_for_order
+from app.services.flash_sale_lifecycle import restore_hold_for_order
 from app.services.stock import give_back_stock
 
 log = logging.getLogger(__name__)

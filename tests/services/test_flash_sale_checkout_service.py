@@ -27,8 +27,8 @@ from app.services.flash_sale_checkout import (
     release_hold,
     reserve,
 )
+from app.services.flash_sale_lifecycle import cancel_sale, end_due_sales
 from app.services.flash_sale_reads import get_sale
-from app.services.flash_sales import cancel_sale, end_due_sales
 from app.services.settlement import reconcile_pending_orders
 from tests.builders import make_product, make_user
 from tests.services.conftest import Crash

@@ -10,7 +10,7 @@ from app.db import utcnow
 from app.errors import PaymentDeclined
 from app.services.checkout import LineRequest, place_order
 from app.services.flash_sale_checkout import checkout_hold
-from app.services.flash_sales import cancel_sale, end_due_sales
+from app.services.flash_sale_lifecycle import cancel_sale, end_due_sales
 from app.services.metrics import read_business_metrics
 from app.services.returns import LineRequest as ReturnLine
 from app.services.returns import create_return
