@@ -20,12 +20,12 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.models.events import TransitionEventColumns
 
 
 class SaleState(StrEnum):
@@ -122,18 +122,9 @@ class FlashHold(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class FlashSaleEvent(Base):
+class FlashSaleEvent(TransitionEventColumns, Base):
     """Append-only: one row per lifecycle transition, written in its transaction."""
 
     __tablename__ = "flash_sale_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sale_id: Mapped[int] = mapped_column(ForeignKey("flash_sales.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    actor_role: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str] = mapped_column(String(40))
-    from_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    to_state: Mapped[str] = mapped_column(String(40))
-    data: Mapped[str] = mapped_column(Text, default="{}")
-    workflow_version: Mapped[int] = mapped_column(Integer)

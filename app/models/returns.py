@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.models.events import TransitionEventColumns
 
 
 class WorkflowDefinition(Base):
@@ -101,18 +102,9 @@ class ReturnPhoto(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReturnEvent(Base):
+class ReturnEvent(TransitionEventColumns, Base):
     """Append-only: one row per transition, written in the transition's transaction."""
 
     __tablename__ = "return_events"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    actor_role: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str] = mapped_column(String(40))
-    from_state: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    to_state: Mapped[str] = mapped_column(String(40))
-    data: Mapped[str] = mapped_column(Text, default="{}")
-    workflow_version: Mapped[int] = mapped_column(Integer)

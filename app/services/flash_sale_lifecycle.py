@@ -15,7 +15,6 @@ deadlocks: sale row, then items in id order, then holds, then products.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -38,7 +37,7 @@ from app.models.flash_sales import (
 from app.models.users import User
 from app.services.catalog import catalog_changed
 from app.services.stock import give_back_stock
-from app.services.workflows import load_engine
+from app.services.workflows import load_engine, transition_event
 from workflows.engine import InvalidTransition, NotAllowed, WorkflowRefusal
 from workflows.registry import SYSTEM, Actor
 
@@ -262,14 +261,9 @@ def record_sale_event(
     session.add(
         FlashSaleEvent(
             sale_id=sale.id,
-            at=now,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            trigger=trigger,
-            from_state=source,
-            to_state=dest,
-            data=json.dumps({}),
-            workflow_version=sale.workflow_version,
+            **transition_event(
+                actor, trigger, source, dest, {}, version=sale.workflow_version, now=now
+            ),
         )
     )
     session.flush()

@@ -9,7 +9,6 @@ notices). No network call runs inside it.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -22,7 +21,7 @@ from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
 from app.services.read_cache import returns_reads
 from app.services.return_effects import EFFECTS
-from app.services.workflows import RMA, load_engine
+from app.services.workflows import RMA, load_engine, transition_event
 from workflows.engine import (
     Available,
     Engine,
@@ -74,14 +73,9 @@ def record_event(
     session.add(
         ReturnEvent(
             return_id=record.id,
-            at=now,
-            actor_id=actor.id,
-            actor_role=actor.role,
-            trigger=trigger,
-            from_state=source,
-            to_state=dest,
-            data=json.dumps(data, sort_keys=True, default=str),
-            workflow_version=record.workflow_version,
+            **transition_event(
+                actor, trigger, source, dest, data, version=record.workflow_version, now=now
+            ),
         )
     )
 

@@ -8,6 +8,8 @@ by (name, version); versions never change once saved, so parsed engines are cach
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,7 @@ from app.models.returns import WorkflowDefinition
 from app.services.read_cache import workflow_reads
 from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
 from workflows.engine import Engine, engine_for
+from workflows.registry import Actor
 from workflows.schema import parse_definition
 
 RMA = "rma"
@@ -64,6 +67,29 @@ def published_version(session: Session, name: str) -> int:
         ensure_shipped(session, name)
         return published_version(session, name)
     return int(version)
+
+
+def transition_event(
+    actor: Actor,
+    trigger: str,
+    source: str | None,
+    dest: str,
+    data: dict[str, Any],
+    *,
+    version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The shared columns of a transition's append-only event row (any workflow's)."""
+    return {
+        "at": now,
+        "actor_id": actor.id,
+        "actor_role": actor.role,
+        "trigger": trigger,
+        "from_state": source,
+        "to_state": dest,
+        "data": json.dumps(data, sort_keys=True, default=str),
+        "workflow_version": version,
+    }
 
 
 def load_engine(session: Session, name: str, version: int) -> Engine:
