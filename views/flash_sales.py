@@ -138,12 +138,11 @@ def pay(hold_id: int) -> Response:
         )
     except DomainError as error:
         return _refused(error)
-    if is_partial():
-        response = _answer(f"Paid: order {order.number}.")
-        response.headers["HX-Redirect"] = url_for("orders.show", order_id=order.id)
-        return response
     flash(f"Paid: order {order.number}. Enjoy the deal!", "success")
-    return redirect_to(url_for("orders.show", order_id=order.id))
+    target = url_for("orders.show", order_id=order.id)
+    if is_partial():  # htmx follows to the order page: nothing here to re-render
+        return Response(status=204, headers={"HX-Redirect": target})
+    return redirect_to(target)
 
 
 @bp.post(f"/reservations/<{ID}:hold_id>/release")

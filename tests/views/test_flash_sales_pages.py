@@ -81,6 +81,18 @@ def test_a_customer_reserves_pays_and_gets_the_order(client, session, customer, 
     assert "$70.00" in order_page
 
 
+def test_paying_by_htmx_goes_to_the_order(client, session, customer, product):
+    sale = a_sale(session, product)
+    token = sign_in(client, customer)
+    html = text(post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True,
+                     product_id=product.id, quantity=1))  # fmt: skip
+    hold_id = re.search(r'action="/reservations/(\d+)/pay"', html).group(1)
+    paid = post(client, f"/reservations/{hold_id}/pay", token, htmx=True, card_number=CARD_APPROVED)
+    assert paid.status_code == 204
+    assert re.match(r"^/orders/\d+$", paid.headers["HX-Redirect"])
+    assert "Enjoy the deal" in text(client.get(paid.headers["HX-Redirect"]))
+
+
 def test_releasing_gives_the_units_back(client, session, customer, product):
     sale = a_sale(session, product)
     token = sign_in(client, customer)
