@@ -23,7 +23,7 @@ from app.services.flash_sale_lifecycle import cancel_sale
 from app.services.flash_sale_reads import SaleView, get_sale, list_sales
 from app.services.flash_sales import SaleItemInput, create_sale
 from views.api import actor, bp
-from views.api.orders import idempotent
+from views.api.idempotency import idempotent
 from views.api.serializers import order_json, page_json
 from views.parsing import MAX_INT, get_datetime, get_int, get_str, json_body, query_page
 

@@ -8,15 +8,14 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app import current_payments, db_session
-from app.errors import DomainError, ValidationError
+from app.errors import ValidationError
 from app.models.users import Role
 from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, list_credit_entries
-from app.services.idempotency import claim_key, store_response
 from app.services.orders import get_order, list_orders
 from views.api import actor, bp
+from views.api.idempotency import idempotent
 from views.api.serializers import credit_json, order_json
-from views.errors import render_domain_error
 from views.parsing import get_int, get_str, json_body, query_page
 
 
@@ -49,29 +48,6 @@ def parse_order(data: dict[str, Any]) -> tuple[list[LineRequest], str, int]:
     if problems:
         raise ValidationError(problems)
     return lines, card, credit
-
-
-def idempotent(scope: str, user_id: int, payload: Any, work: Any) -> Response:
-    """Run `work()` once per Idempotency-Key; repeats get the first response back."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return work()
-    session = db_session()
-    record_id, stored = claim_key(session, user_id=user_id, scope=scope, key=key, payload=payload)
-    if stored is not None:
-        return Response(stored.body, status=stored.status, mimetype="application/json")
-    assert record_id is not None
-    try:
-        response: Response = work()
-    except DomainError as error:
-        response = render_domain_error(error)
-    except BaseException:
-        store_response(session, record_id, status=500, body="")
-        raise
-    store_response(
-        session, record_id, status=response.status_code, body=response.get_data(as_text=True)
-    )
-    return response
 
 
 @bp.post("/orders")

@@ -1,0 +1,36 @@
+"""`Idempotency-Key` for API calls that create something (orders, flash-sale checkouts):
+a repeat with the same key and body gets the first answer again and creates nothing new."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from app import db_session
+from app.errors import DomainError
+from app.services.idempotency import claim_key, store_response
+from views.errors import render_domain_error
+
+
+def idempotent(scope: str, user_id: int, payload: Any, work: Any) -> Response:
+    """Run `work()` once per Idempotency-Key; repeats get the first response back."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return work()
+    session = db_session()
+    record_id, stored = claim_key(session, user_id=user_id, scope=scope, key=key, payload=payload)
+    if stored is not None:
+        return Response(stored.body, status=stored.status, mimetype="application/json")
+    assert record_id is not None
+    try:
+        response: Response = work()
+    except DomainError as error:
+        response = render_domain_error(error)
+    except BaseException:
+        store_response(session, record_id, status=500, body="")
+        raise
+    store_response(
+        session, record_id, status=response.status_code, body=response.get_data(as_text=True)
+    )
+    return response
