@@ -29,13 +29,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any, cast
 
-from tests.bench.server import ROOT
+from tests.bench.server import run_seeder
 
 ADMIN_USERNAME = "admin"
 CHUNK = 1000
@@ -71,30 +70,10 @@ def run_flash_seed(
 ) -> SeededFlash:
     """Seed in a child process with the server's environment (same database, same key)."""
     started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.bench.flash_seed",
-                str(accounts),
-                str(products),
-                str(units),
-            ],
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise FlashSeedError(f"seeding {accounts} accounts took over {timeout:.0f}s") from exc
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
-    if done.returncode != 0 or not lines:
-        output = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
-        raise FlashSeedError(f"seeding the stampede failed with {done.returncode}\n{output}")
-    data = json.loads(lines[-1])
+    data = run_seeder(
+        "flash_seed", [str(accounts), str(products), str(units)], env,
+        timeout=timeout, what=f"{accounts} stampede accounts", error=FlashSeedError,
+    )  # fmt: skip
     tokens = [str(t) for t in data["tokens"]]
     product_ids = [int(p) for p in data["product_ids"]]
     if len(tokens) != accounts or len(product_ids) != products:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tests.bench.server import ROOT
+from tests.bench.server import run_seeder
 
 UNITS_PER_ORDER = 1000
 TEMPLATES = 100
@@ -93,23 +92,10 @@ def run_seed(
 ) -> SeededReturns:
     """Seed in a child process with the server's environment (same database)."""
     started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.bench.returns_seed", str(count), str(templates)],
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ReturnsSeedError(f"seeding {count} returns took over {timeout:.0f}s") from exc
-    lines = done.stdout.decode(errors="replace").strip().splitlines()
-    if done.returncode != 0 or not lines:
-        output = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
-        raise ReturnsSeedError(f"seeding returns failed with {done.returncode}\n{output}")
-    data = json.loads(lines[-1])
+    data = run_seeder(
+        "returns_seed", [str(count), str(templates)], env,
+        timeout=timeout, what=f"{count} returns", error=ReturnsSeedError,
+    )  # fmt: skip
     ids = [int(i) for i in data["return_ids"]]
     if len(ids) != count:
         raise ReturnsSeedError(f"asked for {count} returns, got {len(ids)}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import secrets
 import shutil
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -344,3 +345,35 @@ def scaled_server(
                     stop_process(proc)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_seeder(
+    module: str,
+    args: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float,
+    what: str,
+    error: type[RuntimeError] = RuntimeError,
+) -> dict[str, Any]:
+    """Run a seeding module (`python -m tests.bench.<module> ARGS`) with the server's
+    environment, before the server starts; its last stdout line is a JSON object.
+    Raises `error` (with the end of its output) if it fails or overruns."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", f"tests.bench.{module}", *args],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"seeding {what} took over {timeout:.0f}s") from exc
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    if done.returncode != 0 or not lines:
+        output = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+        raise error(f"seeding {what} failed with {done.returncode}\n{output}")
+    data: dict[str, Any] = json.loads(lines[-1])
+    return data
