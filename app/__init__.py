@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -12,11 +13,21 @@ from sqlalchemy.orm import Session
 
 from app.config import ROOT, Config, load_config
 from app.db import Database
-from app.extensions import IN_PROCESS_LIMITS, csrf, htmx, limiter, login_manager
+from app.extensions import (
+    IN_PROCESS_LIMITS,
+    csrf,
+    htmx,
+    limiter,
+    login_manager,
+    unhook_request_check,
+)
 from app.logs import configure_logging
 from app.models.users import User
 from app.payments import PaymentBreaker, Payments, SimulatedGateway
 from app.payments.gateway import GatewayFailure
+from app.shared_state import SHARED_ERRORS, SHARED_LIMITS, StateProxy, connect_shared_state
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -28,6 +39,7 @@ def create_app(
     """Build the web application. `overrides` replace settings; tests may hand in a database."""
     config = (config or load_config()).with_overrides(overrides)
     configure_logging()
+    shared = None if config.redis_url else _serve_state()
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -50,7 +62,7 @@ def create_app(
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_HEADERS=["X-CSRFToken"],
-        RATELIMIT_STORAGE_URI=config.redis_url or IN_PROCESS_LIMITS,
+        RATELIMIT_STORAGE_URI=config.redis_url or (SHARED_LIMITS if shared else IN_PROCESS_LIMITS),
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_KEY_PREFIX=config.redis_key_prefix,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
@@ -63,11 +75,12 @@ def create_app(
     redis_client = redis.Redis.from_url(config.redis_url) if config.redis_url else None
     app.extensions["backroom.db"] = database
     app.extensions["backroom.redis"] = redis_client
-    app.extensions["backroom.payments"] = build_payments(config, database, redis_client)
+    app.extensions["backroom.payments"] = build_payments(config, database, redis_client, shared)
 
     htmx.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    unhook_request_check(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -100,12 +113,27 @@ class CookieSessions(SecureCookieSessionInterface):
         return serializer
 
 
-def build_payments(config: Config, database: Database, redis_client: Any | None) -> Payments:
+def _serve_state() -> StateProxy | None:
+    """The state `backroom serve` shares among its web processes, when this is one."""
+    try:
+        return connect_shared_state()
+    except SHARED_ERRORS:
+        log.exception("the serve process's shared state is unreachable; counting in process")
+        return None
+
+
+def build_payments(
+    config: Config,
+    database: Database,
+    redis_client: Any | None,
+    shared: StateProxy | None = None,
+) -> Payments:
     breaker = PaymentBreaker(
         name="payment",
         fail_max=config.payment_breaker_failures,
         reset_seconds=config.payment_breaker_reset_seconds,
         redis=redis_client,
+        shared=shared,
         namespace=config.redis_key_prefix,
         failure_types=(GatewayFailure,),
     )

@@ -31,6 +31,11 @@ def _int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> i
     return value
 
 
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number from the process environment (for the CLI's process settings)."""
+    return _int(dict(os.environ), name, default, minimum=minimum)
+
+
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":

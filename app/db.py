@@ -3,27 +3,47 @@
 SQLite (the embedded default) allows one writer at a time. A read transaction that later
 tries to write can fail at once with "database is locked" when another writer got in first,
 and SQLite's own busy handler waits by sleeping in growing steps. So every write transaction
-here starts with `BEGIN IMMEDIATE` (the write lock is taken up front, never upgraded) and,
-inside one process, writers queue on a plain lock first so they wait without sleeping.
+here starts with `BEGIN IMMEDIATE` (the write lock is taken up front, never upgraded), and
+writers queue first on `WriterLock`: a plain lock inside the process and, for a database
+file, an exclusive `flock` on a file beside it across the processes of `backroom serve`.
+Both wake the next writer the moment the last one finishes, where SQLite would sleep.
 PostgreSQL needs neither: writes there rely on row locks and conditional updates.
 """
 
 from __future__ import annotations
 
 import contextvars
+import fcntl
+import logging
+import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, MetaData, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-_IMMEDIATE: contextvars.ContextVar[bool] = contextvars.ContextVar("immediate", default=False)
+
+class _Writing:
+    """What `transaction()` asks of the next BEGIN in its context: take `lock`, then begin
+    IMMEDIATE. `began` says the lock is held for a transaction of our own (not a savepoint
+    inside someone else's, as in tests)."""
+
+    __slots__ = ("began", "lock")
+
+    def __init__(self, lock: WriterLock) -> None:
+        self.lock = lock
+        self.began = False
+
+
+log = logging.getLogger(__name__)
+_WRITING: contextvars.ContextVar[_Writing | None] = contextvars.ContextVar("writing", default=None)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -70,13 +90,60 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class WriterLock:
+    """Admits one SQLite writer at a time: a thread lock in this process, then (for a
+    database file) an exclusive `flock` on `<database>-writer.lock`, shared by every
+    process using the file. The file is opened on first use, so a process that forks
+    before writing gets its own lock."""
+
+    def __init__(self, database_path: str | None) -> None:
+        self.path = f"{database_path}-writer.lock" if database_path else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        if self.path is None:
+            return
+        try:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+
+def database_path(url: str) -> str | None:
+    """The SQLite database file of `url`, or None (in memory, or not SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return os.path.abspath(path) if path and path != ":memory:" else None
+
+
 class Database:
     """One engine and its session factory; `is_sqlite` picks the write strategy."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.write_lock = threading.Lock()
+        self.write_lock = WriterLock(database_path(url))
         self.engine = _make_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"db": self})
 
@@ -89,6 +156,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.write_lock.close()
 
 
 def _make_engine(url: str, *, pool_size: int) -> Engine:
@@ -116,11 +184,71 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # A commit that crosses this many pages of log also copies them into the database
+    # (with an fsync) before the writer lets go. `WalCheckpointer` normally does that
+    # in the background long before; this is the backstop when nothing runs it.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
     cursor.close()
 
 
+WAL_BACKSTOP_PAGES = 10_000  # 40 MB of log at 4 KB pages
+
+
+class WalCheckpointer:
+    """Copies committed pages from SQLite's write-ahead log into the database file every
+    `seconds`, on its own thread and connection, so that no writer pays for it: SQLite's
+    automatic checkpoint runs inside the COMMIT that crosses the threshold, fsync included,
+    while every other writer waits. PASSIVE never blocks readers or writers; what it cannot
+    copy yet it copies next time."""
+
+    def __init__(self, database_path: str, *, seconds: float = 1.0) -> None:
+        self.database_path = database_path
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        """(busy, log pages, pages copied) as SQLite reports them."""
+        busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(pages), int(copied)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.database_path, timeout=0, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.seconds):
+                try:
+                    self.checkpoint(conn)
+                except sqlite3.Error:
+                    log.exception("WAL checkpoint of %s failed; retrying", self.database_path)
+        finally:
+            conn.close()
+
+
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
+    # Straight to the driver: every transaction begins here, and the statement needs
+    # none of what SQLAlchemy's execution path adds (parameters, types, a result).
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    writing = _WRITING.get()
+    if writing is None:
+        driver.execute("BEGIN")
+        return
+    # The lock is taken here, once the pool has handed out a connection, so the next
+    # writer waits only for the statements of this one.
+    writing.lock.acquire()
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        writing.lock.release()
+        raise
+    writing.began = True
 
 
 def database_of(session: Session) -> Database | None:
@@ -133,25 +261,32 @@ def transaction(session: Session) -> Iterator[Session]:
     """Run the block as one write transaction: commit on success, roll back on any error.
 
     Any read transaction the session had open is ended first, so the write starts from a
-    fresh snapshot and (on SQLite) takes the write lock up front.
+    fresh snapshot and (on SQLite) takes the write lock up front. On SQLite the lock is held
+    from BEGIN IMMEDIATE to COMMIT only: the pool's and the session's bookkeeping before
+    and after run while the next writer already writes.
     """
     db = database_of(session)
-    lock = db.write_lock if db is not None and db.is_sqlite else None
     if session.in_transaction():
         session.commit()
-    if lock is not None:
-        lock.acquire()
+    writing = _Writing(db.write_lock) if db is not None and db.is_sqlite else None
+    token = _WRITING.set(writing)
     try:
-        token = _IMMEDIATE.set(True)
-        try:
-            session.connection()  # begins now, as IMMEDIATE on SQLite
-        finally:
-            _IMMEDIATE.reset(token)
+        conn = session.connection()  # begins now (SQLite: takes the lock, BEGIN IMMEDIATE)
+    finally:
+        _WRITING.reset(token)
+    try:
         yield session
+        if writing is not None and writing.began:
+            session.flush()
+            driver = conn.connection.dbapi_connection
+            assert driver is not None
+            driver.commit()  # durable now; SQLAlchemy's own commit below finds nothing to do
+            writing.began = False
+            writing.lock.release()
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
-        if lock is not None:
-            lock.release()
+        if writing is not None and writing.began:
+            writing.lock.release()

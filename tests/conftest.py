@@ -218,3 +218,12 @@ def csrf_token(client: FlaskClient, path: str = "/products") -> str:
     token = CSRF_META.search(page.get_data(as_text=True))
     assert token, f"{path} must carry <meta name='csrf-token'>"
     return token.group(1)
+
+
+@pytest.fixture
+def served_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A fresh `app.shared_state` served from this process (as `backroom serve` does), found
+    through the environment; returns that environment."""
+    from tests.shared_state import serve_here
+
+    return serve_here(monkeypatch)

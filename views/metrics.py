@@ -7,11 +7,11 @@ exception into a response before after_request runs). The hook costs a dict look
 three lock-guarded increments (about 5 µs): the labelled children are kept per label
 tuple, so `labels()` runs once per series, not once per request.
 
-With PROMETHEUS_MULTIPROC_DIR set (gunicorn workers, compose.yaml) prometheus_client keeps
-each worker's values in a file there and a scrape merges every worker's files; it must be
-set before the process starts (prometheus_client reads it at import) and emptied at each
-start. Without it (`backroom serve`, one process) the default registry is exported, with
-its process and platform series.
+With PROMETHEUS_MULTIPROC_DIR set (`backroom serve` sets it for its web processes; compose
+sets it for gunicorn's workers) prometheus_client keeps each worker's values in a file
+there and a scrape merges every worker's files; it must be set before the process starts
+(prometheus_client reads it at import) and emptied at each start. Without it (one process,
+as in tests) the default registry is exported, with its process and platform series.
 
 Business series are counted by a service at scrape time, so every process answers alike.
 """

@@ -31,6 +31,7 @@ from app.models.catalog import Product
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import BreakerOpen, ChargeResult, GatewayFailure, Payments
+from app.payments.breaker import BreakerStatus
 from app.services.credit import add_credit_entry, credit_balance
 from app.services.settlement import settle_failed, settle_paid
 from app.services.stock import take_stock
@@ -73,23 +74,33 @@ def place_order(
         )
     if store_credit_cents and credit_balance(session, customer_id) < store_credit_cents:
         raise ValidationError({"store_credit_cents": "is more than your store credit balance"})
+    checked = None
     if total - store_credit_cents > 0:
         try:
-            payments.breaker.check()  # fail fast before taking any stock
+            checked = payments.breaker.check()  # fail fast before taking any stock
         except BreakerOpen as exc:
             raise payments_unavailable(exc) from exc
 
     order = _reserve(session, customer_id, wanted, prices, total, store_credit_cents, card_number)
     if order.card_cents == 0:
         return order
-    return charge_and_settle(session, payments, order, card_number, amount_cents=order.card_cents)
+    return charge_and_settle(
+        session, payments, order, card_number, amount_cents=order.card_cents, checked=checked
+    )
 
 
 def charge_and_settle(
-    session: Session, payments: Payments, order: Order, card_number: str, *, amount_cents: int
+    session: Session,
+    payments: Payments,
+    order: Order,
+    card_number: str,
+    *,
+    amount_cents: int,
+    checked: BreakerStatus | None = None,
 ) -> Order:
     """Charge the committed `pending_payment` order through the breaker, outside any
     transaction, then settle it paid or failed (stock, credit or a flash hold given back).
+    `checked`: the breaker's status the caller read before writing the order.
 
     Raises PaymentUnavailable (circuit open), PaymentError (gateway failure, or a charge
     answered after the reconciler gave up: refunded), PaymentDeclined."""
@@ -99,6 +110,7 @@ def charge_and_settle(
             amount_cents=amount_cents,
             card_number=card_number,
             idempotency_key=f"order-{order.id}",
+            checked=checked,
         )
     except BreakerOpen as exc:
         settle_failed(session, order.id, PaymentStatus.FAILED, "payment circuit open")

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, update
 from sqlalchemy.orm import Session
 
 from app.db import MAX_INT, transaction
@@ -43,11 +43,11 @@ from app.errors import (
     NotFound,
     ValidationError,
 )
-from app.models.catalog import Product
-from app.models.flash_sales import FlashHold, FlashSale, FlashSaleItem, HoldStatus, SaleState
+from app.models.flash_sales import HoldStatus, SaleState
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import BreakerOpen, Payments
+from app.services import flash_sale_statements as q
 from app.services.checkout import (
     charge_and_settle,
     check_card,
@@ -58,73 +58,6 @@ from app.services.flash_sale_lifecycle import window_of
 
 MAX_RESERVE = 1000
 FLASH_ORDER = "flash_sale"
-
-_sales, _items, _holds, _products = (
-    cast(Table, FlashSale.__table__),
-    cast(Table, FlashSaleItem.__table__),
-    cast(Table, FlashHold.__table__),
-    cast(Table, Product.__table__),
-)
-_orders, _lines, _payments = (
-    cast(Table, Order.__table__),
-    cast(Table, OrderLine.__table__),
-    cast(Table, Payment.__table__),
-)
-_TARGET = (
-    select(
-        _items.c.id, _items.c.quantity, _items.c.sold, _items.c.returned, _items.c.closed,
-        _items.c.sale_price_cents, _items.c.per_customer_limit,
-        _sales.c.state, _sales.c.starts_at, _sales.c.ends_at, _sales.c.name.label("sale_name"),
-        _products.c.name.label("product_name"), _products.c.sku.label("product_sku"),
-    )
-    .join_from(_items, _sales, _items.c.sale_id == _sales.c.id)
-    .join(_products, _products.c.id == _items.c.product_id)
-    .where(_items.c.sale_id == bindparam("sid"), _items.c.product_id == bindparam("pid"))
-    .with_for_update(of=_items)
-)  # fmt: skip
-_LOCK_ITEM = (
-    select(_items.c.quantity, _items.c.sold, _items.c.returned)
-    .where(_items.c.id == bindparam("iid"))
-    .with_for_update()
-)
-_live = and_(
-    _holds.c.item_id == bindparam("iid"),
-    _holds.c.status == HoldStatus.HELD,
-    _holds.c.expires_at > bindparam("now"),
-)
-_LIVE_SUM = select(func.coalesce(func.sum(_holds.c.quantity), 0)).where(_live)
-_LIVE_SUM_OTHERS = _LIVE_SUM.where(_holds.c.id != bindparam("hid"))
-_MINE_SUM = select(func.coalesce(func.sum(_holds.c.quantity), 0)).where(
-    _holds.c.customer_id == bindparam("cid"),
-    _holds.c.item_id == bindparam("iid"),
-    or_(
-        _holds.c.status == HoldStatus.CONVERTED,
-        and_(_holds.c.status == HoldStatus.HELD, _holds.c.expires_at > bindparam("now")),
-    ),
-)
-_INSERT_HOLD = insert(_holds).returning(_holds.c.id)
-_CONVERT = (
-    update(_holds)
-    .where(
-        _holds.c.id == bindparam("hid"),
-        _holds.c.status == HoldStatus.HELD,
-        _holds.c.expires_at > bindparam("now"),
-    )
-    .values(status=HoldStatus.CONVERTED, order_id=bindparam("oid"), updated_at=bindparam("now"))
-)
-_SELL = (
-    update(_items)
-    .where(_items.c.id == bindparam("iid"))
-    .values(sold=_items.c.sold + bindparam("qty"))
-)
-_INSERT_ORDER = insert(_orders).returning(_orders.c.id)
-_INSERT_LINE = insert(_lines).returning(_lines.c.id)
-_INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
-_HOLD = (
-    select(FlashHold, Product.name, Product.sku, FlashSale.name)
-    .join(Product, Product.id == FlashHold.product_id)
-    .join(FlashSale, FlashSale.id == FlashHold.sale_id)
-)
 
 
 @dataclass(frozen=True)
@@ -179,7 +112,9 @@ def reserve(
         raise NotFound("no such product in this sale")
     with transaction(session):
         conn = session.connection()
-        item = conn.execute(_TARGET, {"sid": sale_id, "pid": product_id}).first()
+        sqlite = conn.dialect.name == "sqlite"
+        params = {"sid": sale_id, "pid": product_id, "cid": customer_id, "now": now}
+        item = conn.execute(q.TARGET_COUNTED if sqlite else q.TARGET, params).first()
         if item is None:
             raise NotFound("no such product in this sale")
         window = window_of(item.starts_at, item.ends_at, now)
@@ -191,7 +126,11 @@ def reserve(
                 code="sale_not_active",
                 details={"starts_at": item.starts_at.isoformat(), "state": window},
             )
-        live = conn.execute(_LIVE_SUM, {"iid": item.id, "now": now}).scalar_one()
+        if sqlite:
+            live, mine = item.live, item.mine
+        else:
+            params["iid"] = item.id
+            live, mine = conn.execute(q.LIVE_AND_MINE, params).one()
         available = item.quantity - item.sold - item.returned - live
         if quantity > available:
             raise Conflict(
@@ -199,8 +138,6 @@ def reserve(
                 code="sold_out",
                 details={"available": max(0, available)},
             )
-        params = {"cid": customer_id, "iid": item.id, "now": now}
-        mine = conn.execute(_MINE_SUM, params).scalar_one()
         if mine + quantity > item.per_customer_limit:
             raise ValidationError(
                 {"quantity": f"at most {item.per_customer_limit} per customer ({mine} taken)"},
@@ -220,7 +157,7 @@ def reserve(
             "created_at": now,
             "updated_at": now,
         }
-        hold_id = conn.execute(_INSERT_HOLD, row).scalar_one()
+        hold_id = conn.execute(q.INSERT_HOLD, row).scalar_one()
     return HoldView(
         id=hold_id, sale_id=sale_id, sale_name=item.sale_name, item_id=item.id,
         product_id=product_id, product_name=item.product_name, product_sku=item.product_sku,
@@ -233,43 +170,27 @@ def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime)
     """The customer's hold; another customer's (or none) is NotFound."""
     if not 0 < hold_id <= MAX_INT:
         raise NotFound("no such reservation")
-    row = session.execute(
-        _HOLD.where(FlashHold.id == hold_id, FlashHold.customer_id == customer_id)
-    ).first()
+    row = session.connection().execute(q.HOLD, {"hid": hold_id, "cid": customer_id}).first()
     if row is None:
         raise NotFound("no such reservation")
-    return _view(*row, now=now)
+    return _view(row, now=now)
 
 
 def customer_holds(
     session: Session, customer_id: int, *, now: datetime, limit: int = 50
 ) -> list[HoldView]:
     """The customer's holds, newest first (expired ones shown as expired)."""
-    rows = session.execute(
-        _HOLD.where(FlashHold.customer_id == customer_id).order_by(FlashHold.id.desc()).limit(limit)
-    ).all()
-    return [_view(*row, now=now) for row in rows]
+    params = {"cid": customer_id, "limit": limit}
+    rows = session.connection().execute(q.CUSTOMER_HOLDS, params).all()
+    return [_view(row, now=now) for row in rows]
 
 
-def _view(hold: FlashHold, product: str, sku: str, sale: str, *, now: datetime) -> HoldView:
-    status = hold.status
-    if status == HoldStatus.HELD and hold.expires_at <= now:
-        status = HoldStatus.EXPIRED
-    return HoldView(
-        id=hold.id,
-        sale_id=hold.sale_id,
-        sale_name=sale,
-        item_id=hold.item_id,
-        product_id=hold.product_id,
-        product_name=product,
-        product_sku=sku,
-        quantity=hold.quantity,
-        unit_price_cents=hold.unit_price_cents,
-        expires_at=hold.expires_at,
-        status=status,
-        order_id=hold.order_id,
-        created_at=hold.created_at,
-    )
+def _view(row: Row[*tuple[Any, ...]], *, now: datetime) -> HoldView:
+    """A hold as the customer sees it: a `held` hold past its expiry shows expired."""
+    values = row._asdict()
+    if values["status"] == HoldStatus.HELD and values["expires_at"] <= now:
+        values["status"] = HoldStatus.EXPIRED
+    return HoldView(**values)
 
 
 def release_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> None:
@@ -281,8 +202,8 @@ def release_hold(session: Session, hold_id: int, customer_id: int, *, now: datet
         raise Conflict("this reservation has been checked out", code="reservation_checked_out")
     with transaction(session):
         moved = session.connection().execute(
-            update(_holds)
-            .where(_holds.c.id == hold_id, _holds.c.status == HoldStatus.HELD)
+            update(q.holds)
+            .where(q.holds.c.id == hold_id, q.holds.c.status == HoldStatus.HELD)
             .values(status=HoldStatus.RELEASED, updated_at=now)
         )
     if moved.rowcount != 1:
@@ -312,11 +233,13 @@ def checkout_hold(
     if hold.status != HoldStatus.HELD:
         raise _expired(hold)
     try:
-        payments.breaker.check()  # fail fast, keeping the hold
+        checked = payments.breaker.check()  # fail fast, keeping the hold
     except BreakerOpen as exc:
         raise payments_unavailable(exc) from exc
     order = _convert(session, hold, customer_id, card, now)
-    return charge_and_settle(session, payments, order, card, amount_cents=order.total_cents)
+    return charge_and_settle(
+        session, payments, order, card, amount_cents=order.total_cents, checked=checked
+    )
 
 
 def _expired(hold: HoldView) -> Gone:
@@ -344,22 +267,25 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
     with transaction(session):
         conn = session.connection()
         item_id = hold.item_id
-        item = conn.execute(_LOCK_ITEM, {"iid": item_id}).one()
-        others = conn.execute(
-            _LIVE_SUM_OTHERS, {"iid": item_id, "now": now, "hid": hold.id}
-        ).scalar_one()
+        params = {"iid": item_id, "now": now, "hid": hold.id}
+        if conn.dialect.name == "sqlite":  # one statement (see flash_sale_statements)
+            item = conn.execute(q.ITEM_COUNTED, params).one()
+            others = item.others
+        else:
+            item = conn.execute(q.LOCK_ITEM, params).one()
+            others = conn.execute(q.LIVE_SUM_OTHERS, params).scalar_one()
         if item.sold + item.returned + others + hold.quantity > item.quantity:
             raise _expired(hold)  # its units were counted free by a later caller
-        order_id = conn.execute(_INSERT_ORDER, order_row).scalar_one()
-        if conn.execute(_CONVERT, {"hid": hold.id, "now": now, "oid": order_id}).rowcount != 1:
+        order_id = conn.execute(q.INSERT_ORDER, order_row).scalar_one()
+        if conn.execute(q.CONVERT, {"hid": hold.id, "now": now, "oid": order_id}).rowcount != 1:
             raise _expired(hold)
-        conn.execute(_SELL, {"iid": item_id, "qty": hold.quantity})
+        conn.execute(q.SELL, {"iid": item_id, "qty": hold.quantity})
         line = {
             "order_id": order_id, "product_id": hold.product_id, "quantity": hold.quantity,
             "unit_price_cents": hold.unit_price_cents, "product_name": hold.product_name,
             "product_sku": hold.product_sku,
         }  # fmt: skip
-        line["id"] = conn.execute(_INSERT_LINE, line).scalar_one()
+        line["id"] = conn.execute(q.INSERT_LINE, line).scalar_one()
         payment_row = {
             "order_id": order_id,
             "status": PaymentStatus.PENDING,
@@ -369,7 +295,7 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
             "created_at": now,
             "updated_at": now,
         }
-        payment_id = conn.execute(_INSERT_PAYMENT, payment_row).scalar_one()
+        payment_id = conn.execute(q.INSERT_PAYMENT, payment_row).scalar_one()
     order = Order(id=order_id, **order_row)
     order.lines = [OrderLine(**line)]
     order.payment = Payment(id=payment_id, reference=None, error=None, **payment_row)

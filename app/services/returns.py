@@ -152,11 +152,15 @@ def create_return(
     order, more units than bought minus already returned, the window closed).
     """
     wanted = _check_request(reason, description, lines)
-    version = published_version(session, RMA)
-    engine = load_engine(session, RMA, version)
+    published_version(session, RMA)  # the first return ever ships the definition (own transaction)
     with transaction(session):
         # The order row lock serialises returns of one order (SQLite has one writer anyway).
         session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
+        # Read here, in the transaction's fresh snapshot: the version may come from the
+        # process's cache, newer than a read transaction the session had open before,
+        # which could not see its definition yet.
+        version = published_version(session, RMA)
+        engine = load_engine(session, RMA, version)
         eligibility = check_eligibility(
             session, customer_id=customer.id, order_id=order_id, now=now
         )

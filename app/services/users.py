@@ -6,7 +6,7 @@ import functools
 import re
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -145,6 +145,7 @@ def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -
 
 
 _USER_COLUMNS = [column.key for column in User.__table__.columns]
+_USER_BY_ID = select(User.__table__).where(User.__table__.c.id == bindparam("uid"))
 
 
 def active_user(session: Session, user_id: int) -> User | None:
@@ -158,7 +159,7 @@ def active_user(session: Session, user_id: int) -> User | None:
         return None
 
     def load() -> dict[str, object] | None:
-        row = session.execute(select(User.__table__).where(User.id == user_id)).first()
+        row = session.connection().execute(_USER_BY_ID, {"uid": user_id}).first()
         return dict(row._mapping) if row is not None else None
 
     values = user_reads.get(session, ("user", user_id), load)

@@ -57,16 +57,22 @@ def published_version(session: Session, name: str) -> int:
     version = workflow_reads.get(
         session,
         ("published", name),
-        lambda: session.scalar(
-            select(WorkflowDefinition.version).where(
-                WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
-            )
-        ),
+        lambda: _published(session, name),
     )
     if version is None:
         ensure_shipped(session, name)
-        return published_version(session, name)
+        version = _published(session, name)  # straight from the database: it is there now
+        if version is None:
+            raise NotFound(f"workflow {name} has no published version")
     return int(version)
+
+
+def _published(session: Session, name: str) -> int | None:
+    return session.scalar(
+        select(WorkflowDefinition.version).where(
+            WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
+        )
+    )
 
 
 def transition_event(

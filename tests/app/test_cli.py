@@ -86,3 +86,14 @@ def test_it_creates_the_configured_admin_at_start_up(env, monkeypatch):
     prepare(load_config(), seed=True)  # a second start keeps the one admin
     assert _count(env, User) == 1
     assert _count(env, Product) == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "web"])
+@pytest.mark.parametrize(("name", "value"), [("WEB_WORKERS", "many"), ("WEB_THREADS", "0")])
+def test_it_refuses_a_bad_process_setting_before_starting(
+    env, monkeypatch, capsys, command, name, value
+):
+    monkeypatch.setenv(name, value)
+    assert main([command]) == 2
+    assert f"configuration error: {name} must be" in capsys.readouterr().err
+    assert not (env / "backroom.db").exists()  # nothing was started or migrated

@@ -2,8 +2,9 @@
 
 Two setups:
 
-* `embedded` - `backroom serve` (granian + in-process scheduler, SQLite under a fresh
-  temporary BACKROOM_DATA_DIR, in-memory limiter), exactly what `make run` runs.
+* `embedded` - `backroom serve` (granian, two web processes per core, the scheduler in one
+  of them, SQLite under a fresh temporary BACKROOM_DATA_DIR, limiter and breaker state in
+  the serve process's memory), exactly what `make run` runs.
 * `scaled` - a fresh PostgreSQL database created next to TEST_DATABASE_URL, `backroom db
   upgrade` + `backroom demo-data`, then `backroom web --workers N` (gunicorn gthread) and
   `backroom worker`, with REDIS_URL=TEST_REDIS_URL.
@@ -229,9 +230,11 @@ def embedded_server(
     server = Server(
         setup="embedded",
         description=(
-            "backroom serve: granian"
-            + (f" ({threads} threads)" if threads else "")
-            + ", in-process scheduler, SQLite, in-memory limiter"
+            "backroom serve: granian, "
+            + (os.environ.get("WEB_WORKERS") or "two per core")
+            + " web process(es)"
+            + (f" of {threads} threads" if threads else "")
+            + ", scheduler in one, SQLite, limiter state in serve's memory"
         ),
         port=port,
     )

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import subprocess
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import create_postgres_database, drop_postgres_database, need
 from tests.deploy.processes import BACKROOM, free_port, get, running, wait_healthy
@@ -38,6 +45,104 @@ def test_serve_migrates_seeds_and_serves_web_and_scheduler(tmp_path):
         assert products["total"] >= 50
         assert process.poll() is None
     assert (tmp_path / "secret_key").exists()
+
+
+def call(
+    port: int, method: str, path: str, body: object = None, token: str = ""
+) -> tuple[int, bytes]:
+    """One request on a connection of its own (no keep-alive), so that any web process of
+    the server may take it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Connection": "close"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    payload = None
+    if body is not None:
+        payload = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def reserves_answered(metrics_dir: Path) -> dict[str, float]:
+    """Flash-sale reservations answered, per web process, from prometheus_client's file for
+    each process (counter_<pid>.db) in serve's multiprocess directory."""
+    answered: dict[str, float] = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):
+            _, _, labels, _ = json.loads(key)
+            if labels.get("endpoint") == "api.flash_reserve":
+                pid = path.stem.split("_")[1]
+                answered[pid] = answered.get(pid, 0.0) + value
+    return answered
+
+
+def wait_for_scheduler_logs(log: Path, workers: int, seconds: float = 20.0) -> str:
+    """The log once each web process has said whether it leads the scheduler."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = log.read_text()
+        said = text.count("scheduler started as leader") + text.count("another scheduler leads")
+        if said >= workers or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def test_serve_runs_web_processes_sharing_one_limiter_and_one_scheduler(
+    tmp_path, tmp_path_factory, monkeypatch
+):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)  # serve's default, then
+    stale = tmp_path / "metrics" / "counter_1.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"a previous run's counts")
+    env = _clean_env(
+        tmp_path,
+        BACKROOM_DEMO_DATA="0",
+        FLASH_RATE_LIMIT="7 per minute",
+        METRICS_TOKEN="scrape",
+        # serve leaves its socket's directory behind; a short path (sockets allow ~107 bytes)
+        TMPDIR=str(tmp_path_factory.mktemp("t")),
+    )
+    port = int(env["PORT"])
+    log = tmp_path / "serve.log"
+    with running(["serve", "--workers", "2"], env, log) as process:
+        wait_healthy(f"http://127.0.0.1:{port}")
+        assert not stale.exists()
+        account = {"username": "hammer", "password": "password123", "email": "h@example.com"}
+        assert call(port, "POST", "/api/v1/register", account)[0] == 201
+        status, body = call(port, "POST", "/api/v1/auth/token", account)
+        assert status == 200
+        token = json.loads(body)["token"]
+
+        def reserve(_: int) -> int:
+            # No such sale (404), but every call counts against the customer's budget.
+            path = "/api/v1/flash-sales/999999/reservations"
+            return call(port, "POST", path, {"product_id": 1, "quantity": 1}, token)[0]
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = Counter(pool.map(reserve, range(40)))
+        assert answers == {404: 7, 429: 33}  # exactly the budget, whichever process answered
+        per_process = reserves_answered(stale.parent)
+        assert len(per_process) == 2, per_process  # both web processes took some
+        assert sum(per_process.values()) == 40
+
+        assert call(port, "GET", "/metrics")[0] == 401
+        status, body = call(port, "GET", "/metrics", token="scrape")
+        assert status == 200
+        [requests] = [family for family in text_string_to_metric_families(body.decode())
+                      if family.name == "backroom_http_requests"]  # fmt: skip
+        reserves = {sample.labels["status"]: sample.value for sample in requests.samples
+                    if sample.labels["endpoint"] == "api.flash_reserve"}  # fmt: skip
+        assert reserves == {"404": 7.0, "429": 33.0}  # summed over both processes
+        text = wait_for_scheduler_logs(log, workers=2)
+        assert text.count("scheduler started as leader") == 1, text
+        assert "another scheduler leads" in text
+        assert "with 2 web process(es)" in text
+        assert process.poll() is None
 
 
 def test_web_and_worker_run_apart_with_one_scheduler_leader(tmp_path):

@@ -185,6 +185,10 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     support = team["support"]
     row = in_queue(support, "support", number)
     assert "Arrived damaged" in row.inner_text()
+    # Counts are read at most once a second per web process, and the page may have come from
+    # another one: a second later every process counts the new return.
+    support.wait_for_timeout(1100)
+    support.reload()
     waiting = int(support.locator("#nav-queues .count-pill").inner_text())
     shot(support, "queue-support")
     act(row, "Approve", {"note": "Sorry about that, please send it back."})

@@ -1,0 +1,127 @@
+"""Web processes of `backroom serve` (here: app instances built with the environment serve
+gives its workers) share one flash-sale budget, one sign-in failure count and one payment
+circuit through the serve process's state, and keep answering when it is gone."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app.extensions import IN_PROCESS_LIMITS, limiter
+from app.shared_state import SHARED_LIMITS, SharedLimitsStorage
+from tests.api.helpers import CARD_ERROR, assert_error, order_body
+from tests.api.test_flash_sales_api import open_sale, reserve
+from tests.builders import make_product, make_user
+from tests.conftest import bearer
+from tests.shared_state import connect, dead_address, reach, served_elsewhere
+
+
+@pytest.fixture(autouse=True)
+def _limiter_alive(monkeypatch):
+    """flask-limiter's one Limiter remembers a dead storage across apps: start and end alive."""
+    monkeypatch.setattr(limiter, "_storage_dead", False)
+
+
+@pytest.fixture
+def host(make_app):
+    """Build one web process's app; each builds its own limiter storage and breaker."""
+
+    def build(**overrides):
+        settings = {"flash_rate_limit": "2 per minute", "login_rate_limit": "100000 per minute"}
+        return make_app(**{**settings, **overrides})
+
+    return build
+
+
+def login(client, username, password="password123"):
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def test_the_app_counts_in_the_shared_state(served_state, host):
+    app = host()
+    assert app.config["RATELIMIT_STORAGE_URI"] == SHARED_LIMITS
+    assert isinstance(limiter.storage, SharedLimitsStorage)
+
+
+def test_two_web_processes_share_one_flash_budget_per_customer(served_state, host, session, admin):
+    first = host().test_client()
+    product = make_product(session, stock=50, price_cents=2000)
+    sale = open_sale(first, bearer(first, admin), product, limit=5)
+    auth = bearer(first, make_user(session, "customer", username="buyer"))
+    assert reserve(first, auth, sale, product).status_code == 201
+    second = host().test_client()  # a new limiter storage: only the shared state remembers
+    assert reserve(second, auth, sale, product).status_code == 201
+    limited = reserve(second, auth, sale, product)
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) > 0
+    assert_error(reserve(first, auth, sale, product), 429, "rate_limited")
+    other = bearer(second, make_user(session, "customer", username="other"))
+    assert reserve(second, other, sale, product).status_code == 201  # a budget per customer
+
+
+def test_it_counts_sign_in_failures_across_web_processes(served_state, host, session):
+    make_user(session, "customer", username="casey")
+    first = host().test_client()
+    for _ in range(6):
+        assert login(first, "casey", "wrong-password").status_code == 401
+    second = host().test_client()
+    for _ in range(4):
+        assert login(second, "casey", "wrong-password").status_code == 401
+    response = login(second, "casey")
+    assert_error(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) > 0
+    assert_error(login(first, "casey"), 429, "rate_limited")
+
+
+def test_it_opens_the_payment_circuit_for_every_web_process(served_state, host, session):
+    customer = make_user(session, "customer")
+    product = make_product(session, stock=10)
+    first, second = host(), host()
+    one, two = first.test_client(), second.test_client()
+    headers = bearer(one, customer)
+    for client in (one, two, one):
+        response = client.post(
+            "/api/v1/orders", json=order_body((product.id, 1), card=CARD_ERROR), headers=headers
+        )
+        assert_error(response, 502, "payment_error")
+    response = two.post("/api/v1/orders", json=order_body((product.id, 1)), headers=headers)
+    assert_error(response, 503, "payment_unavailable")
+    assert second.extensions["backroom.payments"].gateway.calls == 1
+    assert connect(served_state).breaker("payment")["state"] == "open"
+
+
+def test_it_counts_in_process_when_the_state_is_unreachable_at_start(
+    monkeypatch, tmp_path, host, session, admin, caplog
+):
+    reach(monkeypatch, dead_address(tmp_path))
+    with caplog.at_level(logging.ERROR, logger="app"):
+        app = host()
+    assert app.config["RATELIMIT_STORAGE_URI"] == IN_PROCESS_LIMITS
+    assert "shared state is unreachable" in caplog.text
+    client = app.test_client()
+    product = make_product(session, stock=50, price_cents=2000)
+    sale = open_sale(client, bearer(client, admin), product, limit=5)
+    auth = bearer(client, make_user(session, "customer"))
+    assert [reserve(client, auth, sale, product).status_code for _ in range(3)] == [201, 201, 429]
+
+
+@pytest.mark.slow
+def test_it_keeps_answering_when_the_state_goes_away(monkeypatch, host, session, admin):
+    with served_elsewhere() as (env, serve):
+        reach(monkeypatch, env)
+        app = host()
+        client = app.test_client()
+        product = make_product(session, stock=50, price_cents=2000)
+        sale = open_sale(client, bearer(client, admin), product, limit=5)
+        auth = bearer(client, make_user(session, "customer"))
+        assert reserve(client, auth, sale, product).status_code == 201
+        serve.kill()
+        serve.wait(10)
+        answers = [reserve(client, auth, sale, product).status_code for _ in range(3)]
+        assert answers == [201, 201, 429]  # counted again, in process: degraded, never a 500
+        response = client.post(
+            "/api/v1/orders", json=order_body((product.id, 1), card=CARD_ERROR), headers=auth
+        )
+        assert_error(response, 502, "payment_error")  # the breaker counts in process too
+        assert app.extensions["backroom.payments"].breaker.status().failures == 1
