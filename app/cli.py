@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import getpass
 import logging
 import os
@@ -40,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backroom", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="upgrade, seed, and serve web + scheduler (make run)")
-    serve.add_argument("--workers", type=int, default=None, help="web processes (two per core)")
+    serve.add_argument("--workers", type=int, default=None, help="web processes (one per core)")
     serve.add_argument("--threads", type=int, default=None, help="threads per web process")
     serve.set_defaults(handler=cmd_serve)
     web = sub.add_parser("web", help="HTTP only, under gunicorn (scaled deployment)")
@@ -106,7 +107,7 @@ def _job_context(config: Config) -> Any:
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     """The embedded default: granian's native HTTP server in front of `--workers` web
-    processes (two per core unless WEB_WORKERS says) of one thread each (WEB_THREADS); the
+    processes (one per core unless WEB_WORKERS says) of one thread each (WEB_THREADS); the
     scheduler runs in whichever of them leads (a file lock), and the rate limiter's and the
     payment breaker's state lives in this process's memory, shared by all of them
     (`app.shared_state`), so there is one limiter and one breaker. On SQLite this process
@@ -116,7 +117,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     from app.shared_state import serve_state
 
-    default_workers = min(MAX_SERVE_WORKERS, 2 * (os.cpu_count() or 1))
+    default_workers = min(MAX_SERVE_WORKERS, os.cpu_count() or 1)
     try:
         workers = args.workers or env_int("WEB_WORKERS", default_workers, minimum=1)
         threads = args.threads or env_int("WEB_THREADS", SERVE_THREADS, minimum=1)
@@ -155,11 +156,13 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-# One request thread per web process, two processes per core: a thread holding SQLite's
-# write lock then never waits for its own process's interpreter while another thread runs,
-# and a process waiting on that lock leaves the core to the others. Measured with `make
-# bench` on 2 cores (flash-sale stampede, orders, transitions, pages): 4 x 1 beat 2 x 2,
-# 4 x 2 and 3 x 2. Requests that wait on slow outside calls want more threads.
+# One request thread per web process, one process per core: a thread holding SQLite's write
+# lock then never waits for its own process's interpreter, nor (mostly) for a core. Measured
+# with `make bench` on 2 cores, each configuration in turn: 2 x 1 beat 4 x 1 and 3 x 1 on
+# the flash-sale stampede (574 against 486 and 504 holds/s, p99 282 against 306 and 323 ms)
+# and matched or beat 4 x 1 on every other scenario (orders @50: 1,049 against 829/s); 2 x 2
+# and 4 x 2 did worse. More processes also share the accepted connections less evenly:
+# one had 64 of 200, another 31. Requests that wait on slow outside calls want more threads.
 SERVE_THREADS = 1
 MAX_SERVE_WORKERS = 8
 
@@ -197,6 +200,15 @@ def serving_app() -> Any:
         scheduler = Scheduler(ctx)
         scheduler.start()
         atexit.register(scheduler.stop)
+    return settled(app)
+
+
+def settled(app: Any) -> Any:
+    """`app`, after moving everything built so far (modules, the app, its mappers) out of
+    the garbage collector's way: it lives as long as the process, and a full collection
+    would otherwise walk it all, stalling the requests queued behind it (70-90 ms per web
+    process, measured during the flash-sale stampede). Called in each web process."""
+    gc.freeze()
     return app
 
 
@@ -228,7 +240,7 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app(config=config)
+            return settled(create_app(config=config))
 
     _App().run()
     return 0

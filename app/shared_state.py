@@ -1,7 +1,7 @@
 """What the web processes of `backroom serve` share: the rate limiter's counts and the
 payment circuit breaker, kept in the memory of the serve process itself.
 
-`backroom serve` runs several web processes (granian workers forked from it, two per core
+`backroom serve` runs several web processes (granian workers forked from it, one per core
 by default). A rate limit and a circuit breaker must still be one limit and one breaker
 across them, exactly as in one process. So the serve process holds that state in memory
 (`SharedState`: limits' own in-memory moving windows, and a few fields per breaker) and

@@ -35,8 +35,9 @@ from typing import Any
 
 from sqlalchemy import Row, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import MAX_INT, transaction
+from app.db import MAX_INT, as_loaded, transaction
 from app.errors import (
     Conflict,
     Gone,
@@ -296,7 +297,8 @@ def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now:
             "updated_at": now,
         }
         payment_id = conn.execute(q.INSERT_PAYMENT, payment_row).scalar_one()
-    order = Order(id=order_id, **order_row)
-    order.lines = [OrderLine(**line)]
-    order.payment = Payment(id=payment_id, reference=None, error=None, **payment_row)
+    order = as_loaded(Order, {"id": order_id, **order_row})
+    set_committed_value(order, "lines", [as_loaded(OrderLine, line)])
+    payment_row.update(id=payment_id, reference=None, error=None)
+    set_committed_value(order, "payment", as_loaded(Payment, payment_row))
     return order

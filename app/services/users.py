@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.db import MAX_INT, transaction
+from app.db import MAX_INT, as_loaded, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import Role, User
 from app.services.pagination import Page, paginate
@@ -144,7 +144,6 @@ def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -
     return user
 
 
-_USER_COLUMNS = [column.key for column in User.__table__.columns]
 _USER_BY_ID = select(User.__table__).where(User.__table__.c.id == bindparam("uid"))
 
 
@@ -168,8 +167,8 @@ def active_user(session: Session, user_id: int) -> User | None:
     existing = session.identity_map.get(identity_key(User, user_id))
     if existing is not None:
         return existing if isinstance(existing, User) and existing.active else None
-    user = User(**{key: values[key] for key in _USER_COLUMNS})
-    make_transient_to_detached(user)  # clean, as if loaded: no pending changes
+    user = as_loaded(User, values)
+    make_transient_to_detached(user)  # its identity, as if loaded in this session
     session.add(user)
     return user
 

@@ -57,6 +57,7 @@ from tests.bench.server import (
     scaled_server,
 )
 
+SCALED_WEB_WORKERS = 3  # gunicorn workers of the scaled setup unless --web-workers says
 PROFILE_CLIENTS = {"catalog_page": 20, "orders": 50, "queue_page": 20, "transitions": 20}
 NOISE_NOTE = (
     "figures are noisy: the server, the load generator (one process, asyncio, stdlib only), "
@@ -144,8 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web-workers",
         type=int,
-        default=3,
-        help="gunicorn workers in the scaled setup (default 3)",
+        default=None,
+        help="web processes: granian workers (embedded; default: the app's own, one per "
+        "core) and gunicorn workers (scaled; default 3)",
     )
     parser.add_argument(
         "--threads",
@@ -755,11 +757,13 @@ def _server(
     setup: str, args: argparse.Namespace, before_start: BeforeStart | None
 ) -> contextlib.AbstractContextManager[Server]:
     if setup == "embedded":
-        return embedded_server(threads=args.threads, before_start=before_start)
+        return embedded_server(
+            workers=args.web_workers, threads=args.threads, before_start=before_start
+        )
     return scaled_server(
         database_url=os.environ["TEST_DATABASE_URL"],
         redis_url=os.environ["TEST_REDIS_URL"],
-        workers=args.web_workers,
+        workers=args.web_workers or SCALED_WEB_WORKERS,
         threads=args.threads,
         before_start=before_start,
     )

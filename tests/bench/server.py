@@ -215,6 +215,7 @@ def wait_ready(server: Server, *, start_timeout: float, health_timeout: float) -
 @contextlib.contextmanager
 def embedded_server(
     *,
+    workers: int | None = None,
     threads: int | None = None,
     before_start: BeforeStart | None = None,
     start_timeout: float = 60.0,
@@ -225,13 +226,15 @@ def embedded_server(
     port = free_port()
     env = base_env(data_dir, port)
     args = ["serve"]
+    if workers:
+        args += ["--workers", str(workers)]
     if threads:
         args += ["--threads", str(threads)]
     server = Server(
         setup="embedded",
         description=(
             "backroom serve: granian, "
-            + (os.environ.get("WEB_WORKERS") or "two per core")
+            + (str(workers) if workers else "one per core")
             + " web process(es)"
             + (f" of {threads} threads" if threads else "")
             + ", scheduler in one, SQLite, limiter state in serve's memory"

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import make_transient_to_detached
 
-from app.db import Database, database_of, transaction
+from app.db import Database, as_loaded, database_of, transaction
 from app.models.ops import Heartbeat
 
 
@@ -64,3 +65,22 @@ def test_it_passes_null_times_through(db):
     assert column.process_result_value(None, dialect) is None
     aware = column.process_result_value(datetime(2026, 1, 1, 12, tzinfo=UTC), dialect)
     assert aware == datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def test_as_loaded_builds_a_clean_instance_that_flushes_nothing(session):
+    with transaction(session):
+        session.add(Heartbeat(name="kept", beat_at=datetime(2026, 1, 1, tzinfo=UTC), holder="a"))
+    session.expunge_all()
+    copy = as_loaded(Heartbeat, {"name": "kept", "beat_at": datetime.now(UTC), "holder": "b"})
+    assert (copy.name, copy.holder) == ("kept", "b")
+    make_transient_to_detached(copy)
+    session.add(copy)
+    assert not session.dirty and not session.new
+    session.commit()  # nothing pending: the row keeps what was written
+    session.expunge_all()
+    assert session.get(Heartbeat, "kept").holder == "a"
+    copy.holder = "c"  # changed afterwards, it is an ordinary instance again
+    session.add(copy)
+    session.commit()
+    session.expunge_all()
+    assert session.get(Heartbeat, "kept").holder == "c"
