@@ -186,9 +186,12 @@ def customer_holds(
     return [_view(row, now=now) for row in rows]
 
 
+_HOLD_FIELDS = tuple(HoldView.__dataclass_fields__)
+
+
 def _view(row: Row[*tuple[Any, ...]], *, now: datetime) -> HoldView:
     """A hold as the customer sees it: a `held` hold past its expiry shows expired."""
-    values = row._asdict()
+    values = {name: getattr(row, name) for name in _HOLD_FIELDS}
     if values["status"] == HoldStatus.HELD and values["expires_at"] <= now:
         values["status"] = HoldStatus.EXPIRED
     return HoldView(**values)
@@ -230,14 +233,16 @@ def checkout_hold(
     after any payment failure the hold is `held` again until its original expiry.
     """
     card = check_card(card_number)
-    hold = get_hold(session, hold_id, customer_id, now=now)
-    if hold.status != HoldStatus.HELD:
-        raise _expired(hold)
+    if not 0 < hold_id <= MAX_INT:
+        raise NotFound("no such reservation")
     try:
         checked = payments.breaker.check()  # fail fast, keeping the hold
     except BreakerOpen as exc:
+        hold = get_hold(session, hold_id, customer_id, now=now)  # what is wrong with it first
+        if hold.status != HoldStatus.HELD:
+            raise _expired(hold) from exc
         raise payments_unavailable(exc) from exc
-    order = _convert(session, hold, customer_id, card, now)
+    order = _convert(session, hold_id, customer_id, card, now)
     return charge_and_settle(
         session, payments, order, card, amount_cents=order.total_cents, checked=checked
     )
@@ -252,35 +257,38 @@ def _expired(hold: HoldView) -> Gone:
     )  # fmt: skip
 
 
-def _convert(session: Session, hold: HoldView, customer_id: int, card: str, now: datetime) -> Order:
-    """Transaction 1: under the item's lock, the hold becomes sold units of a pending order."""
-    total = hold.total_cents
-    order_row = {
-        "number": new_order_number(),
-        "customer_id": customer_id,
-        "status": OrderStatus.PENDING_PAYMENT,
-        "total_cents": total,
-        "store_credit_cents": 0,
-        "kind": FLASH_ORDER,
-        "created_at": now,
-        "updated_at": now,
-    }
+def _convert(session: Session, hold_id: int, customer_id: int, card: str, now: datetime) -> Order:
+    """Transaction 1: under the item's lock, the customer's live hold becomes sold units of a
+    pending order. Raises NotFound or Gone (nothing written) as `get_hold` would."""
     with transaction(session):
         conn = session.connection()
-        item_id = hold.item_id
-        params = {"iid": item_id, "now": now, "hid": hold.id}
-        if conn.dialect.name == "sqlite":  # one statement (see flash_sale_statements)
-            item = conn.execute(q.ITEM_COUNTED, params).one()
-            others = item.others
+        params = {"hid": hold_id, "cid": customer_id, "now": now}
+        sqlite = conn.dialect.name == "sqlite"  # one statement (see flash_sale_statements)
+        row = conn.execute(q.HOLD_COUNTED if sqlite else q.HOLD, params).first()
+        if row is None:
+            raise NotFound("no such reservation")
+        hold = _view(row, now=now)
+        if hold.status != HoldStatus.HELD:
+            raise _expired(hold)
+        if sqlite:
+            capacity, taken = row.item_quantity, row.sold + row.returned + row.others
         else:
+            params["iid"] = hold.item_id
             item = conn.execute(q.LOCK_ITEM, params).one()
             others = conn.execute(q.LIVE_SUM_OTHERS, params).scalar_one()
-        if item.sold + item.returned + others + hold.quantity > item.quantity:
+            capacity, taken = item.quantity, item.sold + item.returned + others
+        if taken + hold.quantity > capacity:
             raise _expired(hold)  # its units were counted free by a later caller
+        total = hold.total_cents
+        order_row = {
+            "number": new_order_number(), "customer_id": customer_id,
+            "status": OrderStatus.PENDING_PAYMENT, "total_cents": total,
+            "store_credit_cents": 0, "kind": FLASH_ORDER, "created_at": now, "updated_at": now,
+        }  # fmt: skip
         order_id = conn.execute(q.INSERT_ORDER, order_row).scalar_one()
         if conn.execute(q.CONVERT, {"hid": hold.id, "now": now, "oid": order_id}).rowcount != 1:
             raise _expired(hold)
-        conn.execute(q.SELL, {"iid": item_id, "qty": hold.quantity})
+        conn.execute(q.SELL, {"iid": hold.item_id, "qty": hold.quantity})
         line = {
             "order_id": order_id, "product_id": hold.product_id, "quantity": hold.quantity,
             "unit_price_cents": hold.unit_price_cents, "product_name": hold.product_name,

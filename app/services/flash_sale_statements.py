@@ -5,7 +5,7 @@ PostgreSQL: the item's row lock comes with the first statement of a transaction,
 statement started after it was granted sees the holds its previous owner committed; so the
 sums are read by a second statement (`LIVE_AND_MINE`, `LIVE_SUM_OTHERS`). SQLite: BEGIN
 IMMEDIATE took the write lock before any read, so one statement reads the item and its
-sums together (`TARGET_COUNTED`, `ITEM_COUNTED`).
+sums together (`TARGET_COUNTED`; `HOLD_COUNTED` with the hold being checked out).
 """
 
 from __future__ import annotations
@@ -97,7 +97,6 @@ TARGET_COUNTED = TARGET.add_columns(
     _live_sum(items.c.id).label("live"), _mine_sum(items.c.id).label("mine")
 )
 LIVE_SUM_OTHERS = select(_live_sum(_iid, holds.c.id != bindparam("hid")).label("others"))
-ITEM_COUNTED = LOCK_ITEM.add_columns(LIVE_SUM_OTHERS.scalar_subquery().label("others"))
 INSERT_HOLD = insert(holds).returning(holds.c.id)
 CONVERT = (
     update(holds)
@@ -125,6 +124,11 @@ HOLD_COLUMNS = (
     .join(sales, sales.c.id == holds.c.sale_id)
 )  # fmt: skip
 HOLD = HOLD_COLUMNS.where(holds.c.id == bindparam("hid"), holds.c.customer_id == bindparam("cid"))
+# SQLite's checkout: the hold, its item's counts and the other live holds in one read.
+HOLD_COUNTED = HOLD.join(items, items.c.id == holds.c.item_id).add_columns(
+    items.c.quantity.label("item_quantity"), items.c.sold, items.c.returned,
+    _live_sum(holds.c.item_id, holds.c.id != bindparam("hid")).label("others"),
+)  # fmt: skip
 CUSTOMER_HOLDS = (
     HOLD_COLUMNS.where(holds.c.customer_id == bindparam("cid"))
     .order_by(holds.c.id.desc())

@@ -75,7 +75,8 @@ def test_as_loaded_builds_a_clean_instance_that_flushes_nothing(session):
     assert (copy.name, copy.holder) == ("kept", "b")
     make_transient_to_detached(copy)
     session.add(copy)
-    assert not session.dirty and not session.new
+    assert not session.dirty
+    assert not session.new
     session.commit()  # nothing pending: the row keeps what was written
     session.expunge_all()
     assert session.get(Heartbeat, "kept").holder == "a"

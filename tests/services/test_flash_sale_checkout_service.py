@@ -242,6 +242,24 @@ def test_an_open_circuit_fails_fast_and_keeps_the_hold(session, sale, product, c
     assert (status_of(session, held), item(session).sold) == ("held", 0)
 
 
+def test_an_open_circuit_still_says_first_what_is_wrong_with_the_hold(
+    session, sale, product, customer, payments
+):
+    """A customer whose hold has expired, or who names another's, learns that rather than
+    'try again later': paying after the circuit closes would not help them."""
+    held = hold(session, sale, product, customer, now=at(1))
+    for _ in range(3):
+        with pytest.raises(PaymentError):
+            pay(session, payments, customer, held, card=ERROR)
+    with pytest.raises(Gone) as caught:
+        pay(session, payments, customer, held, now=at(1 + TTL))
+    assert caught.value.code == "reservation_expired"
+    with pytest.raises(NotFound):
+        pay(session, payments, make_user(session), held)
+    with pytest.raises(PaymentUnavailable):
+        pay(session, payments, customer, held)
+
+
 class OpensDuringTheCall:
     def check(self) -> None:
         return None
