@@ -158,11 +158,13 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
 # One request thread per web process, one process per core: a thread holding SQLite's write
 # lock then never waits for its own process's interpreter, nor (mostly) for a core. Measured
-# with `make bench` on 2 cores, each configuration in turn: 2 x 1 beat 4 x 1 and 3 x 1 on
-# the flash-sale stampede (574 against 486 and 504 holds/s, p99 282 against 306 and 323 ms)
-# and matched or beat 4 x 1 on every other scenario (orders @50: 1,049 against 829/s); 2 x 2
-# and 4 x 2 did worse. More processes also share the accepted connections less evenly:
-# one had 64 of 200, another 31. Requests that wait on slow outside calls want more threads.
+# with `make bench` on 2 cores, configurations taking turns: 2 x 1 beat 4 x 1 and 3 x 1 on
+# the flash-sale stampede (medians of 6 runs: 574 against 486 and 504 holds/s, p99 282
+# against 306 and 323 ms) and matched or beat 4 x 1 on every other scenario (orders @50:
+# 1,049 against 829/s); 2 x 2 did no better than 4 x 1. With more processes the accepted
+# connections are also shared less evenly (one had 64 of the stampede's 200, another 31),
+# and a process's clients wait in proportion. Requests that wait on slow outside calls
+# want more threads.
 SERVE_THREADS = 1
 MAX_SERVE_WORKERS = 8
 
@@ -206,7 +208,7 @@ def serving_app() -> Any:
 def settled(app: Any) -> Any:
     """`app`, after moving everything built so far (modules, the app, its mappers) out of
     the garbage collector's way: it lives as long as the process, and a full collection
-    would otherwise walk it all, stalling the requests queued behind it (70-90 ms per web
+    would otherwise walk it all, stalling the requests queued behind it (66-88 ms per web
     process, measured during the flash-sale stampede). Called in each web process."""
     gc.freeze()
     return app

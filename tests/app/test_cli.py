@@ -102,7 +102,7 @@ def test_it_refuses_a_bad_process_setting_before_starting(
 
 def test_a_web_process_moves_what_it_built_at_start_out_of_the_collectors_way():
     """`serve`'s and `web`'s processes freeze their start-up objects: a full collection then
-    walks only what requests made since (it once stalled a process for 70-90 ms)."""
+    walks only what requests made since (it once stalled a process for 66-88 ms)."""
     app = object()
     gc.unfreeze()
     try:
