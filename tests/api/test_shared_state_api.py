@@ -1,6 +1,7 @@
 """Web processes of `backroom serve` (here: app instances built with the environment serve
-gives its workers) share one flash-sale budget, one sign-in failure count and one payment
-circuit through the serve process's state, and keep answering when it is gone."""
+gives its workers) share one flash-sale budget through the serve process's state, and keep
+answering when it is gone. Sign-in failures and the payment circuit, shared the same way as
+through Redis, are in test_state_across_instances_api."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tests.api.helpers import CARD_ERROR, assert_error, order_body
 from tests.api.test_flash_sales_api import open_sale, reserve
 from tests.builders import make_product, make_user
 from tests.conftest import bearer
-from tests.shared_state import connect, dead_address, reach, served_elsewhere
+from tests.shared_state import dead_address, reach, served_elsewhere
 
 
 @pytest.fixture(autouse=True)
@@ -58,37 +59,6 @@ def test_two_web_processes_share_one_flash_budget_per_customer(served_state, hos
     assert_error(reserve(first, auth, sale, product), 429, "rate_limited")
     other = bearer(second, make_user(session, "customer", username="other"))
     assert reserve(second, other, sale, product).status_code == 201  # a budget per customer
-
-
-def test_it_counts_sign_in_failures_across_web_processes(served_state, host, session):
-    make_user(session, "customer", username="casey")
-    first = host().test_client()
-    for _ in range(6):
-        assert login(first, "casey", "wrong-password").status_code == 401
-    second = host().test_client()
-    for _ in range(4):
-        assert login(second, "casey", "wrong-password").status_code == 401
-    response = login(second, "casey")
-    assert_error(response, 429, "rate_limited")
-    assert int(response.headers["Retry-After"]) > 0
-    assert_error(login(first, "casey"), 429, "rate_limited")
-
-
-def test_it_opens_the_payment_circuit_for_every_web_process(served_state, host, session):
-    customer = make_user(session, "customer")
-    product = make_product(session, stock=10)
-    first, second = host(), host()
-    one, two = first.test_client(), second.test_client()
-    headers = bearer(one, customer)
-    for client in (one, two, one):
-        response = client.post(
-            "/api/v1/orders", json=order_body((product.id, 1), card=CARD_ERROR), headers=headers
-        )
-        assert_error(response, 502, "payment_error")
-    response = two.post("/api/v1/orders", json=order_body((product.id, 1)), headers=headers)
-    assert_error(response, 503, "payment_unavailable")
-    assert second.extensions["backroom.payments"].gateway.calls == 1
-    assert connect(served_state).breaker("payment")["state"] == "open"
 
 
 def test_it_counts_in_process_when_the_state_is_unreachable_at_start(

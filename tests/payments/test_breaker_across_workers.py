@@ -24,19 +24,19 @@ RESET = {"shared": 0.2, "redis": 2.0}
 
 
 @pytest.fixture(params=["shared", pytest.param("redis", marks=pytest.mark.redis)])
-def backend(request: pytest.FixtureRequest) -> str:
+def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
-def reset(backend: str) -> float:
-    return RESET[backend]
+def reset(store: str) -> float:
+    return RESET[store]
 
 
 @pytest.fixture
-def worker(backend: str, reset: float, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
+def worker(store: str, reset: float, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
     """Build one web process's breaker, with a connection of its own to the shared state."""
-    if backend == "shared":
+    if store == "shared":
         served = serve_here(monkeypatch)
         yield lambda: breaker(reset, shared=connect(served))
         return
