@@ -1,6 +1,8 @@
-"""Malformed order requests are 400/422 and never a 5xx (CONTRACT §3.1)."""
+"""Malformed order requests are 400/415/422 and never a 5xx (CONTRACT §3.1)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -26,7 +28,6 @@ def product(session):
         ("42", "application/json"),
         ("null", "application/json"),
         ("", "application/json"),
-        ("lines=1", "application/x-www-form-urlencoded"),
         (b"\xff\xfe\x00garbage", "application/json"),
     ],
 )
@@ -36,6 +37,20 @@ def test_it_answers_a_body_that_is_not_a_json_object_with_400(
     response = client.post(ORDERS, data=data, content_type=content_type, headers=customer_headers)
     assert_error(response, 400, "bad_request")
     assert stock_of(session, product.id) == 5
+    assert order_count(session) == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
+)
+def test_it_answers_a_body_that_is_not_json_with_415(
+    client, session, customer_headers, product, content_type
+):
+    body = json.dumps(order_body((product.id, 1)))  # a good order, labelled as something else
+    response = client.post(ORDERS, data=body, content_type=content_type, headers=customer_headers)
+    assert_error(response, 415, "unsupported_media_type")
+    assert stock_of(session, product.id) == 5
+    assert order_count(session) == 0
 
 
 def lines_with(**line):
@@ -110,7 +125,7 @@ def test_it_names_the_bad_part_of_an_order_with_422(
 ):
     response = client.post(ORDERS, json=make_body(product.id), headers=customer_headers)
     error = assert_error(response, 422, "validation_error")
-    assert field in error["details"]["fields"], error
+    assert set(error["details"]["fields"]) == {field}, error
     assert stock_of(session, product.id) == 5
     assert order_count(session) == 0
 
@@ -121,13 +136,19 @@ def test_it_refuses_an_order_total_beyond_what_money_columns_hold(
     dear = make_product(session, stock=1000, price_cents=100_000_000)
     response = client.post(ORDERS, json=order_body((dear.id, 1000)), headers=customer_headers)
     error = assert_error(response, 422, "validation_error")
-    assert "lines" in error["details"]["fields"]
+    assert set(error["details"]["fields"]) == {"lines"}
     assert stock_of(session, dear.id) == 1000
+    assert order_count(session) == 0
 
 
 def test_it_ignores_unknown_fields(client, session, customer_headers, product):
     body = {**order_body((product.id, 1)), "coupon": "FREE", "admin": True}
-    assert client.post(ORDERS, json=body, headers=customer_headers).status_code == 201
+    response = client.post(ORDERS, json=body, headers=customer_headers)
+    assert response.status_code == 201
+    order = response.get_json()
+    assert (order["status"], order["total_cents"]) == ("paid", 100)  # no coupon applied
+    assert order["payment"]["amount_cents"] == 100
+    assert stock_of(session, product.id) == 4
 
 
 def test_it_normalises_a_card_number_written_with_dashes(
@@ -137,20 +158,26 @@ def test_it_normalises_a_card_number_written_with_dashes(
     assert_error(
         client.post(ORDERS, json=declined, headers=customer_headers), 402, "payment_declined"
     )
+    assert stock_of(session, product.id) == 5  # declined: the unit went back
     spaced = order_body((product.id, 1), card="4242 4242 4242 4242")
-    assert client.post(ORDERS, json=spaced, headers=customer_headers).status_code == 201
+    response = client.post(ORDERS, json=spaced, headers=customer_headers)
+    assert response.status_code == 201
+    assert response.get_json()["payment"]["status"] == "succeeded"
+    assert stock_of(session, product.id) == 4
 
 
-def test_it_answers_an_oversized_body_with_413(client, customer_headers):
+def test_it_answers_an_oversized_body_with_413(client, session, customer_headers):
     body = b'{"lines": "' + b"x" * (17 * 1024 * 1024) + b'"}'
     response = client.post(
         ORDERS, data=body, content_type="application/json", headers=customer_headers
     )
     assert_error(response, 413, "too_large")
+    assert order_count(session) == 0
 
 
-def test_it_answers_deeply_nested_json_with_400(client, customer_headers):
+def test_it_answers_deeply_nested_json_with_400(client, session, customer_headers):
     response = client.post(
         ORDERS, data="[" * 100_000, content_type="application/json", headers=customer_headers
     )
     assert_error(response, 400, "bad_request")
+    assert order_count(session) == 0

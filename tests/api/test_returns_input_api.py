@@ -113,58 +113,96 @@ def test_it_survives_odd_values_in_transitions(client, crew, opened):
             assert response.status_code in (200, 403, 404, 409, 422), response.get_json()
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"\xff\xfe\x00",
-        b'{"trigger": "approve"',
-        b'{"trigger": NaN}',
-        b"[" * 100_000,
-        b'{"a":' * 3000,
-        b"null",
-        b"1e999999",
-        b'{"trigger": "approve", "version": 1e999}',
-    ],
-)
-def test_it_answers_garbage_bodies_without_a_5xx(client, crew, opened, raw):
-    for url in (RETURNS, f"{RETURNS}/{opened['id']}/transitions"):
-        response = post_raw(client, url, crew["customer"], raw)
-        assert response.status_code in (400, 422), response.get_json()
+NEW_RETURN_FIELDS = {"order_id", "reason", "description", "lines"}
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("raw", "transition_field"),
     [
-        "?state=%00",
-        "?state=" + "S" * 5000,
-        "?page=1e3",
-        "?per_page=%F0%9F%92%A5",
-        "?page=99999999999999999999",
-        "?q=%25%5F%5C",
-        "?reason=';drop table returns;--",
+        (b"\xff\xfe\x00", None),
+        (b'{"trigger": "approve"', None),
+        (b'{"trigger": NaN}', "trigger"),
+        (b"[" * 100_000, None),
+        (b'{"a":' * 3000, None),
+        (b"null", None),
+        (b"1e999999", None),
+        (b'{"trigger": "approve", "version": 1e999}', "version"),
     ],
 )
-def test_it_answers_odd_query_strings_without_a_5xx(client, crew, opened, query):
+def test_it_answers_garbage_bodies_without_a_5xx(client, crew, opened, raw, transition_field):
+    """Not a JSON object: 400. An object (NaN and 1e999 parse as floats): 422 naming the
+    fields a new return lacks, and the transition field of the wrong type."""
+    created = post_raw(client, RETURNS, crew["customer"], raw)
+    fired = post_raw(client, f"{RETURNS}/{opened['id']}/transitions", crew["customer"], raw)
+    if transition_field is None:
+        assert_error(created, 400, "bad_request")
+        assert_error(fired, 400, "bad_request")
+    else:
+        error = assert_error(created, 422, "validation_error")
+        assert set(error["details"]["fields"]) == NEW_RETURN_FIELDS
+        error = assert_error(fired, 422, "validation_error")
+        assert set(error["details"]["fields"]) == {transition_field}
+    after = client.get(f"{RETURNS}/{opened['id']}", headers=crew["customer"]).get_json()
+    assert (after["state"], after["version"]) == (opened["state"], opened["version"])
+
+
+@pytest.mark.parametrize(
+    ("query", "bad_field"),
+    [
+        ("?state=%00", None),
+        ("?state=" + "S" * 5000, None),
+        ("?page=1e3", "page"),
+        ("?per_page=%F0%9F%92%A5", "per_page"),
+        ("?page=99999999999999999999", "page"),
+        ("?q=%25%5F%5C", None),
+        ("?reason=';drop table returns;--", None),
+    ],
+)
+def test_it_answers_odd_query_strings_without_a_5xx(client, crew, opened, query, bad_field):
+    """Odd filter values are plain values (a list, maybe empty); paging that is not a
+    positive integer is a 422 naming it."""
     for url in (RETURNS, "/api/v1/queues/support"):
         response = client.get(url + query, headers=crew["support"])
-        assert response.status_code in (200, 422), (url, query, response.get_json())
+        if bad_field is None:
+            assert response.status_code == 200, (url, query, response.get_json())
+            assert set(response.get_json()) == {"items", "total", "page", "per_page"}
+        else:
+            error = assert_error(response, 422, "validation_error")
+            assert set(error["details"]["fields"]) == {bad_field}, (url, query)
 
 
-def test_it_answers_odd_uploads_without_a_5xx(client, crew, opened):
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        # multipart without a `photo` part: the field is missing
+        (b"--x\r\nbroken multipart", "multipart/form-data; boundary=x", 422, "validation_error"),
+        (b"", "multipart/form-data", 422, "validation_error"),
+        # not multipart at all: CONTRACT §3.1 and §3.4, 415
+        (b"photo=abc", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "image/png", 415, "unsupported_media_type"),
+    ],
+)
+def test_it_answers_odd_uploads_without_a_5xx(
+    client, crew, opened, data, content_type, status, code
+):
     url = f"{RETURNS}/{opened['id']}/photos"
-    oddities = [
-        {"data": b"--x\r\nbroken multipart", "content_type": "multipart/form-data; boundary=x"},
-        {"data": b"photo=abc", "content_type": "application/x-www-form-urlencoded"},
-        {"data": b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "content_type": "image/png"},
-        {"data": b"", "content_type": "multipart/form-data"},
-    ]
-    for kwargs in oddities:
-        response = client.post(url, headers=crew["customer"], **kwargs)
-        assert response.status_code in (400, 413, 415, 422), response.get_json()
+    response = client.post(url, headers=crew["customer"], data=data, content_type=content_type)
+    error = assert_error(response, status, code)
+    if status == 422:
+        assert set(error["details"]["fields"]) == {"photo"}
+    assert photos_of(client, crew, opened) == []
+
+
+def test_it_answers_a_decompression_bomb_as_unreadable_with_415(client, crew, opened):
     header = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (10**5).to_bytes(4, "big") * 2
     bomb = header + b"\x08\x02\x00\x00\x00" + b"\0" * 64
     response = upload(client, crew["customer"], opened["id"], bomb, "bomb.png")
-    assert response.status_code in (413, 415)
+    assert_error(response, 415, "unsupported_media_type")
+    assert photos_of(client, crew, opened) == []
+
+
+def photos_of(client, crew, opened):
+    return client.get(f"{RETURNS}/{opened['id']}", headers=crew["customer"]).get_json()["photos"]
 
 
 def test_it_refuses_nul_characters_in_text_it_would_store(client, session, app, customer, crew):
@@ -187,4 +225,6 @@ def test_it_refuses_nul_characters_in_text_it_would_store(client, session, app, 
     client.post(url, json={"trigger": "approve"}, headers=crew["support"])
     ship = {"trigger": "ship", "carrier": "DHL\x00", "tracking_number": "1"}
     response = client.post(url, json=ship, headers=crew["customer"])
-    assert "carrier" in assert_error(response, 422, "validation_error")["details"]["fields"]
+    assert assert_error(response, 422, "validation_error")["details"]["fields"] == {
+        "carrier": "must not contain NUL characters"
+    }

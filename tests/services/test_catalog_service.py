@@ -144,7 +144,7 @@ def test_it_answers_an_edit_of_a_missing_product_with_not_found(session):
 def test_it_names_each_bad_field(session, data, field):
     with pytest.raises(ValidationError) as caught:
         create_product(session, data)
-    assert field in caught.value.fields
+    assert set(caught.value.fields) == {field}
 
 
 def test_it_accepts_relative_and_absolute_image_urls(session):

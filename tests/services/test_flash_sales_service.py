@@ -130,7 +130,7 @@ def test_it_refuses_bad_sale_fields(session, change, field):
     }
     with pytest.raises(ValidationError) as caught:
         create_sale(session, **args)
-    assert field in caught.value.fields
+    assert set(caught.value.fields) == {field}
     assert session.scalar(select(func.count()).select_from(FlashSale)) == 0
     assert stock(session, product.id) == 5
 
@@ -169,7 +169,7 @@ def test_it_refuses_bad_items_naming_the_field(session, item, field):
             items=[SaleItemInput(**values)],
             now=at(0),
         )
-    assert f"items[0].{field}" in caught.value.fields
+    assert set(caught.value.fields) == {f"items[0].{field}"}
     assert session.scalar(select(func.count()).select_from(FlashSale)) == 0
     assert stock(session, product.id) == 5
 
@@ -180,11 +180,11 @@ def test_it_refuses_the_same_product_twice_and_too_many_items(session):
     with pytest.raises(ValidationError) as caught:
         create_sale(session, name="S", starts_at=at(HOUR), ends_at=at(2 * HOUR), items=items,
                     now=at(0))  # fmt: skip
-    assert "items[1].product_id" in caught.value.fields
+    assert set(caught.value.fields) == {"items[1].product_id"}
     with pytest.raises(ValidationError) as caught:
         create_sale(session, name="S", starts_at=at(HOUR), ends_at=at(2 * HOUR),
                     items=[SaleItemInput(product.id, 500, 1, 1)] * 51, now=at(0))  # fmt: skip
-    assert "items" in caught.value.fields
+    assert set(caught.value.fields) == {"items"}
 
 
 def test_it_refuses_an_overlapping_sale_of_the_same_product_with_409(session):

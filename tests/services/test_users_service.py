@@ -67,7 +67,7 @@ def test_it_turns_a_racing_duplicate_username_into_username_taken(session, custo
 def test_it_requires_an_email_to_register(session):
     with pytest.raises(ValidationError) as caught:
         register_customer(session, username="newbie", password="password123", email="")
-    assert "email" in caught.value.fields
+    assert set(caught.value.fields) == {"email"}
     user = register_customer(session, username="newbie", password="password123", email="n@e.co")
     assert user.role == "customer"
 
@@ -89,20 +89,54 @@ def test_it_round_trips_a_token(session, customer):
     assert user_for_token(session, token + "x", SECRET, max_age=60) is None
 
 
-def test_it_revokes_tokens_when_deactivated_and_honours_them_when_reactivated(
-    session, customer, admin
-):
+def test_it_revokes_tokens_when_deactivated_for_good(session, customer, admin):
     token = issue_token(customer, SECRET)
     set_user_active(session, customer.id, active=False, actor=admin)
     assert user_for_token(session, token, SECRET, max_age=60) is None
-    set_user_active(session, customer.id, active=True, actor=admin)
+    reactivated = set_user_active(session, customer.id, active=True, actor=admin)
+    assert user_for_token(session, token, SECRET, max_age=60) is None
+    fresh = issue_token(reactivated, SECRET)
+    assert user_for_token(session, fresh, SECRET, max_age=60).id == customer.id
+
+
+def test_it_ends_every_token_when_the_sessions_end(session, customer):
+    tokens = [issue_token(customer, SECRET) for _ in range(3)]
+    epoch = end_sessions(session, customer.id)
+    assert epoch == 1
+    assert [user_for_token(session, t, SECRET, max_age=60) for t in tokens] == [None] * 3
+    assert end_sessions(session, customer.id) == 2
+
+
+def test_it_sets_a_new_password_and_ends_the_old_tokens(session, customer):
+    token = issue_token(customer, SECRET)
+    user = set_password(session, customer.id, "a-new-password")
+    assert authenticate(session, "casey", "a-new-password").id == customer.id
+    assert authenticate(session, "casey", "password123") is None
+    assert user_for_token(session, token, SECRET, max_age=60) is None
+    assert user.session_epoch == 1
+
+
+@pytest.mark.parametrize(("password", "problem"), [("short", "at least 8"), ("x" * 257, "256")])
+def test_it_refuses_a_weak_new_password_and_keeps_the_old_one(
+    session, customer, password, problem
+):
+    token = issue_token(customer, SECRET)
+    with pytest.raises(ValidationError) as refused:
+        set_password(session, customer.id, password)
+    assert problem in refused.value.fields["password"]
+    assert authenticate(session, "casey", "password123").id == customer.id
     assert user_for_token(session, token, SECRET, max_age=60).id == customer.id
+
+
+def test_it_refuses_a_new_password_for_nobody(session):
+    with pytest.raises(NotFound):
+        set_password(session, 2**30, "long-enough-password")
 
 
 def test_it_refuses_to_let_an_admin_deactivate_themselves(session, admin):
     with pytest.raises(ValidationError) as caught:
         set_user_active(session, admin.id, active=False, actor=admin)
-    assert "active" in caught.value.fields
+    assert set(caught.value.fields) == {"active"}
     session.refresh(admin)
     assert admin.active
     assert set_user_active(session, admin.id, active=True, actor=admin).active

@@ -215,6 +215,9 @@ def test_it_refuses_a_malformed_active_flag(client, session, token):
         f"/admin/products/{product.id}/active", data={"active": "maybe", "csrf_token": token}
     )
     assert response.status_code == 422
+    assert "<strong>active</strong> must be 0 or 1" in text(response)
+    session.refresh(product)
+    assert product.active  # still in the shop
 
 
 def test_it_refuses_admin_posts_without_a_csrf_token(client, session, token):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -259,12 +261,20 @@ def test_it_refuses_a_negative_or_malformed_quantity(client, session):
     product = make_product(session)
     token = csrf_token(client)
     add_to_cart(client, token, product)
-    for quantity in ("-1", "two", ""):
+    for quantity, problem in (
+        ("-1", "must be from 0 to"),
+        ("two", "must be a whole number"),
+        ("", "is required"),
+    ):
         response = client.post(
             "/cart/update",
             data={"product_id": product.id, "quantity": quantity, "csrf_token": token},
         )
         assert response.status_code == 422
+        assert f"<strong>quantity</strong> {problem}" in text(response)
+    # the cart still holds the one unit added before
+    cart = text(client.get("/cart"))
+    assert re.search(rf'id="cart-qty-{product.id}"[^>]*value="1"', cart)
 
 
 # Checkout -------------------------------------------------------------------------------

@@ -6,12 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from app.db import utcnow
+from app.models.flash_sales import FlashHold
 from app.payments.gateway import CARD_APPROVED
 from app.services.flash_sales import SaleItemInput, create_sale
 from tests.builders import make_product
-from tests.conftest import sign_in
+from tests.conftest import csrf_token, sign_in
 from tests.views.conftest import text
 
 HX = {"HX-Request": "true"}
@@ -37,6 +39,11 @@ def a_sale(session, product, *, starts_in=-5, lasts=3600, quantity=5, limit=2, n
 
 def post(client, path, token, htmx=False, **data):
     return client.post(path, data={"csrf_token": token, **data}, headers=HX if htmx else {})
+
+
+def hold_count(session):
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(FlashHold))
 
 
 def test_anyone_sees_live_and_upcoming_sales_with_countdowns(client, session, product):
@@ -120,12 +127,24 @@ def test_refusals_say_what_happened(client, session, customer, product):
     assert "has not started yet" in text(client.get("/flash-sales"))
     bad = post(client, f"/flash-sales/{sale.id}/reserve", token, htmx=True, product_id="x")
     assert bad.headers["X-Error-Status"] == "422"
+    assert "Choose a product and a quantity" in text(bad)
+    assert hold_count(session) == 0
 
 
-def test_reserving_needs_a_signed_in_customer(client, session, admin, product):
+def test_reserving_needs_a_signed_in_customer(client, session, support, product):
     sale = a_sale(session, product)
-    response = client.post(f"/flash-sales/{sale.id}/reserve", data={})
-    assert response.status_code in (302, 400)
+    path = f"/flash-sales/{sale.id}/reserve"
+    token = csrf_token(client)  # a valid form: only the missing sign-in may refuse it
+    anonymous = post(client, path, token, product_id=product.id, quantity=1)
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/login?next=/flash-sales"
+    by_htmx = post(client, path, token, htmx=True, product_id=product.id, quantity=1)
+    assert by_htmx.headers["HX-Redirect"] == "/login?next=/flash-sales"
+    token = sign_in(client, support)
+    staff = post(client, path, token, product_id=product.id, quantity=1)
+    assert staff.status_code == 403
+    assert "Your account may not use this page" in text(staff)
+    assert hold_count(session) == 0
 
 
 def test_too_many_tries_say_when_to_try_again(make_app, session, customer, product):
