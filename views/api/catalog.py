@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import jsonify, request
 
 from app import db_session
+from app.db import utcnow
+from app.models.catalog import Product
 from app.models.users import Role
 from app.services.catalog import (
     ProductInput,
+    active_sale_prices,
     create_product,
     get_product,
     list_products,
@@ -34,14 +38,26 @@ def products_index() -> Any:
         and viewer.has_role(Role.ADMIN)
         and request.args.get("include_inactive") == "1",
     )
-    return jsonify(page_json(result, product_json))
+    return jsonify(page_json(result, _with_sale_prices(result.items)))
 
 
 @bp.get("/products/<int:product_id>")
 def product_show(product_id: int) -> Any:
     viewer = optional_actor()
     is_admin = viewer is not None and viewer.has_role(Role.ADMIN)
-    return jsonify(product_json(get_product(db_session(), product_id, include_inactive=is_admin)))
+    product = get_product(db_session(), product_id, include_inactive=is_admin)
+    return jsonify(_with_sale_prices([product])(product))
+
+
+def _with_sale_prices(products: list[Product]) -> Callable[[Product], dict[str, Any]]:
+    """`product_json` with each product's flash-sale price on now (CONTRACT §3.2)."""
+    sales = active_sale_prices(db_session(), [product.id for product in products], utcnow())
+
+    def as_json(product: Product) -> dict[str, Any]:
+        sale = sales.get(product.id)
+        return product_json(product, sale.sale_price_cents if sale is not None else None)
+
+    return as_json
 
 
 def _product_input(data: dict[str, Any]) -> ProductInput:
@@ -69,11 +85,11 @@ def _product_input(data: dict[str, Any]) -> ProductInput:
 def product_create() -> Any:
     actor(Role.ADMIN)
     product = create_product(db_session(), _product_input(json_body()))
-    return jsonify(product_json(product)), 201
+    return jsonify(_with_sale_prices([product])(product)), 201
 
 
 @bp.patch("/products/<int:product_id>")
 def product_update(product_id: int) -> Any:
     actor(Role.ADMIN)
     product = update_product(db_session(), product_id, _product_input(json_body()))
-    return jsonify(product_json(product))
+    return jsonify(_with_sale_prices([product])(product))
