@@ -91,16 +91,12 @@ def prepare(config: Config, *, seed: bool) -> None:
 
 
 def _job_context(config: Config) -> Any:
-    from app import build_payments
+    from app import build_payments, connect_redis
     from jobs import JobContext
     from jobs.runner import holder_name
 
     database = Database(config.database_url, pool_size=4)
-    redis_client = None
-    if config.redis_url:
-        import redis
-
-        redis_client = redis.Redis.from_url(config.redis_url)
+    redis_client = connect_redis(config.redis_url) if config.redis_url else None
     payments = build_payments(config, database, redis_client)
     return JobContext(config=config, db=database, payments=payments, holder=holder_name())
 
@@ -152,6 +148,10 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         log_access=False,
         static_path_route=["/static"],
         static_path_mount=[STATIC_DIR],
+        # A web process that dies (the OOM killer, a crash in a native library) is replaced
+        # while the others keep serving; without this granian stops them all.
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_SECONDS,
     ).serve()
     return 0
 
@@ -167,6 +167,7 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 # want more threads.
 SERVE_THREADS = 1
 MAX_SERVE_WORKERS = 8
+RESPAWN_SECONDS = 1.0
 
 
 def _fresh_metrics_dir(default: Path) -> None:

@@ -9,6 +9,8 @@ import time
 from flask import Flask, Response, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
@@ -28,7 +30,8 @@ HTTP_CODES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/health", "/metrics")
+    path = request.path
+    return path.startswith(("/api/", "/health")) or path == "/metrics"
 
 
 def install(app: Flask) -> None:
@@ -36,6 +39,8 @@ def install(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(PoolTimeout, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -100,6 +105,37 @@ def _http_error(error: HTTPException) -> Response:
     response = render_domain_error(domain)
     if status == 405 and error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
+    return response
+
+
+DATABASE_RETRY_SECONDS = 5
+
+
+def _database_unavailable(error: Exception) -> Response:
+    """The database is down, restarting, unreachable or too busy to answer in time: a
+    passing state, answered 503 with when to retry (CONTRACT §3.1 allows no other 5xx).
+    The next request gets a fresh connection (the pool checks each one it hands out)."""
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.path,
+        type(getattr(error, "orig", None) or error).__name__,
+    )
+    retry = DATABASE_RETRY_SECONDS
+    if wants_json() or request.headers.get("HX-Request") == "true":
+        response = render_domain_error(
+            DomainError(
+                "the service is briefly unavailable; try again shortly",
+                code="service_unavailable",
+                status=503,
+                retry_after=retry,
+                details={"retry_after": retry},
+            )
+        )
+    else:
+        page = render_template("unavailable.html", retry_after=retry)
+        response = Response(page, status=503, mimetype="text/html")
+        response.headers["Retry-After"] = str(retry)
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -31,9 +32,24 @@ def record_heartbeat(session: Session, *, name: str, now: datetime, holder: str)
             beat.holder = holder
 
 
-def check_health(session: Session, *, now: datetime, heartbeat_seconds: int) -> Health:
-    """Database answers, and the scheduler has beaten within three of its intervals."""
+def check_health(
+    session: Session,
+    *,
+    now: datetime,
+    heartbeat_seconds: int,
+    probes: Mapping[str, Callable[[], object]] | None = None,
+) -> Health:
+    """Database answers, the scheduler has beaten within three of its intervals, and each
+    of `probes` (shared state the deployment configured: Redis, the serve process's
+    limiter) returns without raising."""
     health = Health(ok=True)
+    for name, probe in (probes or {}).items():
+        try:
+            probe()
+            health.checks[name] = {"ok": True}
+        except Exception as exc:  # whatever the client raises, the check names it
+            health.ok = False
+            health.checks[name] = {"ok": False, "error": type(exc).__name__}
     try:
         session.execute(text("SELECT 1"))
         health.checks["database"] = {"ok": True}

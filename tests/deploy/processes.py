@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -30,6 +31,27 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, dict[str, object]]:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def call(
+    port: int, method: str, path: str, body: object = None, token: str = ""
+) -> tuple[int, bytes]:
+    """One request on a connection of its own (no keep-alive), so that any web process of
+    the server may take it."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Connection": "close"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    payload = None
+    if body is not None:
+        payload = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def wait_healthy(base: str, *, seconds: float = 30.0) -> dict[str, object]:

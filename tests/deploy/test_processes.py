@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -16,7 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import create_postgres_database, drop_postgres_database, need
-from tests.deploy.processes import BACKROOM, free_port, get, running, wait_healthy
+from tests.deploy.processes import BACKROOM, call, free_port, get, running, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -45,27 +44,6 @@ def test_serve_migrates_seeds_and_serves_web_and_scheduler(tmp_path):
         assert products["total"] >= 50
         assert process.poll() is None
     assert (tmp_path / "secret_key").exists()
-
-
-def call(
-    port: int, method: str, path: str, body: object = None, token: str = ""
-) -> tuple[int, bytes]:
-    """One request on a connection of its own (no keep-alive), so that any web process of
-    the server may take it."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Connection": "close"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    payload = None
-    if body is not None:
-        payload = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    try:
-        connection.request(method, path, body=payload, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def reserves_answered(metrics_dir: Path) -> dict[str, float]:
