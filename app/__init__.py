@@ -7,9 +7,11 @@ from typing import Any
 
 import redis
 from flask import Flask, g
+from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import ROOT, Config, load_config
 from app.db import Database
@@ -19,7 +21,6 @@ from app.extensions import (
     htmx,
     limiter,
     login_manager,
-    unhook_request_check,
 )
 from app.logs import configure_logging
 from app.models.users import User
@@ -65,14 +66,22 @@ def create_app(
         RATELIMIT_STORAGE_URI=config.redis_url or (SHARED_LIMITS if shared else IN_PROCESS_LIMITS),
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_KEY_PREFIX=config.redis_key_prefix,
+        RATELIMIT_STORAGE_OPTIONS=(
+            {"socket_connect_timeout": 2, "socket_timeout": 2} if config.redis_url else {}
+        ),
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_HEADERS_ENABLED=False,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.session_interface = CookieSessions()
+    if config.trusted_proxies:
+        # The client's address and scheme as the trusted proxies in front saw them: rate
+        # limits, logs and secure cookies then concern the real client, not the proxy.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     database = database or Database(config.database_url)
-    redis_client = redis.Redis.from_url(config.redis_url) if config.redis_url else None
+    redis_client = connect_redis(config.redis_url) if config.redis_url else None
     app.extensions["backroom.db"] = database
     app.extensions["backroom.redis"] = redis_client
     app.extensions["backroom.payments"] = build_payments(config, database, redis_client, shared)
@@ -80,7 +89,6 @@ def create_app(
     htmx.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    unhook_request_check(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -120,6 +128,12 @@ def _serve_state() -> StateProxy | None:
     except SHARED_ERRORS:
         log.exception("the serve process's shared state is unreachable; counting in process")
         return None
+
+
+def connect_redis(url: str) -> redis.Redis:
+    """A Redis client whose calls give up after a few seconds: a Redis that hangs must
+    make a request degrade (in-memory limits, a local breaker), not hang with it."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
 
 
 def build_payments(
@@ -165,10 +179,21 @@ def current_payments() -> Payments:
     return payments
 
 
+SESSION_EPOCH = "epoch"
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
+    """The cookie session's user, while the session began in the user's current epoch
+    (sign-out elsewhere, a new password or deactivation end it). An ended session is
+    cleared, its CSRF token with it."""
     from app.services.users import active_user
 
     if not user_id.isdigit() or len(user_id) > 10:
         return None
-    return active_user(db_session(), int(user_id))
+    user = active_user(db_session(), int(user_id))
+    if user is None or cookie_session.get(SESSION_EPOCH) != user.session_epoch:
+        cookie_session.clear()
+        return None
+    g.signed_in = user
+    return user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -81,7 +82,10 @@ class Config:
     data_dir: Path = DATA_DIR
     upload_dir: Path = DATA_DIR / "uploads"
     login_failure_limit: str = "10 per 15 minutes"
-    login_rate_limit: str = "30 per minute"
+    login_address_failure_limit: str = "100 per 15 minutes"
+    register_rate_limit: str = "20 per minute"
+    photo_rate_limit: str = "30 per minute"
+    trusted_proxies: int = 0
     token_max_age_seconds: int = 24 * 3600
     order_pending_grace_seconds: int = 60
     heartbeat_seconds: int = 10
@@ -127,19 +131,37 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         access_log=env.get("ACCESS_LOG") or "errors",
         data_dir=data_dir,
         upload_dir=data_dir / "uploads",
+        login_failure_limit=env.get("LOGIN_FAILURE_LIMIT") or "10 per 15 minutes",
+        login_address_failure_limit=env.get("LOGIN_ADDRESS_FAILURE_LIMIT") or "100 per 15 minutes",
+        register_rate_limit=env.get("REGISTER_RATE_LIMIT") or "20 per minute",
+        photo_rate_limit=env.get("PHOTO_RATE_LIMIT") or "30 per minute",
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+        redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "backroom",
     )
     check_config(config)
     return config
 
 
+RATE_LIMITS = (
+    "flash_rate_limit",
+    "login_failure_limit",
+    "login_address_failure_limit",
+    "register_rate_limit",
+    "photo_rate_limit",
+)
+KEY_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
 def check_config(config: Config) -> None:
     """Fail fast on settings that would only break later, under load."""
-    for name in ("flash_rate_limit", "login_failure_limit", "login_rate_limit"):
+    for name in RATE_LIMITS:
         value = getattr(config, name)
         try:
             parse_limit(value)
         except ValueError as exc:
             raise ConfigError(f"{name.upper()} is not a rate limit: {value!r}") from exc
+    if not KEY_PREFIX.match(config.redis_key_prefix):
+        raise ConfigError("REDIS_KEY_PREFIX must be 1-64 letters, digits or . _ : -")
     if config.access_log not in ("errors", "all"):
         raise ConfigError("ACCESS_LOG must be 'errors' or 'all'")
     if not config.database_url.startswith(("sqlite", "postgresql")):

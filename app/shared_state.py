@@ -32,7 +32,7 @@ from typing import Any
 import pybreaker
 from limits.storage import MovingWindowSupport, Storage
 
-from app.extensions import SweptMemoryStorage
+from app.rate_limits import InProcessLimits
 
 STATE_ADDRESS = "BACKROOM_STATE_ADDRESS"
 STATE_KEY = "BACKROOM_STATE_KEY"
@@ -50,7 +50,7 @@ class SharedState:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._limits = SweptMemoryStorage(SweptMemoryStorage.STORAGE_SCHEME[0] + "://")
+        self._limits = InProcessLimits()
         self._breakers: dict[str, dict[str, Any]] = {}
         self._trials: dict[str, float] = {}  # breaker name -> monotonic time the trial ends
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
-from flask import Response, redirect, request, url_for
+from flask import Response, g, redirect, request, url_for
 from flask_login import current_user
 
-from app.errors import Forbidden
+from app.errors import Forbidden, Unauthorized
 from app.models.users import Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,8 +22,11 @@ STAFF = (Role.SUPPORT, Role.WAREHOUSE, Role.FINANCE)
 
 
 def signed_in_user() -> User:
-    """The signed-in user; only call behind one of the decorators below."""
-    user: User = current_user._get_current_object()
+    """The signed-in user itself (not flask-login's proxy); only call behind one of the
+    decorators below."""
+    if not current_user.is_authenticated:  # loads the session's user, once per request
+        raise Unauthorized("sign in to continue")
+    user: User = g.signed_in  # put there by the user loader (app) or by signing in
     return user
 
 

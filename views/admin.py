@@ -1,5 +1,5 @@
 """Admin pages: /admin/products (catalog incl. inactive, create, edit) and /admin/users
-(accounts: list, create with a role, deactivate and reactivate)."""
+(accounts: list, create with a role, deactivate and reactivate, set a new password)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from app.services.catalog import (
     list_products,
     update_product,
 )
-from app.services.users import create_user, list_users, set_user_active
+from app.services.users import create_user, get_user, list_users, set_password, set_user_active
 from views.access import admin_required, signed_in_user
 from views.parsing import MAX_INT, form_cents, form_int, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
@@ -187,4 +187,30 @@ def user_active(user_id: int) -> Response:
     if is_partial():
         return make_response(render_template("admin/_user_row.html", account=user, me=me))
     flash(f"{user.username} is now {'active' if user.active else 'deactivated'}.", "success")
+    return redirect_to(url_for("admin.users"))
+
+
+@bp.route(f"/users/<{ID}:user_id>/password", methods=["GET", "POST"])
+def user_password(user_id: int) -> Response:
+    """Set a new password for an account (one who forgot theirs); every session and API
+    token of that account ends."""
+    session = db_session()
+    account = get_user(session, user_id)
+    if request.method == "GET":
+        return make_response(
+            render_template("admin/user_password.html", account=account, errors={})
+        )
+    password = (request.form.get("password") or "")[:1000]
+    errors = {}
+    if password != (request.form.get("password_confirm") or "")[:1000]:
+        errors = {"password_confirm": "does not match the new password"}
+    else:
+        try:
+            set_password(session, user_id, password)
+        except ValidationError as error:
+            errors = error.fields
+    if errors:
+        page = render_template("admin/user_password.html", account=account, errors=errors)
+        return make_response(page, 422)
+    flash(f"{account.username} has a new password and was signed out everywhere.", "success")
     return redirect_to(url_for("admin.users"))

@@ -1,18 +1,22 @@
-"""Sign in, sign out, register: /login, /logout (POST), /register."""
+"""Sign in, sign out, register, change a password: /login, /logout (POST), /register,
+/account/password."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_login import current_user, login_user, logout_user
 
-from app import current_config, db_session
-from app.errors import DomainError, ValidationError
+from app import SESSION_EPOCH, current_config, db_session
+from app.errors import DomainError, RateLimited, ValidationError
 from app.extensions import rate_limit
-from app.services.users import authenticate, register_customer
+from app.models.users import User
+from app.services.users import end_sessions, register_customer, set_password
 from views import login_guard
+from views.access import login_required, signed_in_user
 
 bp = Blueprint("auth", __name__)
 
@@ -31,7 +35,6 @@ def home_for(user: Any) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@rate_limit(lambda: current_config().login_rate_limit, methods=["POST"])
 def login() -> Any:
     if request.method == "GET":
         if current_user.is_authenticated:
@@ -41,35 +44,81 @@ def login() -> Any:
     password = (request.form.get("password") or "")[:1000]
     next_url = _safe_next(request.form.get("next"))
     try:
-        login_guard.refuse_if_locked(username)
-    except DomainError as error:
-        return render_template(
+        user = login_guard.sign_in(username, password)
+    except RateLimited as error:
+        page = render_template(
             "auth/login.html", error=error.message, username=username, next=next_url or ""
-        ), 429
-    user = authenticate(db_session(), username, password) if username and password else None
+        )
+        return page, 429, {"Retry-After": str(error.retry_after)}
     if user is None:
-        if username:
-            login_guard.record_failure(username)
         return render_template(
             "auth/login.html",
             error="Wrong username or password.",
             username=username,
             next=next_url or "",
         ), 401
-    login_user(user)
+    start_session(user)
     flash(f"Welcome back, {user.name or user.username}.", "success")
     return redirect(next_url or home_for(user))
 
 
+def start_session(user: User) -> None:
+    """Sign `user` in on a new session: nothing of the visitor's session before is kept
+    but the cart (no fixation, a new CSRF token), and it begins in the user's epoch."""
+    cart = cookie_session.get("cart")
+    cookie_session.clear()
+    if cart:
+        cookie_session["cart"] = cart
+    login_user(user)
+    g.signed_in = user
+    cookie_session[SESSION_EPOCH] = user.session_epoch
+
+
 @bp.post("/logout")
 def logout() -> Any:
+    """Sign out here and everywhere: every session and API token of the user ends."""
+    if current_user.is_authenticated:
+        end_sessions(db_session(), current_user.id)
     logout_user()
+    cookie_session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> Any:
+    """A signed-in user sets a new password, knowing the current one (a wrong one counts as
+    a failed sign-in). Their other sessions and API tokens end; this one goes on."""
+    if request.method == "GET":
+        return render_template("auth/password.html", errors={})
+    fields = {
+        name: (request.form.get(name) or "")[:1000]
+        for name in ("current_password", "password", "password_confirm")
+    }
+    me = signed_in_user()
+    try:
+        known = login_guard.sign_in(me.username, fields["current_password"])
+    except RateLimited as error:
+        errors = {"current_password": error.message}
+        return render_template("auth/password.html", errors=errors), 429
+    if known is None:
+        errors = {"current_password": "is not your current password"}
+        return render_template("auth/password.html", errors=errors), 422
+    if fields["password"] != fields["password_confirm"]:
+        errors = {"password_confirm": "does not match the new password"}
+        return render_template("auth/password.html", errors=errors), 422
+    try:
+        user = set_password(db_session(), me.id, fields["password"])
+    except ValidationError as error:
+        return render_template("auth/password.html", errors=error.fields), 422
+    start_session(user)
+    flash("Your password is changed. You were signed out everywhere else.", "success")
+    return redirect(home_for(user))
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@rate_limit("20 per minute", methods=["POST"])
+@rate_limit(lambda: current_config().register_rate_limit, scope="register", methods=["POST"])
 def register() -> Any:
     if request.method == "GET":
         return render_template("auth/register.html", form={}, errors={})
@@ -86,6 +135,6 @@ def register() -> Any:
         return render_template(
             "auth/register.html", form=form, errors={"username": error.message}
         ), error.status
-    login_user(user)
+    start_session(user)
     flash("Your account is ready. Happy shopping!", "success")
     return redirect(url_for("catalog.index"))

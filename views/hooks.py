@@ -7,11 +7,14 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
 from app import BODY_LIMIT, current_config
+from app.errors import UnsupportedMediaType
 from app.extensions import csrf
 from app.logs import request_id_var
 
@@ -22,8 +25,44 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 def install(app: Flask) -> None:
     app.before_request(_start)
+    app.before_request(_media_type)
     app.before_request(_csrf)
     app.after_request(_finish)
+
+
+JSON = "application/json"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts(*media_types: str) -> Callable[[F], F]:
+    """The body types an API view takes instead of JSON (uploads)."""
+
+    def mark(view: F) -> F:
+        view.accepts = frozenset(media_types)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _media_type() -> None:
+    """An API call with a body takes JSON only, or what its view `accepts` (CONTRACT §3.1).
+    A cross-site form can send text/plain, urlencoded or multipart bodies without a
+    preflight; refusing them here keeps such a page from signing in or counting failures
+    toward someone's lockout, whatever the view does with its body."""
+    if not request.path.startswith("/api/") or request.endpoint is None:
+        return
+    if (
+        not request.content_length
+        and "chunked" not in request.headers.get("Transfer-Encoding", "").lower()
+    ):
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    accepted = getattr(view, "accepts", None) or frozenset({JSON})
+    if request.mimetype not in accepted:
+        raise UnsupportedMediaType(
+            f"send the body as {' or '.join(sorted(accepted))}",
+            details={"content_type": request.mimetype[:100], "accepted": sorted(accepted)},
+        )
 
 
 # Unique per process start (random prefix) and per request (a counter): as unique as a

@@ -1,8 +1,16 @@
-"""Failed sign-ins per username: after too many within the window, refuse with 429.
+"""Signing in with a password, throttled on failures only (CONTRACT §3.1).
 
-Counted in the limiter's storage (memory, or Redis when shared), in a moving window, so
-the refusal lasts exactly until the oldest failure leaves the window. If the storage is
-unreachable the guard fails open (logged): a Redis outage must not lock everyone out.
+Two budgets count failed sign-ins, in the limiter's storage (memory, the serve process, or
+Redis when shared) and in moving windows, so a refusal lasts exactly until the oldest
+failure leaves its window:
+
+- per username (`LOGIN_FAILURE_LIMIT`): guessing one account's password stops there;
+- per client address (`LOGIN_ADDRESS_FAILURE_LIMIT`): one address trying many usernames
+  stops there. The address is the socket's, or what `TRUSTED_PROXIES` vouch for.
+
+A correct sign-in is never counted, so any number of customers behind one proxy or NAT
+sign in at once. When the storage is unreachable the guard fails open (logged): a Redis
+outage must not lock everyone out.
 """
 
 from __future__ import annotations
@@ -11,40 +19,79 @@ import logging
 import math
 import time
 
-from limits import parse
+from flask import request
+from limits import RateLimitItem, parse
 
-from app import current_config
+from app import current_config, db_session
 from app.errors import RateLimited
 from app.extensions import limiter
+from app.models.users import User
+from app.services.users import authenticate
 
 log = logging.getLogger(__name__)
-NAMESPACE = "login-failures"
+USERNAMES = "login-failures"
+ADDRESSES = "login-address-failures"
 
 
-def _key(username: str) -> str:
+def sign_in(username: str, password: str) -> User | None:
+    """The active user with this name and password, or None (a failure, now counted).
+
+    Raises RateLimited (429) before checking the password when the username or the
+    client's address has failed too often within its window."""
+    budgets = _budgets(username)
+    _refuse_if_spent(budgets)
+    user = authenticate(db_session(), username, password) if username and password else None
+    if user is None:
+        _count_failure(budgets)
+    return user
+
+
+Budget = tuple[RateLimitItem, str, str, str]
+
+
+def _budgets(username: str) -> list[Budget]:
+    config = current_config()
     # The deployment's prefix keeps two deployments that share one Redis apart.
-    return f"{current_config().redis_key_prefix}:{username.strip().lower()[:64] or '-'}"
+    prefix = config.redis_key_prefix
+    name = username.strip().lower()[:64] or "-"
+    address = request.remote_addr or "-"
+    return [
+        (
+            parse(config.login_failure_limit),
+            USERNAMES,
+            f"{prefix}:{name}",
+            "too many failed sign-ins for this username",
+        ),
+        (
+            parse(config.login_address_failure_limit),
+            ADDRESSES,
+            f"{prefix}:{address}",
+            "too many failed sign-ins from your address",
+        ),
+    ]
 
 
-def refuse_if_locked(username: str) -> None:
-    limit = parse(current_config().login_failure_limit)
-    try:
-        if limiter.limiter.test(limit, NAMESPACE, _key(username)):
+def _refuse_if_spent(budgets: list[Budget]) -> None:
+    for limit, namespace, key, reason in budgets:
+        try:
+            if limiter.limiter.test(limit, namespace, key):
+                continue
+            reset_time = limiter.limiter.get_window_stats(limit, namespace, key).reset_time
+        except Exception:
+            log.exception("login limiter storage unavailable; allowing the attempt")
             return
-        reset_time = limiter.limiter.get_window_stats(limit, NAMESPACE, _key(username)).reset_time
-    except Exception:
-        log.exception("login limiter storage unavailable; allowing the attempt")
-        return
-    retry = max(1, math.ceil(reset_time - time.time()))
-    raise RateLimited(
-        "too many failed sign-ins for this username; try again later",
-        retry_after=retry,
-        details={"retry_after": retry},
-    )
+        retry = max(1, math.ceil(reset_time - time.time()))
+        raise RateLimited(
+            f"{reason}; try again in {retry} seconds",
+            retry_after=retry,
+            details={"retry_after": retry},
+        )
 
 
-def record_failure(username: str) -> None:
-    try:
-        limiter.limiter.hit(parse(current_config().login_failure_limit), NAMESPACE, _key(username))
-    except Exception:
-        log.exception("login limiter storage unavailable; failure not counted")
+def _count_failure(budgets: list[Budget]) -> None:
+    for limit, namespace, key, _reason in budgets:
+        try:
+            limiter.limiter.hit(limit, namespace, key)
+        except Exception:
+            log.exception("login limiter storage unavailable; failure not counted")
+            return

@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Request, Response, g, request
+from flask import Blueprint, Response, g, request
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -67,10 +67,8 @@ def _series(endpoint: str | None, method: str, status: int) -> tuple[Counter, Hi
 
 @bp.after_app_request
 def _record(response: Response) -> Response:
-    # Every request pays for this hook: resolve the request proxy once, not three times.
-    current: Request = request._get_current_object()  # type: ignore[attr-defined]
-    method = current.method if current.method in METHODS else "OTHER"
-    key = (current.endpoint, method, response.status_code)
+    method = request.method if request.method in METHODS else "OTHER"
+    key = (request.endpoint, method, response.status_code)
     pair = _children.get(key) or _series(*key)
     pair[0].inc()
     started = g.get("started")  # set by views.hooks._start, the first before_request

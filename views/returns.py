@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import current_config, db_session
 from app.db import utcnow
 from app.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationError
+from app.extensions import rate_limit
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnRequest
 from app.models.users import Role, User
@@ -26,7 +27,14 @@ from app.services.notifications import (
     list_notifications,
     mark_notifications_read,
 )
-from app.services.photos import MAX_BYTES, MAX_PHOTOS, photo_file, reencode, save_return_photo
+from app.services.photos import (
+    MAX_BYTES,
+    MAX_PHOTOS,
+    CleanPhoto,
+    photo_file,
+    reencode,
+    save_return_photo,
+)
 from app.services.return_details import describe_returns
 from app.services.return_reads import order_numbers, published_states, state_labels
 from app.services.returns import (
@@ -165,20 +173,18 @@ def new(order_id: int) -> Response:
     return _render_form(eligibility, chosen, {}, errors)
 
 
-def _read_photos(errors: dict[str, str]) -> list[bytes]:
-    """The uploaded photos, each checked now so a bad one opens no return."""
+def _read_photos(errors: dict[str, str]) -> list[CleanPhoto]:
+    """The uploaded photos, each decoded (once) now so a bad one opens no return."""
     files = [f for f in request.files.getlist("photos") if f.filename]
     if len(files) > MAX_PHOTOS:
         errors["photos"] = f"You may attach at most {MAX_PHOTOS} photos"
         return []
     photos = []
     for upload in files:
-        data = upload.read(MAX_BYTES + 1)
         try:
-            reencode(data)
+            photos.append(reencode(upload.read(MAX_BYTES + 1)))
         except (TooLarge, UnsupportedMediaType) as error:
             errors["photos"] = f"{upload.filename}: {error.message}"
-        photos.append(data)
     return photos
 
 
@@ -217,8 +223,8 @@ def create(order_id: int) -> Response:
         )
     except ValidationError as error:
         return _render_form(eligibility, chosen, form, _form_errors(error), 422)
-    for data in photos:
-        save_return_photo(session, viewer, record.id, data, upload_dir=current_config().upload_dir)
+    for photo in photos:
+        save_return_photo(session, viewer, record.id, photo, upload_dir=current_config().upload_dir)
     flash(f"Return {record.number} is requested. We will review it and let you know.", "success")
     return redirect_to(url_for("returns.show", return_id=record.id))
 
@@ -263,6 +269,7 @@ def fire(return_id: int) -> Response:
 
 @bp.post(f"/returns/<{ID}:return_id>/photos")
 @customer_only
+@rate_limit(lambda: current_config().photo_rate_limit, scope="photos")
 def add_photo(return_id: int) -> Response:
     viewer = signed_in_user()
     session = db_session()

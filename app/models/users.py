@@ -36,6 +36,10 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(120), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised to end every session and API token issued before: sign-out, a password change,
+    # a password set by an admin, deactivation. Sessions and tokens carry the epoch they
+    # began in and are honoured only while it is still the user's.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # flask-login's user protocol, kept here so views need no wrapper class.

@@ -1,4 +1,5 @@
-"""Accounts: registration, staff creation, sign-in, API tokens, deactivation."""
+"""Accounts: registration, staff creation, sign-in, API tokens, passwords, deactivation,
+and ending a user's sessions."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import functools
 import re
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -33,6 +35,15 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
+def password_problem(password: str) -> str | None:
+    """What is wrong with `password` as a new password, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"must have at least {MIN_PASSWORD} characters"
+    if len(password) > 256:
+        return "must have at most 256 characters"
+    return None
+
+
 def check_user_fields(
     *, username: str, password: str, role: str, email: str = "", name: str = ""
 ) -> None:
@@ -40,10 +51,8 @@ def check_user_fields(
     problems: dict[str, str] = {}
     if not USERNAME_RE.match(username):
         problems["username"] = "3-64 letters, digits or . _ @ -"
-    if len(password) < MIN_PASSWORD:
-        problems["password"] = f"must have at least {MIN_PASSWORD} characters"
-    elif len(password) > 256:
-        problems["password"] = "must have at most 256 characters"  # noqa: S105
+    if problem := password_problem(password):
+        problems["password"] = problem
     if role not in {r.value for r in Role}:
         problems["role"] = f"must be one of {', '.join(r.value for r in Role)}"
     if email and (len(email) > 254 or not EMAIL_RE.match(email)):
@@ -126,8 +135,9 @@ def _token_signer(secret: str) -> URLSafeTimedSerializer:
 
 
 def issue_token(user: User, secret: str) -> str:
-    """A signed bearer token; changing the password invalidates it."""
-    return _token_signer(secret).dumps({"uid": user.id, "pw": user.password_hash[-12:]})
+    """A signed bearer token, honoured until it expires or the user's sessions end
+    (`end_sessions`: sign-out, a new password, deactivation)."""
+    return _token_signer(secret).dumps({"uid": user.id, "ep": user.session_epoch})
 
 
 def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -> User | None:
@@ -139,7 +149,7 @@ def user_for_token(session: Session, token: str, secret: str, *, max_age: int) -
     if not isinstance(data, dict) or not isinstance(data.get("uid"), int):
         return None
     user = active_user(session, data["uid"])
-    if user is None or user.password_hash[-12:] != data.get("pw"):
+    if user is None or type(data.get("ep")) is not int or data["ep"] != user.session_epoch:
         return None
     return user
 
@@ -158,8 +168,8 @@ def active_user(session: Session, user_id: int) -> User | None:
         return None
 
     def load() -> dict[str, object] | None:
-        row = session.connection().execute(_USER_BY_ID, {"uid": user_id}).first()
-        return dict(row._mapping) if row is not None else None
+        row = session.connection().execute(_USER_BY_ID, {"uid": user_id}).mappings().first()
+        return dict(row) if row is not None else None
 
     values = user_reads.get(session, ("user", user_id), load)
     if values is None or not values["active"]:
@@ -180,14 +190,55 @@ def list_users(session: Session, *, page: int = 1, per_page: int = 50) -> Page[U
 
 
 def set_user_active(session: Session, user_id: int, *, active: bool, actor: User) -> User:
-    """Activate or deactivate an account; an admin cannot deactivate themselves."""
+    """Activate or deactivate an account; an admin cannot deactivate themselves.
+    Deactivating ends the account's sessions and tokens (reactivating revives none)."""
     if user_id == actor.id and not active:
         raise ValidationError({"active": "you cannot deactivate your own account"})
     with transaction(session):
         user = get_user(session, user_id)
         user.active = active
+        if not active:
+            _raise_epoch(session, user)
     user_reads.changed()
     return user
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """End every session and API token the user has (one transaction); returns the new
+    epoch, which a session that should go on (the one changing the password) adopts.
+    Another web process notices within a second (`active_user`)."""
+    with transaction(session):
+        epoch = _raise_epoch(session, get_user(session, user_id))
+    user_reads.changed()
+    return epoch
+
+
+def set_password(session: Session, user_id: int, password: str) -> User:
+    """Give the user a new password (theirs, or an admin's reset) and end every
+    session and token they have (one transaction). Raises ValidationError, NotFound."""
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError({"password": problem})
+    password_hash = hash_password(password)  # slow on purpose: outside the transaction
+    with transaction(session):
+        user = get_user(session, user_id)
+        user.password_hash = password_hash
+        _raise_epoch(session, user)
+    user_reads.changed()
+    return user
+
+
+def _raise_epoch(session: Session, user: User) -> int:
+    """Raise the epoch in the database (atomically, whatever else raises it meanwhile)."""
+    epoch = session.scalar(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_epoch=User.session_epoch + 1)
+        .returning(User.session_epoch)
+    )
+    assert epoch is not None
+    set_committed_value(user, "session_epoch", epoch)
+    return int(epoch)
 
 
 def ensure_admin(session: Session, username: str, password: str) -> bool:

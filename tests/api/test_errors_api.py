@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 import views.api.catalog
 from tests.api.helpers import assert_error, order_body, order_count
-from tests.builders import make_product
+from tests.builders import make_product, make_user
 from tests.conftest import bearer, sign_in
 
 CSRF_REFUSAL = {"reason": "csrf"}
@@ -77,6 +77,7 @@ def cookie_client(make_app, user):
     with client.session_transaction() as sess:
         sess["_user_id"] = str(user.id)
         sess["_fresh"] = True
+        sess["epoch"] = user.session_epoch
     return client
 
 
@@ -168,17 +169,21 @@ def test_it_treats_the_session_of_a_deactivated_user_as_anonymous(
     assert_error(client.get("/api/v1/store-credit"), 401, "unauthorized")
 
 
-def test_it_rate_limits_a_signed_in_browser_per_user(make_app, customer):
-    app = make_app(login_rate_limit="1 per minute")
+def test_it_rate_limits_a_signed_in_browser_per_user(make_app, session, customer):
+    app = make_app(flash_rate_limit="1 per minute")
     app.add_url_rule("/_test/csrf-token", "test_csrf_token", generate_csrf)
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = str(customer.id)
-    token = client.get("/_test/csrf-token").get_data(as_text=True)
-    body = {"username": "casey", "password": "password123"}
-    headers = {"X-CSRFToken": token}
-    assert client.post("/api/v1/auth/token", json=body, headers=headers).status_code == 200
-    limited = client.post("/api/v1/auth/token", json=body, headers=headers)
-    assert_error(limited, 429, "rate_limited")
-    other = make_app().test_client()  # a fresh limiter: per-user keys do not leak across
-    assert other.post("/api/v1/auth/token", json=body).status_code == 200
+
+    def reserve(user):
+        client = app.test_client()
+        with client.session_transaction() as sess:
+            sess["_user_id"], sess["epoch"] = str(user.id), user.session_epoch
+        headers = {"X-CSRFToken": client.get("/_test/csrf-token").get_data(as_text=True)}
+        path = "/api/v1/flash-sales/999999/reservations"  # no such sale: 404, yet it counts
+        body = {"product_id": 1, "quantity": 1}
+        return [client.post(path, json=body, headers=headers) for _ in range(2)]
+
+    first, second = reserve(customer)
+    assert_error(first, 404, "not_found")
+    assert_error(second, 429, "rate_limited")
+    other = make_user(session, "customer", username="other-browser")
+    assert_error(reserve(other)[0], 404, "not_found")  # per user, not per address

@@ -39,9 +39,8 @@ def test_two_web_hosts_share_one_budget_per_customer(redis_url, make_app, sessio
 
     def host():
         return make_app(
-            redis_url=redis_url, redis_key_prefix=prefix, flash_rate_limit="2 per minute",
-            login_rate_limit="100000 per minute",
-        ).test_client()  # fmt: skip
+            redis_url=redis_url, redis_key_prefix=prefix, flash_rate_limit="2 per minute"
+        ).test_client()
 
     first, second = host(), host()
     product = make_product(session, stock=50, price_cents=2000)

@@ -29,7 +29,7 @@ def host(make_app):
     """Build one web process's app; each builds its own limiter storage and breaker."""
 
     def build(**overrides):
-        settings = {"flash_rate_limit": "2 per minute", "login_rate_limit": "100000 per minute"}
+        settings = {"flash_rate_limit": "2 per minute"}
         return make_app(**{**settings, **overrides})
 
     return build

@@ -34,12 +34,10 @@ def username() -> str:
 def store(request, make_app, monkeypatch, username) -> Iterator[Store]:
     # flask-limiter's one Limiter remembers a dead storage across apps: start alive.
     monkeypatch.setattr(limiter, "_storage_dead", False)
-    # The per-client limit on token requests is not what these tests are about.
-    settings = {"login_rate_limit": "100000 per minute"}
     if request.param == "shared":
         served = serve_here(monkeypatch)
         yield Store(
-            build=lambda: make_app(**settings),
+            build=lambda: make_app(),
             circuit=lambda: str(connect(served).breaker("payment")["state"]),
         )
         return
@@ -50,7 +48,7 @@ def store(request, make_app, monkeypatch, username) -> Iterator[Store]:
     prefix = f"backroom-test-{secrets.token_hex(4)}"
 
     def build() -> Flask:
-        return make_app(redis_url=url, redis_key_prefix=prefix, **settings)
+        return make_app(redis_url=url, redis_key_prefix=prefix)
 
     yield Store(
         build=build,

@@ -11,11 +11,13 @@ from app.models.users import User
 from app.services.users import (
     authenticate,
     create_user,
+    end_sessions,
     ensure_admin,
     get_user,
     issue_token,
     list_users,
     register_customer,
+    set_password,
     set_user_active,
     user_for_token,
 )
@@ -117,9 +119,7 @@ def test_it_sets_a_new_password_and_ends_the_old_tokens(session, customer):
 
 
 @pytest.mark.parametrize(("password", "problem"), [("short", "at least 8"), ("x" * 257, "256")])
-def test_it_refuses_a_weak_new_password_and_keeps_the_old_one(
-    session, customer, password, problem
-):
+def test_it_refuses_a_weak_new_password_and_keeps_the_old_one(session, customer, password, problem):
     token = issue_token(customer, SECRET)
     with pytest.raises(ValidationError) as refused:
         set_password(session, customer.id, password)

@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import jsonify
 
-from app import current_config, db_session
+from app import current_config
 from app.errors import Unauthorized
-from app.extensions import rate_limit
-from app.services.users import authenticate, issue_token
+from app.services.users import issue_token
 from views import login_guard
 from views.api import bp
 from views.api.serializers import user_json
@@ -17,16 +16,13 @@ from views.parsing import get_str, json_body, raise_if
 
 
 @bp.post("/auth/token")
-@rate_limit(lambda: current_config().login_rate_limit)
 def auth_token() -> Any:
     data = json_body()
     problems: dict[str, str] = {}
     username = get_str(data, "username", problems, max_len=200)
     password = get_str(data, "password", problems, max_len=1000)
     raise_if(problems)
-    login_guard.refuse_if_locked(username)
-    user = authenticate(db_session(), username, password)
+    user = login_guard.sign_in(username, password)
     if user is None:
-        login_guard.record_failure(username)
         raise Unauthorized("wrong username or password")
     return jsonify(token=issue_token(user, current_config().secret_key), user=user_json(user))

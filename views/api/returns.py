@@ -9,6 +9,7 @@ from flask import jsonify, request, send_file, url_for
 from app import current_config, db_session
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationError
+from app.extensions import rate_limit
 from app.models.users import Role
 from app.services.photos import MAX_BYTES, photo_file, save_return_photo
 from app.services.queues import TEAMS, QueueFilters, list_queue
@@ -23,6 +24,7 @@ from app.services.returns import (
 )
 from views.api import actor, bp, optional_actor
 from views.api.return_serializers import queue_item_json, return_json
+from views.hooks import accepts
 from views.parsing import MAX_INT, get_int, get_str, json_body, query_page, raise_if
 
 ID = f"int(max={MAX_INT})"
@@ -142,6 +144,8 @@ def return_transition(return_id: int) -> Any:
 
 
 @bp.post(f"/returns/<{ID}:return_id>/photos")
+@accepts("multipart/form-data")
+@rate_limit(lambda: current_config().photo_rate_limit, scope="photos")
 def return_photo_create(return_id: int) -> Any:
     viewer = actor()
     upload = request.files.get("photo")

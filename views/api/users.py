@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
-from app import db_session
+from app import current_config, db_session
 from app.extensions import rate_limit
 from app.models.users import Role
 from app.services.users import create_user, register_customer
@@ -33,7 +33,7 @@ def user_create() -> Any:
 
 
 @bp.post("/register")
-@rate_limit("20 per minute")
+@rate_limit(lambda: current_config().register_rate_limit, scope="register")
 def user_register() -> Any:
     data = json_body()
     problems: dict[str, str] = {}
