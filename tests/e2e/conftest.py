@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,54 @@ CHROMIUM_ARGS = [
 ]
 
 
+@dataclass
+class ServerLog:
+    """What `backroom serve` writes (JSON lines: an access line for every 4xx/5xx, and
+    errors with their tracebacks), read test by test from where the last reading ended."""
+
+    path: Path
+    offset: int = 0
+    allowed: set[int] = field(default_factory=set)
+
+    def allow(self, *statuses: int) -> None:
+        """For the current test: these 5xx are its point (say, 503 while payments pause)."""
+        self.allowed.update(statuses)
+
+    def skip_to_end(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def faults(self) -> list[str]:
+        """Lines logged since the last reading that show a 5xx or an unhandled error."""
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line being written is read next time
+        self.offset += len(complete)
+        lines = complete.decode("utf-8", "replace").splitlines()
+        return [line[:2000] for line in lines if self.is_fault(line)]
+
+    def is_fault(self, line: str) -> bool:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return "Traceback (most recent call last)" in line
+        if not isinstance(record, dict):
+            return False
+        status = record.get("status")
+        if isinstance(status, int) and status >= 500:
+            return status not in self.allowed
+        unhandled = str(record.get("msg", "")).startswith("unhandled error")
+        return unhandled or bool(record.get("exc"))
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    log: ServerLog
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`backroom serve` on a fresh data directory, with demo data, for the whole session."""
     need("Chromium", Path(CHROMIUM).exists(), "apt-get install -y chromium")
     data = tmp_path_factory.mktemp("e2e-data")
@@ -39,9 +87,26 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PORT": str(port),
     }
     base = f"http://127.0.0.1:{port}"
-    with running(["serve"], env, data / "serve.log"):
+    log = ServerLog(data / "serve.log")
+    with running(["serve"], env, log.path):
         wait_healthy(base)
-        yield base
+        log.skip_to_end()  # a 503 from /health while the scheduler starts is no fault
+        yield Server(base, log)
+
+
+@pytest.fixture(scope="session")
+def live_server(server: Server) -> str:
+    return server.base
+
+
+@pytest.fixture(autouse=True)
+def server_log(server: Server) -> Iterator[ServerLog]:
+    """Fails the test when the server logged a 5xx or an unhandled error meanwhile (the
+    browser's console shows a failed htmx poll only as "Failed to load resource")."""
+    server.log.allowed.clear()
+    yield server.log
+    faults = server.log.faults()  # set up first, so read after every page has closed
+    assert faults == [], "the server logged errors during this test:\n" + "\n".join(faults)
 
 
 @pytest.fixture(scope="session")
@@ -60,18 +125,28 @@ def browser(live_server: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, live_server: str) -> Iterator[Any]:
-    """A fresh browser context; console errors (CSP violations included) fail the test."""
+def page(browser: Any, live_server: str, server_log: ServerLog) -> Iterator[Any]:
+    """A fresh browser context; console errors (CSP violations included) and any answer
+    with a 5xx status (pages, htmx requests, assets) fail the test."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
+    failed: list[str] = []
 
     def on_console(msg: Any) -> None:
-        # A page answered with a 4xx on purpose (402 declined, 403 forbidden) is not a fault.
+        # A page answered with a 4xx on purpose (402 declined, 403 forbidden) is not a fault;
+        # a 5xx is caught by on_response, with its URL.
         if msg.type == "error" and not msg.text.startswith("Failed to load resource: the server"):
             errors.append(msg.text)
 
+    def on_response(response: Any) -> None:
+        # An error answered to htmx is a 200 whose status is in X-Error-Status (views/errors.py).
+        status = int(response.headers.get("x-error-status") or response.status)
+        if status >= 500 and status not in server_log.allowed:
+            failed.append(f"{status} {response.request.method} {response.url}")
+
     page.on("console", on_console)
+    context.on("response", on_response)  # every page of the context, XHR and fetch too
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(20_000)  # generous: CI machines are small and shared
     yield page
@@ -79,6 +154,7 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     if shots:
         page.screenshot(path=str(Path(shots) / "last.png"), full_page=True)
     context.close()
+    assert failed == [], f"the server answered with 5xx: {failed}"
     assert errors == [], f"browser console errors: {errors}"
 
 
