@@ -13,13 +13,18 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Config, ConfigError, env_int, load_config
 from app.db import Database, WalCheckpointer, database_path
 from app.errors import DomainError
 from app.logs import configure_logging
 from app.migrations import upgrade_database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger("backroom.cli")
 
@@ -72,7 +77,6 @@ def _parser() -> argparse.ArgumentParser:
 def prepare(config: Config, *, seed: bool) -> None:
     """Upgrade the schema, create the configured admin, seed demo data if empty."""
     from app.services.demo import seed_demo_data
-    from app.services.users import ensure_admin
     from app.services.workflows import RMA, ensure_shipped
 
     upgrade_database(config.database_url)
@@ -80,14 +84,33 @@ def prepare(config: Config, *, seed: bool) -> None:
     session = database.session()
     try:
         ensure_shipped(session, RMA)
-        admin, password = config.admin_username, config.admin_password
-        if admin and password and ensure_admin(session, admin, password):
-            log.info("created admin %s", admin)
+        _create_configured_admin(config, session)
         if seed and config.demo_data and seed_demo_data(session):
             log.info("seeded demo data into an empty database")
     finally:
         session.close()
         database.dispose()
+
+
+def _create_configured_admin(config: Config, session: Session | None = None) -> None:
+    """BACKROOM_ADMIN_USERNAME/_PASSWORD: create that admin unless a user of that name
+    exists (CONTRACT §2: at start-up, whichever command starts)."""
+    from app.services.users import ensure_admin
+
+    admin, password = config.admin_username, config.admin_password
+    if not (admin and password):
+        return
+    database = None
+    if session is None:
+        database = Database(config.database_url, pool_size=1)
+        session = database.session()
+    try:
+        if ensure_admin(session, admin, password):
+            log.info("created admin %s", admin)
+    finally:
+        if database is not None:
+            session.close()
+            database.dispose()
 
 
 def _job_context(config: Config) -> Any:
@@ -245,6 +268,13 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
         def load(self) -> Any:
             return settled(create_app(config=config))
 
+    # Once, in the arbiter: the schema is `backroom db upgrade`'s (compose runs it first).
+    try:
+        _create_configured_admin(config)
+    except SQLAlchemyError as exc:
+        print(f"cannot create the configured admin ({type(exc).__name__}); is the schema there? "
+              "run `backroom db upgrade` first", file=sys.stderr)  # fmt: skip
+        return 2
     _App().run()
     return 0
 
@@ -252,7 +282,7 @@ def cmd_web(config: Config, args: argparse.Namespace) -> int:
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
     from jobs.runner import Scheduler
 
-    upgrade_database(config.database_url)
+    prepare(config, seed=False)
     scheduler = Scheduler(_job_context(config))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -265,7 +295,7 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
-    upgrade_database(config.database_url)
+    prepare(config, seed=False)
     print("database schema is up to date")
     return 0
 

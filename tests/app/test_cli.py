@@ -89,6 +89,52 @@ def test_it_creates_the_configured_admin_at_start_up(env, monkeypatch):
     assert _count(env, Product) == 0
 
 
+def admin_env(monkeypatch) -> None:
+    monkeypatch.setenv("BACKROOM_ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("BACKROOM_ADMIN_PASSWORD", "boss-password")
+
+
+def test_db_upgrade_creates_the_configured_admin(env, monkeypatch):
+    admin_env(monkeypatch)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "upgrade"]) == 0
+    assert _count(env, User) == 1
+
+
+def test_the_worker_creates_the_configured_admin_before_it_schedules(env, monkeypatch):
+    admin_env(monkeypatch)
+    started = []
+
+    class Scheduler:
+        def __init__(self, ctx):
+            started.append(_count(env, User))  # the admin is there before any job runs
+
+        def start(self):
+            raise SystemExit(0)  # stands for the scheduler running until stopped
+
+    monkeypatch.setattr("jobs.runner.Scheduler", Scheduler)
+    with pytest.raises(SystemExit):
+        main(["worker"])
+    assert started == [1]
+
+
+def test_web_creates_the_configured_admin_once_before_serving(env, monkeypatch):
+    admin_env(monkeypatch)
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setenv("BACKROOM_ADMIN_USERNAME", "second-boss")
+    served = []
+    monkeypatch.setattr("gunicorn.app.base.BaseApplication.run",
+                        lambda self: served.append(_count(env, User)))  # fmt: skip
+    assert main(["web"]) == 0
+    assert served == [2]
+
+
+def test_web_says_what_to_do_when_the_schema_is_missing(env, monkeypatch, capsys):
+    admin_env(monkeypatch)
+    assert main(["web"]) == 2
+    assert "run `backroom db upgrade` first" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["serve", "web"])
 @pytest.mark.parametrize(("name", "value"), [("WEB_WORKERS", "many"), ("WEB_THREADS", "0")])
 def test_it_refuses_a_bad_process_setting_before_starting(

@@ -82,3 +82,28 @@ def test_the_cli_offers_every_contract_command():
     assert "create" in _subcommands(commands["users"])
     assert _command_exists(["backroom", "users", "create", "--username", "u", "--role", "admin"])
     assert not _command_exists(["backroom", "nonsense"])
+
+
+def test_it_is_secure_by_default(compose):
+    services = compose["services"]
+    for name in ("web", "worker", "migrate"):
+        env = services[name]["environment"]
+        assert env["BACKROOM_DEMO_DATA"] == "0", name  # no published demo passwords
+        assert env["METRICS_TOKEN"].startswith("${METRICS_TOKEN:?"), name  # required
+        assert env["SESSION_COOKIE_SECURE"] == "${SESSION_COOKIE_SECURE:-1}", name
+        assert env["TRUSTED_PROXIES"].startswith("${TRUSTED_PROXIES:-"), name
+        assert {"BACKROOM_ADMIN_USERNAME", "BACKROOM_ADMIN_PASSWORD"} <= set(env), name
+
+
+def test_it_seeds_demo_accounts_only_in_the_demo_profile(compose):
+    seeders = [name for name, service in compose["services"].items()
+               if service.get("command", [])[1:2] == ["demo-data"]]  # fmt: skip
+    assert seeders == ["seed"]
+    seed = compose["services"]["seed"]
+    assert seed["profiles"] == ["demo"]
+    assert seed["environment"]["BACKROOM_DEMO_DATA"] == "1"
+
+
+def test_its_migrate_service_creates_the_configured_admin(compose):
+    # `backroom db upgrade` creates BACKROOM_ADMIN_* (tests/app/test_cli.py shows it does).
+    assert compose["services"]["migrate"]["command"] == ["backroom", "db", "upgrade"]
