@@ -16,8 +16,9 @@ seconds). transitions approves each of them at most once, so its runs share them
 
 The flash-sale stampede (flash_stampede: --stampede-clients customers at a time racing for
 a --stampede-units sale, each reserving one unit and paying for it at once, until sold out)
-runs once per --repeat, whatever --clients says. Its customer accounts and tokens are seeded
-once per setup before the server starts (tests/bench/flash_seed.py), one product per run;
+runs once per --repeat, whatever --clients says. Its customer accounts are seeded once per
+setup before the server starts (tests/bench/flash_seed.py), one product per run, and signed
+in through /api/v1/auth/token once it answers;
 each run creates its own sale through the API just before it starts and checks afterwards
 that nothing was oversold (tests/bench/flash_run.py).
 """
@@ -46,7 +47,7 @@ from tests.bench.client import LoadSpec
 from tests.bench.flash_seed import FlashSeedError, SeededFlash, run_flash_seed
 from tests.bench.returns_seed import ReturnsSeedError, SeededReturns, run_seed
 from tests.bench.scenarios import SCENARIOS, TARGETS, Scenario
-from tests.bench.seed import SeedError, Stage, prepare
+from tests.bench.seed import ADMIN, SeedError, Stage, prepare, token_for
 from tests.bench.server import (
     HOST,
     ROOT,
@@ -105,9 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--customers",
         type=int,
-        default=25,
-        help="customer accounts (and tokens) shared by the order clients "
-        "(default 25: /auth/token allows 30 per minute per address)",
+        default=50,
+        help="customer accounts (and tokens) shared by the order clients (default 50: one "
+        "per client at the largest level)",
     )
     parser.add_argument(
         "--order-products",
@@ -394,6 +395,10 @@ def run_setup(
         if scenario.stampede:
             if flash is None:
                 raise RuntimeError("flash_stampede needs its seeded accounts")
+            if not flash.tokens:
+                note = flash.sign_in(server.port)
+                setup_info["notes"].append(note)
+                print(f"  note: {note}", flush=True)
             rows.append(run_stampedes(server, scenario, flash, args))
             continue
         for clients in levels:
@@ -422,11 +427,12 @@ def run_stampedes(
     """--repeat stampedes, each on a fresh sale of its own product with its own customers."""
     clients = args.stampede_clients
     per_run = flash_run.accounts_per_run(args.stampede_units, clients)
+    admin_token = token_for(server.port, *ADMIN)
     runs = []
     for rep in range(args.repeat):
         tokens = flash.tokens[rep * per_run : (rep + 1) * per_run]
         result = flash_run.stampede_once(
-            server, flash.admin_token, flash.product_ids[rep], args.stampede_units, tokens, clients
+            server, admin_token, flash.product_ids[rep], args.stampede_units, tokens, clients
         )
         server.check_alive()
         runs.append(result)
@@ -730,7 +736,7 @@ def _seeder(
             args.stampede_units, args.stampede_clients
         )
         print(
-            f"  seeding {accounts:,} flash-sale customers and their tokens, stock for "
+            f"  seeding {accounts:,} flash-sale customers, stock for "
             f"{args.repeat} sale(s) (before the server starts) ...",
             flush=True,
         )

@@ -316,17 +316,15 @@ def scaled_server(
         ),
         port=port,
     )
-    server.notes.append(
-        "the app has no environment setting for its Redis key prefix (Config.redis_key_prefix "
-        "is fixed at 'backroom'): limiter and breaker keys are shared with anything else "
-        "using that Redis database"
-    )
+    prefix = f"backroom-bench-{secrets.token_hex(4)}"
+    server.notes.append(f"Redis keys under REDIS_KEY_PREFIX={prefix} (this run's own)")
     try:
         with fresh_postgres_database(database_url) as db_url:
             env = base_env(data_dir, port)
             env.update(
                 DATABASE_URL=db_url,
                 REDIS_URL=redis_url,
+                REDIS_KEY_PREFIX=prefix,
                 SECRET_KEY=secrets.token_hex(32),  # one key for every process
             )
             if threads:
