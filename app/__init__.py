@@ -17,9 +17,9 @@ from app.config import ROOT, Config, load_config
 from app.db import Database
 from app.extensions import (
     IN_PROCESS_LIMITS,
+    build_limiter,
     csrf,
     htmx,
-    limiter,
     login_manager,
 )
 from app.logs import configure_logging
@@ -88,7 +88,6 @@ def create_app(
 
     htmx.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -103,6 +102,7 @@ def create_app(
     from views import register_views
 
     register_views(app)
+    build_limiter(app)  # after the views: it applies the limits they declare
     return app
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from flask import request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_login import LoginManager, current_user
 from flask_wtf import CSRFProtect
@@ -31,20 +31,45 @@ def rate_limit_key() -> str:
 IN_PROCESS_LIMITS = InProcessLimits.STORAGE_SCHEME[0] + "://"
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=rate_limit_key)
 htmx = Htmx()
+LIMITS = "rate_limits"  # the attribute of a view listing the limits it declared
 
 
 def rate_limit(
     value: str | Callable[[], str], *, scope: str | None = None, **options: Any
 ) -> Callable[[F], F]:
-    """`limiter.limit` (or, with `scope`, one budget shared by every view naming that scope).
-    Every limit of the app is declared this way, on its view: there are no application-wide
-    or default limits."""
+    """Declare a limit on a view: `limiter.limit` (or, with `scope`, one budget shared by
+    every view naming that scope), applied by each app's own limiter (`build_limiter`).
+    Every limit of the app is declared this way: there are no application-wide or default
+    limits."""
 
-    def decorate(view: F) -> F:
-        if scope is not None:
-            return limiter.shared_limit(value, scope=scope, **options)(view)  # type: ignore[return-value]
-        return limiter.limit(value, **options)(view)  # type: ignore[return-value]
+    def declare(view: F) -> F:
+        setattr(view, LIMITS, [*getattr(view, LIMITS, []), (value, scope, options)])
+        return view
 
-    return decorate
+    return declare
+
+
+def build_limiter(app: Flask) -> Limiter:
+    """The app's own flask-limiter, with the limits its views declared applied. One per app:
+    its storage (and whether that storage is down) belongs to this app alone."""
+    limiter = Limiter(key_func=rate_limit_key)
+    limiter.init_app(app)
+    for endpoint, view in list(app.view_functions.items()):
+        view = cast(Callable[..., Any], view)
+        declared = getattr(view, LIMITS, [])
+        for value, scope, options in declared:
+            if scope is not None:
+                view = limiter.shared_limit(value, scope=scope, **options)(view)
+            else:
+                view = limiter.limit(value, **options)(view)
+        if declared:
+            app.view_functions[endpoint] = view
+    app.extensions["backroom.limiter"] = limiter
+    return limiter
+
+
+def current_limiter() -> Limiter:
+    """The limiter of the app handling this request."""
+    limiter: Limiter = current_app.extensions["backroom.limiter"]
+    return limiter

@@ -24,7 +24,7 @@ from limits import RateLimitItem, parse
 
 from app import current_config, db_session
 from app.errors import RateLimited
-from app.extensions import limiter
+from app.extensions import current_limiter
 from app.models.users import User
 from app.services.users import authenticate
 
@@ -72,11 +72,12 @@ def _budgets(username: str) -> list[Budget]:
 
 
 def _refuse_if_spent(budgets: list[Budget]) -> None:
+    counts = current_limiter().limiter
     for limit, namespace, key, reason in budgets:
         try:
-            if limiter.limiter.test(limit, namespace, key):
+            if counts.test(limit, namespace, key):
                 continue
-            reset_time = limiter.limiter.get_window_stats(limit, namespace, key).reset_time
+            reset_time = counts.get_window_stats(limit, namespace, key).reset_time
         except Exception:
             log.exception("login limiter storage unavailable; allowing the attempt")
             return
@@ -89,9 +90,10 @@ def _refuse_if_spent(budgets: list[Budget]) -> None:
 
 
 def _count_failure(budgets: list[Budget]) -> None:
+    counts = current_limiter().limiter
     for limit, namespace, key, _reason in budgets:
         try:
-            limiter.limiter.hit(limit, namespace, key)
+            counts.hit(limit, namespace, key)
         except Exception:
             log.exception("login limiter storage unavailable; failure not counted")
             return

@@ -224,9 +224,8 @@ class UnreachableLimiter:
 
 def test_it_fails_open_when_the_failure_counter_is_unreachable(client, customer, monkeypatch):
     """A limiter outage must not lock everyone out: failures go uncounted, sign-in works."""
-    import views.login_guard
-
-    monkeypatch.setattr(views.login_guard, "limiter", SimpleNamespace(limiter=UnreachableLimiter()))
+    broken = SimpleNamespace(limiter=UnreachableLimiter())
+    monkeypatch.setitem(client.application.extensions, "backroom.limiter", broken)
     for _ in range(12):
         assert login(client, "casey", "wrong-password").status_code == 401
     assert login(client, "casey").status_code == 200

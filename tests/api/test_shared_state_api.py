@@ -9,19 +9,13 @@ import logging
 
 import pytest
 
-from app.extensions import IN_PROCESS_LIMITS, limiter
+from app.extensions import IN_PROCESS_LIMITS
 from app.shared_state import SHARED_LIMITS, SharedLimitsStorage
 from tests.api.helpers import CARD_ERROR, assert_error, order_body
 from tests.api.test_flash_sales_api import open_sale, reserve
 from tests.builders import make_product, make_user
 from tests.conftest import bearer
 from tests.shared_state import dead_address, reach, served_elsewhere
-
-
-@pytest.fixture(autouse=True)
-def _limiter_alive(monkeypatch):
-    """flask-limiter's one Limiter remembers a dead storage across apps: start and end alive."""
-    monkeypatch.setattr(limiter, "_storage_dead", False)
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def login(client, username, password="password123"):
 def test_the_app_counts_in_the_shared_state(served_state, host):
     app = host()
     assert app.config["RATELIMIT_STORAGE_URI"] == SHARED_LIMITS
-    assert isinstance(limiter.storage, SharedLimitsStorage)
+    assert isinstance(app.extensions["backroom.limiter"].storage, SharedLimitsStorage)
 
 
 def test_two_web_processes_share_one_flash_budget_per_customer(served_state, host, session, admin):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from app.extensions import limiter
 from tests.api.helpers import CARD_ERROR, assert_error, order_body
 from tests.builders import make_product, make_user
 from tests.conftest import bearer, need
@@ -32,8 +31,6 @@ def username() -> str:
 
 @pytest.fixture(params=["shared", pytest.param("redis", marks=pytest.mark.redis)])
 def store(request, make_app, monkeypatch, username) -> Iterator[Store]:
-    # flask-limiter's one Limiter remembers a dead storage across apps: start alive.
-    monkeypatch.setattr(limiter, "_storage_dead", False)
     if request.param == "shared":
         served = serve_here(monkeypatch)
         yield Store(

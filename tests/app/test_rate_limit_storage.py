@@ -8,13 +8,13 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
-from app.extensions import IN_PROCESS_LIMITS, limiter
+from app.extensions import IN_PROCESS_LIMITS
 from app.rate_limits import InProcessLimits
 
 
 def test_the_app_counts_in_process_with_its_own_storage(app):
     assert app.config["RATELIMIT_STORAGE_URI"] == IN_PROCESS_LIMITS
-    assert isinstance(limiter.limiter.storage, InProcessLimits)
+    assert isinstance(app.extensions["backroom.limiter"].storage, InProcessLimits)
     assert isinstance(storage_from_string(IN_PROCESS_LIMITS), InProcessLimits)
 
 
