@@ -196,14 +196,21 @@ def own_credentials(world: World, caller: str) -> dict[str, Any]:
     return {"username": user.username, "password": PASSWORD}
 
 
+def current_password(world: World, caller: str) -> dict[str, Any]:
+    # A wrong current password would count as a failed sign-in; a blank new one is refused.
+    return {"current_password": PASSWORD}
+
+
 ROUTES: dict[str, Policy | Route] = {
     # Operations
     "ops.health": PUBLIC,
+    "ops.live": PUBLIC,
     "metrics.scrape": METRICS,
     # Sign-in and the storefront
     "auth.login": Route(PUBLIC, body=own_credentials),
     "auth.logout": PUBLIC,
     "auth.register": PUBLIC,
+    "auth.password": Route(SIGNED_IN, body=current_password),
     "catalog.home": PUBLIC,
     "catalog.index": PUBLIC,
     "catalog.show": PUBLIC,
@@ -244,6 +251,7 @@ ROUTES: dict[str, Policy | Route] = {
     "admin.users": ADMIN,
     "admin.user_create": ADMIN,
     "admin.user_active": ADMIN,
+    "admin.user_password": ADMIN,
     "admin_flash_sales.index": ADMIN,
     "admin_flash_sales.new": ADMIN,
     "admin_flash_sales.create": ADMIN,
