@@ -4,15 +4,16 @@ payment circuit breaker, kept in the memory of the serve process itself.
 `backroom serve` runs several web processes (granian workers forked from it, one per core
 by default). A rate limit and a circuit breaker must still be one limit and one breaker
 across them, exactly as in one process. So the serve process holds that state in memory
-(`SharedState`: limits' own in-memory moving windows, and a few fields per breaker) and
-serves it to its workers over a Unix socket with `multiprocessing.managers`, authenticated
-by a key made at start. Workers find the socket and the key in the environment serve gives
-them (`STATE_ADDRESS`, `STATE_KEY`); nothing else can reach it.
+(`SharedState`: limits' own in-memory moving windows, and an `InProcessBreakerState` per
+breaker) and serves it to its workers over a Unix socket with `multiprocessing.managers`,
+authenticated by a key made at start. Workers find the socket and the key in the
+environment serve gives them (`STATE_ADDRESS`, `STATE_KEY`); nothing else can reach it.
 
-Every call is one round trip, answered under one lock, so counting is exact whatever
-process asks. Should the serve process's state be unreachable, the limiter counts in the
-worker (flask-limiter's in-memory fallback) and the breaker keeps its own state, as with
-Redis down in the scaled deployment: degraded, never a 500.
+Every call is one round trip, answered atomically, so counting is exact whatever process
+asks. Should the serve process's state be unreachable, the limiter counts in the worker
+(flask-limiter's in-memory fallback) and the breaker keeps its own state, as with Redis
+down in the scaled deployment: degraded, never a 500. A worker's handle (`StateProxy`)
+whose connection broke connects afresh on its next call.
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ import shutil
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from multiprocessing.managers import BaseManager, BaseProxy, RemoteError
 from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
-import pybreaker
 from limits.storage import MovingWindowSupport, Storage
 
 from app.rate_limits import InProcessLimits
@@ -42,17 +41,72 @@ SHARED_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, RemoteError)
 LIMITS_METHODS = frozenset(
     {"incr", "get", "get_expiry", "clear", "reset", "check", "acquire_entry", "get_moving_window"}
 )
-BREAKER_FIELDS = ("state", "fail_counter", "success_counter", "opened_at")
+
+
+class InProcessBreakerState:
+    """One circuit breaker's state in this process's memory, each operation under one lock:
+    a process's own breaker (alone, or while its shared state is unreachable), and each
+    breaker the serve process keeps for its web processes (`SharedState`).
+
+    The operations are those of `app.payments.breaker.BreakerState`: a run of failures
+    opens the circuit (the first failure at the limit sets the open time; failures of calls
+    already under way when it opened are counted but leave it), a success ends the run, the
+    trial's verdict closes or reopens, and one trial at a time is admitted."""
+
+    where = "this process"
+    errors: tuple[type[Exception], ...] = ()  # nothing here can be out of reach
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._opened_at: float | None = None  # a timestamp, while open
+        self._trial_ends = 0.0  # monotonic time at which an unreleased trial stops counting
+
+    def read(self) -> tuple[int, float | None]:
+        with self._lock:
+            return self._failures, self._opened_at
+
+    def count_failure(self, fail_max: int, now: float) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= fail_max and self._opened_at is None:
+                self._opened_at = now
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._failures, self._opened_at = 0, None
+
+    def reopen(self, now: float) -> None:
+        with self._lock:
+            self._failures += 1
+            self._opened_at = now
+
+    def take_trial(self, seconds: float) -> bool:
+        """Admit one trial call until it is released or `seconds` pass."""
+        now = time.monotonic()
+        with self._lock:
+            if self._trial_ends > now:
+                return False
+            self._trial_ends = now + seconds
+            return True
+
+    def release_trial(self) -> None:
+        with self._lock:
+            self._trial_ends = 0.0
 
 
 class SharedState:
-    """The state itself, in the serve process. Every method runs under one lock."""
+    """The state itself, in the serve process. Every method is atomic: the limits under one
+    lock, each breaker under its own."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._limits = InProcessLimits()
-        self._breakers: dict[str, dict[str, Any]] = {}
-        self._trials: dict[str, float] = {}  # breaker name -> monotonic time the trial ends
+        self._breakers: dict[str, InProcessBreakerState] = {}
 
     def limits(self, method: str, args: tuple[Any, ...]) -> Any:
         if method not in LIMITS_METHODS:
@@ -61,48 +115,69 @@ class SharedState:
             return getattr(self._limits, method)(*args)
 
     def breaker(self, name: str) -> dict[str, Any]:
-        with self._lock:
-            return dict(self._fields(name))
+        """The breaker's state, failures and open time (a timestamp, or None)."""
+        failures, opened_at = self._breaker(name).read()
+        state = "closed" if opened_at is None else "open"
+        return {"state": state, "failures": failures, "opened_at": opened_at}
 
-    def set_field(self, name: str, field: str, value: Any) -> None:
-        if field not in BREAKER_FIELDS:
-            raise ValueError(f"not a breaker field: {field}")
-        with self._lock:
-            self._fields(name)[field] = value
+    def count_failure(self, name: str, fail_max: int, now: float) -> None:
+        self._breaker(name).count_failure(fail_max, now)
 
-    def incr_field(self, name: str, field: str) -> int:
-        with self._lock:
-            fields = self._fields(name)
-            fields[field] = int(fields[field]) + 1
-            return int(fields[field])
+    def clear_failures(self, name: str) -> None:
+        self._breaker(name).clear_failures()
+
+    def close_circuit(self, name: str) -> None:
+        self._breaker(name).close()
+
+    def reopen_circuit(self, name: str, now: float) -> None:
+        self._breaker(name).reopen(now)
 
     def take_trial(self, name: str, seconds: float) -> bool:
         """Admit one trial call per breaker until it is released or `seconds` pass."""
-        now = time.monotonic()
-        with self._lock:
-            if self._trials.get(name, 0.0) > now:
-                return False
-            self._trials[name] = now + seconds
-            return True
+        return self._breaker(name).take_trial(seconds)
 
     def release_trial(self, name: str) -> None:
+        self._breaker(name).release_trial()
+
+    def _breaker(self, name: str) -> InProcessBreakerState:
         with self._lock:
-            self._trials.pop(name, None)
-
-    def _fields(self, name: str) -> dict[str, Any]:
-        fields = self._breakers.get(name)
-        if fields is None:
-            fields = self._breakers[name] = {
-                "state": pybreaker.STATE_CLOSED, "fail_counter": 0, "success_counter": 0,
-                "opened_at": None,
-            }  # fmt: skip
-        return fields
+            breaker = self._breakers.get(name)
+            if breaker is None:
+                breaker = self._breakers[name] = InProcessBreakerState()
+            return breaker
 
 
-class StateProxy(BaseProxy):
-    """A worker's handle on `SharedState`: the same methods, each one round trip."""
+class RemoteState(BaseProxy):
+    """multiprocessing's proxy of `SharedState` (a connection per thread). Used through
+    `StateProxy`, which replaces it when a connection breaks."""
 
-    _exposed_ = ("limits", "breaker", "set_field", "incr_field", "take_trial", "release_trial")
+    _exposed_ = (
+        "limits", "breaker", "count_failure", "clear_failures", "close_circuit",
+        "reopen_circuit", "take_trial", "release_trial",
+    )  # fmt: skip
+
+    def call(self, method: str, args: tuple[Any, ...]) -> Any:
+        return self._callmethod(method, args)
+
+
+class StateManager(BaseManager):
+    pass
+
+
+StateManager.register("shared_state", proxytype=RemoteState)
+
+
+class StateProxy:
+    """A worker's handle on `SharedState`: the same methods, each one round trip.
+
+    A connection that broke stays broken in multiprocessing's proxy. So a call that finds
+    it broken (OSError, EOFError) drops that proxy and fails like a call to a state that is
+    gone; the next call connects afresh (`StateManager.connect()`, a new proxy)."""
+
+    def __init__(self, address: str, authkey: bytes) -> None:
+        self._address = address
+        self._authkey = authkey
+        self._remote: RemoteState | None = self._connect()  # raises when unreachable
 
     def limits(self, method: str, *args: Any) -> Any:
         return self._call("limits", (method, args))
@@ -110,11 +185,17 @@ class StateProxy(BaseProxy):
     def breaker(self, name: str) -> dict[str, Any]:
         return dict(self._call("breaker", (name,)))
 
-    def set_field(self, name: str, field: str, value: Any) -> None:
-        self._call("set_field", (name, field, value))
+    def count_failure(self, name: str, fail_max: int, now: float) -> None:
+        self._call("count_failure", (name, fail_max, now))
 
-    def incr_field(self, name: str, field: str) -> int:
-        return int(self._call("incr_field", (name, field)))
+    def clear_failures(self, name: str) -> None:
+        self._call("clear_failures", (name,))
+
+    def close_circuit(self, name: str) -> None:
+        self._call("close_circuit", (name,))
+
+    def reopen_circuit(self, name: str, now: float) -> None:
+        self._call("reopen_circuit", (name, now))
 
     def take_trial(self, name: str, seconds: float) -> bool:
         return bool(self._call("take_trial", (name, seconds)))
@@ -122,20 +203,22 @@ class StateProxy(BaseProxy):
     def release_trial(self, name: str) -> None:
         self._call("release_trial", (name,))
 
+    def _connect(self) -> RemoteState:
+        manager = StateManager(address=self._address, authkey=self._authkey)
+        manager.connect()
+        remote: RemoteState = manager.shared_state()  # type: ignore[attr-defined]
+        return remote
+
     def _call(self, method: str, args: tuple[Any, ...]) -> Any:
+        remote = self._remote
+        if remote is None:
+            remote = self._remote = self._connect()
         try:
-            return self._callmethod(method, args)
+            return remote.call(method, args)
         except (OSError, EOFError):
-            # The thread's connection is broken: the next call opens a new one.
-            self._tls.__dict__.pop("connection", None)  # type: ignore[attr-defined]
+            if self._remote is remote:  # not already replaced by another thread
+                self._remote = None
             raise
-
-
-class StateManager(BaseManager):
-    pass
-
-
-StateManager.register("shared_state", proxytype=StateProxy)
 
 
 def serve_state() -> dict[str, str]:
@@ -148,15 +231,14 @@ def serve_state() -> dict[str, str]:
     class Serving(StateManager):
         pass
 
-    Serving.register("shared_state", callable=lambda: state, proxytype=StateProxy)
+    Serving.register("shared_state", callable=lambda: state, proxytype=RemoteState)
     folder = tempfile.mkdtemp(prefix="backroom-state-")
     # Removed at exit after multiprocessing unlinks the socket (its finalizer runs at 0).
     Finalize(None, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}, exitpriority=-1)
     address = str(Path(folder) / "state.sock")
     key = secrets.token_bytes(32)
     server = Serving(address=address, authkey=key).get_server()
-    server.stop_event = threading.Event()  # type: ignore[attr-defined]  # serve_forever's
-    threading.Thread(target=server.accepter, name="shared-state", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name="shared-state", daemon=True).start()
     return {STATE_ADDRESS: address, STATE_KEY: key.hex()}
 
 
@@ -166,16 +248,16 @@ _connect_lock = threading.Lock()
 
 def connect_shared_state() -> StateProxy | None:
     """This process's handle on the serve process's state, or None when it serves none
-    (tests, `backroom web`, `backroom worker`). Connects once per process."""
+    (tests, `backroom web`, `backroom worker`). Connects once per process; raises one of
+    SHARED_ERRORS when the state cannot be reached."""
     global _connected
     address = os.environ.get(STATE_ADDRESS)
     if not address:
         return None
     with _connect_lock:
         if _connected is None or _connected[0] != os.getpid():
-            manager = StateManager(address=address, authkey=bytes.fromhex(os.environ[STATE_KEY]))
-            manager.connect()
-            _connected = (os.getpid(), manager.shared_state())  # type: ignore[attr-defined]
+            proxy = StateProxy(address, bytes.fromhex(os.environ[STATE_KEY]))
+            _connected = (os.getpid(), proxy)
         return _connected[1]
 
 
@@ -227,109 +309,36 @@ class SharedLimitsStorage(Storage, MovingWindowSupport):
         return float(start), int(count)
 
 
-class SharedCircuitStorage(pybreaker.CircuitBreakerStorage):
-    """pybreaker's state in the serve process's memory; while that cannot be reached, in
-    this process (a fallback that never raises into a payment)."""
+class SharedBreakerState:
+    """A circuit breaker's state in the serve process's memory, through a worker's handle
+    (`app.payments.breaker.BreakerState`); each operation is one round trip."""
+
+    where = "the serve process's state"
+    errors = SHARED_ERRORS
 
     def __init__(self, state: StateProxy, name: str) -> None:
-        super().__init__(name)
-        self._shared = state
-        self._fallback = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self._state = state
+        self._name = name
 
-    def snapshot(self) -> tuple[str, int, datetime | None]:
-        """(state, consecutive failures, opened at) in one round trip."""
-        try:
-            fields = self._shared.breaker(self.name)
-        except SHARED_ERRORS:
-            fallback = self._fallback
-            return fallback.state, fallback.counter, fallback.opened_at
-        opened = fields["opened_at"]
-        opened_at = datetime.fromtimestamp(opened, UTC) if opened is not None else None
-        return str(fields["state"]), int(fields["fail_counter"]), opened_at
+    def read(self) -> tuple[int, float | None]:
+        fields = self._state.breaker(self._name)
+        opened_at = fields["opened_at"]
+        return int(fields["failures"]), None if opened_at is None else float(opened_at)
+
+    def count_failure(self, fail_max: int, now: float) -> None:
+        self._state.count_failure(self._name, fail_max, now)
+
+    def clear_failures(self) -> None:
+        self._state.clear_failures(self._name)
+
+    def close(self) -> None:
+        self._state.close_circuit(self._name)
+
+    def reopen(self, now: float) -> None:
+        self._state.reopen_circuit(self._name, now)
 
     def take_trial(self, seconds: float) -> bool:
-        return self._shared.take_trial(self.name, seconds)
+        return self._state.take_trial(self._name, seconds)
 
     def release_trial(self) -> None:
-        self._shared.release_trial(self.name)
-
-    def _get(self, field: str) -> Any:
-        try:
-            return self._shared.breaker(self.name)[field]
-        except SHARED_ERRORS:
-            return getattr(self._fallback, _FALLBACK_NAMES[field])
-
-    def _set(self, field: str, value: Any) -> None:
-        """Set `state` or `opened_at` (a timestamp)."""
-        try:
-            self._shared.set_field(self.name, field, value)
-        except SHARED_ERRORS:
-            if field == "opened_at":
-                self._fallback.opened_at = datetime.fromtimestamp(value, UTC)
-            else:
-                self._fallback.state = value
-
-    def _incr(self, field: str) -> None:
-        try:
-            self._shared.incr_field(self.name, field)
-        except SHARED_ERRORS:
-            if field == "fail_counter":
-                self._fallback.increment_counter()
-            else:
-                self._fallback.increment_success_counter()
-
-    @property
-    def state(self) -> str:
-        return str(self._get("state"))
-
-    @state.setter
-    def state(self, state: str) -> None:
-        self._set("state", state)
-
-    def increment_counter(self) -> None:
-        self._incr("fail_counter")
-
-    def reset_counter(self) -> None:
-        self._set_counter("fail_counter")
-
-    def increment_success_counter(self) -> None:
-        self._incr("success_counter")
-
-    def reset_success_counter(self) -> None:
-        self._set_counter("success_counter")
-
-    def _set_counter(self, field: str) -> None:
-        try:
-            self._shared.set_field(self.name, field, 0)
-        except SHARED_ERRORS:
-            if field == "fail_counter":
-                self._fallback.reset_counter()
-            else:
-                self._fallback.reset_success_counter()
-
-    @property
-    def counter(self) -> int:
-        return int(self._get("fail_counter"))
-
-    @property
-    def success_counter(self) -> int:
-        return int(self._get("success_counter"))
-
-    @property
-    def opened_at(self) -> datetime | None:
-        value = self._get("opened_at")
-        if value is None or isinstance(value, datetime):
-            return value
-        return datetime.fromtimestamp(value, UTC)
-
-    @opened_at.setter
-    def opened_at(self, value: datetime) -> None:
-        self._set("opened_at", value.timestamp())
-
-
-_FALLBACK_NAMES = {
-    "state": "state",
-    "fail_counter": "counter",
-    "success_counter": "success_counter",
-    "opened_at": "opened_at",
-}
+        self._state.release_trial(self._name)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ROOT
-from app.shared_state import STATE_ADDRESS, STATE_KEY, StateManager, StateProxy, serve_state
+from app.shared_state import STATE_ADDRESS, STATE_KEY, StateProxy, serve_state
 
 # `app.shared_state` names the function `app/__init__.py` imports, not the module.
 MODULE = importlib.import_module("app.shared_state")
@@ -49,10 +49,7 @@ def forget(env: dict[str, str]) -> None:
 
 def connect(env: dict[str, str]) -> StateProxy:
     """A handle of its own on the state at `env`, as another process would open it."""
-    manager = StateManager(address=env[STATE_ADDRESS], authkey=bytes.fromhex(env[STATE_KEY]))
-    manager.connect()
-    proxy: StateProxy = manager.shared_state()  # type: ignore[attr-defined]
-    return proxy
+    return StateProxy(env[STATE_ADDRESS], bytes.fromhex(env[STATE_KEY]))
 
 
 def dead_address(tmp_path: Path) -> dict[str, str]:

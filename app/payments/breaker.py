@@ -1,38 +1,47 @@
-"""The payment circuit breaker: pybreaker, with its state in Redis when REDIS_URL is set,
-or in the serve process's memory when the web processes of `backroom serve` share it
-(`app.shared_state`).
+"""The payment circuit breaker: closed → open after `fail_max` consecutive gateway failures;
+open fails fast (`BreakerOpen`) for `reset_seconds`; then one trial call decides (success
+closes, failure reopens).
 
-pybreaker keeps the state (closed, open, half-open), the failure count and the open time;
-calls themselves run outside its lock (see `_call`).
+The state machine is here; its state (the run of failures, the open time, the trial) is
+kept behind `BreakerState`: in Redis when REDIS_URL is set (one breaker for every process on
+every host), in the serve process's memory for the web processes of `backroom serve`
+(`app.shared_state`), else in this process. Each operation is atomic in its store, so
+processes need no lock of their own: failures are counted by increment, the first failure
+at the limit sets the open time (a failure of a call already under way when it opened is
+counted but leaves it), and the trial is a marker only one caller can set, which expires
+should its caller never report back. Gateway calls run outside any lock, side by side.
 
-pybreaker lets every call through while half-open; CONTRACT wants one trial call to
-decide. So a trial token (a lock in process, `SET NX` in Redis, `take_trial` in the serve
-process) admits exactly one caller
-once the open period has passed, and everyone else keeps failing fast until it answers.
+A payment while all is well costs one read of the state (`status`, or the `check` whose
+closed status `call(checked=...)` reuses) and no write: a success writes only to end a run
+of failures. Whoever takes the trial reads the state again first, so a trial admitted just
+after another has given its verdict does not judge a second time.
+
+With Redis or the serve process's state unreachable, every operation falls back to this
+process's own state (logged): payments go on with a per-process breaker, and the shared
+state is used again as soon as it answers. Nothing here raises into a payment but the
+gateway's own answer or `BreakerOpen`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from multiprocessing.managers import RemoteError
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import pybreaker
 from redis.exceptions import RedisError
 
-from app.shared_state import SHARED_ERRORS, SharedCircuitStorage, StateProxy
+from app.shared_state import InProcessBreakerState, SharedBreakerState, StateProxy
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 TRIAL_SECONDS = 30  # a trial call that never reports back stops blocking the next one
-STATE_NAMES = {"closed": "closed", "open": "open", "half-open": "half_open"}
+# The states a status reports, as the API and the metrics name them.
+STATE_NAMES = {"closed": "closed", "open": "open", "half_open": "half_open"}
 
 
 class BreakerOpen(Exception):
@@ -52,85 +61,107 @@ class BreakerStatus:
     retry_after: int
 
 
+class BreakerState(Protocol):
+    """Where one breaker's state lives. Every operation is atomic; `errors` are what its
+    calls raise when the state cannot be reached."""
+
+    where: str
+    errors: tuple[type[Exception], ...]
+
+    def read(self) -> tuple[int, float | None]:
+        """(consecutive failures, open time as a timestamp or None while closed)."""
+
+    def count_failure(self, fail_max: int, now: float) -> None:
+        """One more failure; at `fail_max` or more, open at `now` unless already open."""
+
+    def clear_failures(self) -> None:
+        """A success: the run of failures is over (an open circuit stays open)."""
+
+    def close(self) -> None:
+        """No failures, not open."""
+
+    def reopen(self, now: float) -> None:
+        """The trial failed: one more failure, open again from `now`."""
+
+    def take_trial(self, seconds: float) -> bool:
+        """Admit one caller until it releases the trial or `seconds` pass."""
+
+    def release_trial(self) -> None: ...
+
+
+class RedisBreakerState:
+    """A breaker's state in Redis, under `{namespace}:breaker:{name}:…`: `failures` (INCR),
+    `opened_at` (a timestamp, SET NX on opening), `trial` (SET NX with an expiry). A read
+    is one MGET."""
+
+    where = "Redis"
+    errors: tuple[type[Exception], ...] = (RedisError,)
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._failures = f"{prefix}:failures"
+        self._opened_at = f"{prefix}:opened_at"
+        self._trial = f"{prefix}:trial"
+
+    def read(self) -> tuple[int, float | None]:
+        failures, opened_at = self._client.mget([self._failures, self._opened_at])
+        return int(failures or 0), None if opened_at is None else float(opened_at)
+
+    def count_failure(self, fail_max: int, now: float) -> None:
+        if int(self._client.incr(self._failures)) >= fail_max:
+            self._client.set(self._opened_at, repr(now), nx=True)
+
+    def clear_failures(self) -> None:
+        self._client.set(self._failures, 0)
+
+    def close(self) -> None:
+        self._client.pipeline().set(self._failures, 0).delete(self._opened_at).execute()
+
+    def reopen(self, now: float) -> None:
+        self._client.pipeline().incr(self._failures).set(self._opened_at, repr(now)).execute()
+
+    def take_trial(self, seconds: float) -> bool:
+        return bool(self._client.set(self._trial, b"1", nx=True, px=int(seconds * 1000)))
+
+    def release_trial(self) -> None:
+        self._client.delete(self._trial)
+
+
 class PaymentBreaker:
-    """Wraps gateway calls; only exceptions of `failure_types` count as failures."""
+    """Wraps gateway calls; only exceptions of `failure_types` count as failures, any other
+    answer (a decline, say) shows the gateway is up."""
 
     def __init__(
         self,
         *,
         name: str,
         fail_max: int,
-        reset_seconds: int,
+        reset_seconds: float,
         redis: Any | None = None,
         shared: StateProxy | None = None,
         namespace: str = "backroom",
         failure_types: tuple[type[BaseException], ...] = (Exception,),
     ) -> None:
         self.name = name
+        self.fail_max = fail_max
         self.reset_seconds = reset_seconds
-        self._redis = redis
-        self._trial_key = f"{namespace}:breaker:{name}:trial"
-        self._trial_lock = threading.Lock()
-        storage: pybreaker.CircuitBreakerStorage
-        storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-        self._state_keys: list[str] = []
-        self._shared: SharedCircuitStorage | None = None
-        if redis is None and shared is not None:
-            storage = self._shared = SharedCircuitStorage(shared, name)
-        if redis is not None:
-            try:
-                storage = in_redis = pybreaker.CircuitRedisStorage(
-                    pybreaker.STATE_CLOSED, redis, namespace=f"{namespace}:breaker:{name}"
-                )
-                keys = ("state", "fail_counter", "opened_at")
-                self._state_keys = [in_redis._namespace(key) for key in keys]
-            except RedisError as exc:
-                # Payments must still work with Redis down; the state is then per process.
-                log.warning("Redis unreachable (%s): the %s breaker keeps its state in process",
-                            exc, name)  # fmt: skip
-                self._redis = redis = None
         self._failure_types = failure_types
-        self._cb = pybreaker.CircuitBreaker(
-            fail_max=fail_max,
-            reset_timeout=reset_seconds,
-            state_storage=storage,
-            name=name,
-            exclude=[lambda exc: not isinstance(exc, self._failure_types)],
-            throw_new_error_on_trip=False,
-        )
-
-    def _snapshot(self) -> tuple[str, int, datetime | None]:
-        """(state, consecutive failures, opened at), read in one round trip from Redis."""
-        storage = self._cb._state_storage
-        if self._shared is not None:
-            return self._shared.snapshot()
-        if self._redis is not None:
-            try:
-                raw_state, raw_failures, raw_opened = self._redis.mget(self._state_keys)
-            except RedisError:
-                log.warning("Redis unreachable: the %s breaker reads its fallback", self.name)
-            else:
-                if raw_state is not None:  # a missing state is re-created by pybreaker below
-                    opened_at = None
-                    if raw_opened:
-                        opened_at = datetime(*time.gmtime(int(raw_opened))[:6], tzinfo=UTC)
-                    return raw_state.decode(), int(raw_failures or 0), opened_at
-        raw = storage.state
-        return raw, storage.counter, storage.opened_at if raw != "closed" else None
+        own: BreakerState = InProcessBreakerState()
+        self._states: tuple[BreakerState, ...] = (own,)  # the shared one first, if any
+        if redis is not None:
+            self._states = (RedisBreakerState(redis, f"{namespace}:breaker:{name}"), own)
+        elif shared is not None:
+            self._states = (SharedBreakerState(shared, name), own)
 
     def status(self, now: datetime | None = None) -> BreakerStatus:
         now = now or datetime.now(UTC)
-        raw, failures, opened_at = self._snapshot()
-        if raw == "closed":
-            opened_at = None
-        state = STATE_NAMES.get(raw, raw)
-        retry_after = 0
-        if raw == "open" and opened_at is not None:
-            remaining = (opened_at + timedelta(seconds=self.reset_seconds) - now).total_seconds()
-            if remaining <= 0:
-                state = "half_open"
-            retry_after = max(0, math.ceil(remaining))
-        return BreakerStatus(self.name, state, failures, opened_at, retry_after)
+        failures, opened = self._use(lambda state: state.read())
+        if opened is None:
+            return BreakerStatus(self.name, "closed", failures, None, 0)
+        opened_at = datetime.fromtimestamp(opened, UTC)
+        remaining = (opened_at + timedelta(seconds=self.reset_seconds) - now).total_seconds()
+        state = "open" if remaining > 0 else "half_open"
+        return BreakerStatus(self.name, state, failures, opened_at, max(0, math.ceil(remaining)))
 
     def check(self) -> BreakerStatus:
         """Fail fast with BreakerOpen while the open period lasts; no call is made. Returns
@@ -155,82 +186,87 @@ class PaymentBreaker:
         status = checked if checked is not None and checked.state == "closed" else None
         status = status or self.status()
         if status.state == "closed":
-            # A success only resets the run of failures; with none to reset, nothing is
-            # written (the common case costs one read of the shared state, not four calls).
-            return self._call(func, *args, report_success=status.failures > 0, **kwargs)
+            return self._closed_call(status, func, args, kwargs)
         if status.state == "open":
             raise BreakerOpen(max(1, status.retry_after))
-        if not self._take_trial():
+        admitted = self._use(lambda state: state if state.take_trial(TRIAL_SECONDS) else None)
+        if admitted is None:
             raise BreakerOpen(1)
         try:
-            return self._call(func, *args, **kwargs)
+            # Another trial may have given its verdict between the read above and ours.
+            status = self.status()
+            if status.state == "closed":
+                return self._closed_call(status, func, args, kwargs)
+            if status.state == "open":
+                raise BreakerOpen(max(1, status.retry_after))
+            return self._run(
+                func,
+                args,
+                kwargs,
+                failed=lambda state: state.reopen(time.time()),
+                answered=lambda state: state.close(),
+            )
         finally:
-            self._release_trial()
-
-    def _call(
-        self, func: Callable[..., T], *args: Any, report_success: bool = True, **kwargs: Any
-    ) -> T:
-        # pybreaker runs the guarded call while holding its lock, which would let only one
-        # payment in the process talk to the gateway at a time. So the call runs here,
-        # unlocked, and only its outcome goes through pybreaker's state machine.
-        try:
-            result = func(*args, **kwargs)
-        except self._failure_types as exc:
-            self._report(exc)
-            raise
-        except Exception:
-            if report_success:
-                self._report(None)  # any other answer means the gateway is up
-            raise
-        if report_success:
-            self._report(None)
-        return result
-
-    def _report(self, failure: BaseException | None) -> None:
-        def outcome() -> None:
-            if failure is not None:
-                raise failure
-
-        cb = self._cb
-        with cb._lock:
-            stored = cb.current_state
-            if stored != cb._state.name:
-                # Moved by another process: adopt it as it is. pybreaker's own refresh
-                # would announce the change, and a "closed" announced resets the shared
-                # count of failures other processes have just recorded.
-                cb._state = cb._create_new_state(stored, prev_state=cb._state, notify=False)
-            try:
-                cb.call(outcome)
-            except pybreaker.CircuitBreakerError:
-                pass  # opened meanwhile by another call: nothing more to record
-            except self._failure_types:
-                pass  # counted; the caller re-raises the original failure
-
-    def _take_trial(self) -> bool:
-        if self._shared is not None:
-            try:
-                return self._shared.take_trial(TRIAL_SECONDS)
-            except SHARED_ERRORS:
-                log.warning("shared state unreachable: the trial is admitted in this process only")
-        if self._redis is not None:
-            try:
-                return bool(self._redis.set(self._trial_key, b"1", nx=True, ex=TRIAL_SECONDS))
-            except RedisError:
-                log.warning("Redis unreachable: the trial call is admitted in this process only")
-        return self._trial_lock.acquire(blocking=False)
-
-    def _release_trial(self) -> None:
-        if self._trial_lock.locked():
-            self._trial_lock.release()
-            return
-        try:
-            if self._shared is not None:
-                self._shared.release_trial()
-            elif self._redis is not None:
-                self._redis.delete(self._trial_key)
-        except (RedisError, OSError, EOFError, RemoteError):  # the marker expires by itself
-            log.warning("Redis unreachable: the trial marker will expire on its own")
+            self._release(admitted)
 
     def reset(self) -> None:
         """Close the circuit (admin action and tests)."""
-        self._cb.close()
+        for state in self._states:
+            try:
+                state.close()
+                state.release_trial()
+            except state.errors as exc:
+                log.warning("%s unreachable (%s): the %s breaker was reset in this process only",
+                            state.where, exc, self.name)  # fmt: skip
+
+    def _closed_call(
+        self, status: BreakerStatus, func: Callable[..., T], args: Any, kwargs: Any
+    ) -> T:
+        # A success only ends a run of failures; with none to end, nothing is written.
+        return self._run(
+            func,
+            args,
+            kwargs,
+            failed=lambda state: state.count_failure(self.fail_max, time.time()),
+            answered=(lambda state: state.clear_failures()) if status.failures else None,
+        )
+
+    def _run(
+        self,
+        func: Callable[..., T],
+        args: Any,
+        kwargs: Any,
+        *,
+        failed: Callable[[BreakerState], None],
+        answered: Callable[[BreakerState], None] | None,
+    ) -> T:
+        try:
+            result = func(*args, **kwargs)
+        except self._failure_types:
+            self._use(failed)
+            raise
+        except Exception:
+            if answered is not None:
+                self._use(answered)  # any other answer means the gateway is up
+            raise
+        if answered is not None:
+            self._use(answered)
+        return result
+
+    def _use(self, operation: Callable[[BreakerState], T]) -> T:
+        """`operation` on the shared state; while that cannot be reached, on this process's."""
+        *shared, own = self._states
+        for state in shared:
+            try:
+                return operation(state)
+            except state.errors as exc:
+                log.warning("%s unreachable (%s): the %s breaker uses this process's state",
+                            state.where, exc, self.name)  # fmt: skip
+        return operation(own)
+
+    def _release(self, admitted: BreakerState) -> None:
+        try:
+            admitted.release_trial()
+        except admitted.errors as exc:
+            log.warning("%s unreachable (%s): the %s breaker's trial marker will expire",
+                        admitted.where, exc, self.name)  # fmt: skip

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+from multiprocessing.managers import RemoteError
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,17 @@ from limits.strategies import MovingWindowRateLimiter
 
 from app.config import ROOT
 from app.shared_state import (
+    SHARED_ERRORS,
     SHARED_LIMITS,
     STATE_ADDRESS,
     STATE_KEY,
+    RemoteState,
     SharedLimitsStorage,
+    StateManager,
     StateProxy,
     connect_shared_state,
 )
-from tests.shared_state import MODULE, dead_address, reach
+from tests.shared_state import MODULE, connect, dead_address, reach, served_elsewhere, stop
 
 
 @pytest.fixture
@@ -48,8 +52,8 @@ def test_it_connects_again_in_a_new_process(served_state, monkeypatch):
     monkeypatch.setattr(MODULE, "_connected", (-1, stale))  # as seen after a fork
     fresh = connect_shared_state()
     assert fresh is not stale
-    fresh.set_field("payment", "fail_counter", 2)
-    assert stale.breaker("payment")["fail_counter"] == 2  # one state behind both
+    fresh.count_failure("payment", 3, time.time())
+    assert stale.breaker("payment")["failures"] == 1  # one state behind both
 
 
 def test_there_is_no_shared_state_without_the_environment(monkeypatch):
@@ -105,18 +109,68 @@ def test_it_reports_a_state_it_cannot_reach(monkeypatch, tmp_path):
         storage.get_moving_window("flash", 5, 60)
 
 
-def test_it_refuses_what_is_not_a_limits_method_or_a_breaker_field(served_state):
+def test_it_refuses_what_is_not_a_limits_method(served_state):
     proxy = connect_shared_state()
     with pytest.raises(ValueError, match="not a limits storage method"):
         proxy.limits("__init__")
     with pytest.raises(ValueError, match="not a limits storage method"):
         proxy.limits("storage")
-    with pytest.raises(ValueError, match="not a breaker field"):
-        proxy.set_field("payment", "__class__", "x")
-    assert proxy.breaker("payment") == {
-        "state": "closed", "fail_counter": 0, "success_counter": 0, "opened_at": None,
-    }  # fmt: skip
+    assert proxy.breaker("payment") == {"state": "closed", "failures": 0, "opened_at": None}
     assert proxy.limits("check") is True  # the refusals left the connection usable
+
+
+def test_it_serves_only_the_methods_of_the_state(served_state):
+    remote = StateManager(
+        address=served_state[STATE_ADDRESS], authkey=bytes.fromhex(served_state[STATE_KEY])
+    )
+    remote.connect()
+    with pytest.raises(RemoteError, match="not in exposed"):
+        remote.shared_state().call("_breaker", ("payment",))
+
+
+def test_it_keeps_each_breaker_s_run_of_failures_and_open_time(served_state):
+    proxy = connect_shared_state()
+    proxy.count_failure("payment", 2, 100.0)
+    assert proxy.breaker("payment") == {"state": "closed", "failures": 1, "opened_at": None}
+    proxy.count_failure("payment", 2, 101.0)
+    proxy.count_failure("payment", 2, 102.0)  # a call under way when it opened
+    assert proxy.breaker("payment") == {"state": "open", "failures": 3, "opened_at": 101.0}
+    assert proxy.breaker("other")["state"] == "closed"  # a state per breaker
+    proxy.clear_failures("payment")
+    assert proxy.breaker("payment") == {"state": "open", "failures": 0, "opened_at": 101.0}
+    proxy.reopen_circuit("payment", 110.0)
+    assert proxy.breaker("payment") == {"state": "open", "failures": 1, "opened_at": 110.0}
+    proxy.close_circuit("payment")
+    assert proxy.breaker("payment") == {"state": "closed", "failures": 0, "opened_at": None}
+
+
+def test_a_handle_whose_connection_broke_connects_afresh(served_state, monkeypatch):
+    proxy = connect_shared_state()
+    proxy.count_failure("payment", 3, time.time())
+    used: list[RemoteState] = []
+    answer = RemoteState.call
+
+    def breaks_once(remote, method, args):
+        used.append(remote)
+        if len(used) == 1:
+            raise EOFError("connection closed mid-answer")
+        return answer(remote, method, args)
+
+    monkeypatch.setattr(RemoteState, "call", breaks_once)
+    with pytest.raises(EOFError):
+        proxy.breaker("payment")
+    assert proxy.breaker("payment")["failures"] == 1  # the same state, reached again
+    assert used[1] is not used[0]  # through a new connection
+
+
+def test_a_handle_on_a_state_that_is_gone_fails_each_call_without_hanging():
+    with served_elsewhere() as (env, serve):
+        proxy = connect(env)
+        assert proxy.breaker("payment")["state"] == "closed"
+        stop(serve)
+        for _ in range(2):  # the first finds the connection broken, the next cannot connect
+            with pytest.raises(SHARED_ERRORS):
+                proxy.breaker("payment")
 
 
 def test_it_admits_one_trial_until_released_or_expired(served_state):

@@ -178,6 +178,16 @@ def test_it_lets_gateway_calls_run_at_the_same_time(breaker):
     assert breaker.status().state == "closed"
 
 
+def test_a_call_under_way_when_it_opened_counts_but_keeps_the_open_time(breaker, calls):
+    under_way = breaker.check()
+    trip(breaker, calls)
+    opened = breaker.status().opened_at
+    with pytest.raises(GatewayFailure):
+        breaker.call(calls.fail, checked=under_way)
+    status = breaker.status()
+    assert (status.state, status.failures, status.opened_at) == ("open", 4, opened)
+
+
 def test_it_closes_on_an_admin_reset(breaker, calls):
     trip(breaker, calls)
     breaker.reset()

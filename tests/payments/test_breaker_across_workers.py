@@ -2,7 +2,7 @@
 whether its state lives in the serve process (`app.shared_state`, the embedded default) or
 in Redis (the scaled deployment). Each test runs on both.
 
-Each PaymentBreaker below is one web process's view: its own pybreaker, the shared state."""
+Each PaymentBreaker below is one web process's, with its own handle on the shared state."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tests.payments.breakers import fail, redis_connection, trip
 from tests.shared_state import connect, serve_here
 
 Worker = Callable[[], PaymentBreaker]
-# Redis keeps opened_at to the second; the serve process's state as a float timestamp.
+# Open periods: Redis's is longer, so that the checks of a test, each a network round trip,
+# still fall inside it on a busy machine.
 RESET = {"shared": 0.2, "redis": 2.0}
 
 
@@ -167,9 +168,34 @@ def test_a_success_in_one_worker_ends_the_run_of_failures_for_all(worker):
 
 def test_failures_counted_after_a_close_in_another_worker_are_kept(worker, reset):
     first, second = worker(), worker()
-    trip(first)  # first's pybreaker now believes the circuit open
+    trip(first)  # first saw it open: nothing of that may linger once second closes it
     time.sleep(reset + 0.05)
     assert second.call(lambda: "paid") == "paid"  # the trial closes it, in second
     trip(second, n=2)
     trip(first, n=1)  # three consecutive failures in all
     assert first.status().state == "open"
+
+
+def test_a_failure_of_a_call_under_way_when_it_opened_is_counted_and_keeps_the_open_time(worker):
+    first, second = worker(), worker()
+    under_way = second.check()  # read before the circuit opened
+    trip(first)
+    opened = first.status().opened_at
+    with pytest.raises(GatewayFailure):
+        second.call(fail, checked=under_way)
+    status = first.status()
+    assert (status.state, status.failures, status.opened_at) == ("open", 4, opened)
+
+
+def test_a_success_of_a_call_under_way_when_it_opened_ends_the_run_but_not_the_open_period(
+    worker,
+):
+    first, second = worker(), worker()
+    trip(first, n=2)
+    under_way = second.check()  # closed, two failures
+    trip(first, n=1)
+    assert second.call(lambda: "paid", checked=under_way) == "paid"
+    status = first.status()
+    assert (status.state, status.failures) == ("open", 0)
+    with pytest.raises(BreakerOpen):
+        second.call(lambda: "not called")

@@ -14,7 +14,7 @@ from app.payments import GatewayFailure, PaymentBreaker
 from tests.payments.breakers import redis_connection, trip
 
 pytestmark = pytest.mark.redis
-RESET = 2  # whole seconds: Redis keeps opened_at to the second
+RESET = 2  # seconds; long enough for the round trips of a test on a busy machine
 
 
 @pytest.fixture
@@ -92,12 +92,36 @@ def test_a_payment_while_all_is_well_costs_one_read_of_the_shared_state(redis_cl
     assert counting.commands == ["mget"]
 
 
+def test_it_keeps_its_state_under_the_namespace(redis_client, namespace):
+    breaker = worker(redis_client, namespace)
+    trip(breaker, n=2)
+    keys = f"{namespace}:breaker:payment"
+    assert redis_client.get(f"{keys}:failures") == b"2"
+    assert redis_client.get(f"{keys}:opened_at") is None
+    trip(breaker, n=1)
+    opened = float(redis_client.get(f"{keys}:opened_at"))
+    assert opened == pytest.approx(breaker.status().opened_at.timestamp(), abs=1e-5)
+    breaker.reset()
+    assert redis_client.mget([f"{keys}:failures", f"{keys}:opened_at"]) == [b"0", None]
+
+
+def test_a_failure_costs_a_read_and_an_increment_and_opening_one_write_more(
+    redis_client, namespace
+):
+    counting = CountingRedis(redis_client)
+    breaker = worker(counting, namespace)
+    trip(breaker, n=2)
+    counting.commands.clear()
+    trip(breaker, n=1)
+    assert counting.commands == ["mget", "incr", "set"]
+
+
 def test_payments_go_on_when_redis_goes_away_after_start(redis_client, namespace):
     counting = CountingRedis(redis_client)
     breaker = worker(counting, namespace)
     trip(breaker, n=2)
     counting.down = True
-    assert breaker.status().state == "closed"  # pybreaker's fallback state
+    assert breaker.status().state == "closed"  # this process's own state
     assert breaker.call(lambda: "paid") == "paid"
     counting.down = False
     assert breaker.status().failures == 2  # nothing was lost meanwhile

@@ -2,7 +2,7 @@
 is particular to it (round trips per payment, a working breaker when that state is gone).
 What every shared state must do is in test_breaker_across_workers.
 
-Each PaymentBreaker below is one web process's view: its own pybreaker, the shared state."""
+Each PaymentBreaker below is one web process's, with its own handle on the shared state."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from app.payments import BreakerOpen, GatewayFailure, PaymentBreaker
 from app.shared_state import StateProxy
-from tests.payments.breakers import trip
+from tests.payments.breakers import fail, trip
 from tests.shared_state import connect, served_elsewhere, stop
 
 RESET = 0.2  # seconds; the shared state keeps opened_at as a float timestamp
@@ -80,6 +80,27 @@ def test_a_checked_payment_reads_again_unless_the_check_saw_it_closed(worker, se
     assert third.call(lambda: "paid", checked=checked) == "paid"  # the trial, taken afresh
     assert counting.calls[:2] == ["breaker", "take_trial"]
     assert second.status().state == "closed"
+
+
+def test_a_trial_admitted_after_another_has_closed_the_circuit_is_an_ordinary_call(
+    worker, served_state
+):
+    first = worker()
+    trip(first)
+    time.sleep(RESET + 0.05)
+
+    class Late(CountingState):
+        """Reaches for the trial just after `first`'s trial has closed the circuit."""
+
+        def take_trial(self, *args):
+            assert first.call(lambda: "trial") == "trial"
+            return self._proxy.take_trial(*args)
+
+    late = worker(Late(connect(served_state)))
+    with pytest.raises(GatewayFailure):
+        late.call(fail)  # read half open, then admitted to a trial already decided
+    status = first.status()
+    assert (status.state, status.failures) == ("closed", 1)  # counted, not a second verdict
 
 
 def test_payments_go_on_in_process_when_the_state_goes_away():
