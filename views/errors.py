@@ -51,11 +51,9 @@ def render_domain_error(error: DomainError) -> Response:
         response = Response(render_template("_alert.html", error=error))
         response.headers["HX-Retarget"] = "#alerts"
         response.headers["HX-Reswap"] = "innerHTML"
-        # htmx does not swap error statuses by default; the status is kept in a header.
+        # htmx swaps no error status by default: app.js swaps a retargeted alert whatever
+        # its status. The status is the real one, for logs and metrics; the header repeats it.
         response.headers["X-Error-Status"] = str(error.status)
-        if error.retry_after is not None:
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
     else:
         response = Response(render_template("error.html", error=error), mimetype="text/html")
     response.status_code = error.status
