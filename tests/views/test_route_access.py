@@ -435,7 +435,7 @@ def error_of(response: TestResponse) -> dict[str, Any]:
 
 
 def describe(response: TestResponse) -> str:
-    status = response.headers.get("X-Error-Status") or str(response.status_code)
+    status = str(response.status_code)
     if signs_in(response):
         return f"{status} to sign in"
     if response.is_json:
@@ -452,7 +452,7 @@ def refused_csrf(response: TestResponse) -> bool:
 
 def problem(response: TestResponse, expected: str, api: bool) -> str | None:
     """Why the answer is not `expected`, or None. htmx alerts keep their status in a header."""
-    status = int(response.headers.get("X-Error-Status") or response.status_code)
+    status = response.status_code
     got = describe(response)
     if status == 500:
         return f"crashed ({got})"
