@@ -101,7 +101,8 @@ def password() -> Any:
         known = login_guard.sign_in(me.username, fields["current_password"])
     except RateLimited as error:
         errors = {"current_password": error.message}
-        return render_template("auth/password.html", errors=errors), 429
+        page = render_template("auth/password.html", errors=errors)
+        return page, 429, {"Retry-After": str(error.retry_after)}
     if known is None:
         errors = {"current_password": "is not your current password"}
         return render_template("auth/password.html", errors=errors), 422

@@ -45,7 +45,7 @@ class FlashSeedError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass
 class SeededFlash:
     """What the seeding process reports: the customers and their password, the products.
     `tokens` are filled in once the server answers (`sign_in`)."""

@@ -121,6 +121,7 @@ def test_wrong_current_passwords_count_as_failed_sign_ins(make_app, customer):
         assert wrong.status_code == 422
     locked = client.post("/account/password", data={**form, "current_password": "password123"})
     assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
     assert "too many failed sign-ins" in text(locked)
 
 
