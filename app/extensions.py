@@ -55,6 +55,14 @@ def build_limiter(app: Flask) -> Limiter:
     its storage (and whether that storage is down) belongs to this app alone."""
     limiter = Limiter(key_func=rate_limit_key)
     limiter.init_app(app)
+
+    @limiter.request_filter
+    def _declares_no_limit() -> bool:
+        # No default or application-wide limits exist: a request to a view that declares
+        # none is exempt, which spares flask-limiter's per-request hook most of its work.
+        view = current_app.view_functions.get(request.endpoint or "")
+        return not getattr(view, LIMITS, None)
+
     for endpoint, view in list(app.view_functions.items()):
         view = cast(Callable[..., Any], view)
         declared = getattr(view, LIMITS, [])
