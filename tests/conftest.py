@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,22 +91,30 @@ def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database URL with the schema created, one per backend for the whole run."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.db"
-        url = f"sqlite:///{path}"
-        engine = create_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
+    with database_with_schema(request.param, tmp_path_factory.mktemp("db") / "test.db") as url:
         yield url
-        return
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    need("PostgreSQL", bool(base), "set TEST_DATABASE_URL=postgresql+psycopg://...")
-    url = create_postgres_database(base)
+
+
+@contextmanager
+def database_with_schema(kind: str, sqlite_file: Path) -> Iterator[str]:
+    """The URL of a new database with the schema: SQLite at `sqlite_file`, or PostgreSQL
+    beside TEST_DATABASE_URL (skipped without it, failed under REQUIRE_SERVICES=1), which
+    is dropped afterwards."""
+    base = ""
+    if kind == "sqlite":
+        url = f"sqlite:///{sqlite_file}"
+    else:
+        base = os.environ.get("TEST_DATABASE_URL", "")
+        need("PostgreSQL", bool(base), "set TEST_DATABASE_URL=postgresql+psycopg://...")
+        url = create_postgres_database(base)
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    drop_postgres_database(base, url)
+    try:
+        yield url
+    finally:
+        if base:
+            drop_postgres_database(base, url)
 
 
 @pytest.fixture(scope="session")

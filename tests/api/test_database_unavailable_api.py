@@ -18,11 +18,10 @@ import views.api.catalog
 import views.catalog
 from app import create_app
 from app.config import Config
-from app.db import Base
 from app.services.users import issue_token
 from tests.api.helpers import assert_error
 from tests.builders import make_user
-from tests.conftest import create_postgres_database, drop_postgres_database, need
+from tests.conftest import database_with_schema
 
 
 def lost_connection(*_args, **_kwargs):
@@ -62,20 +61,13 @@ def test_it_answers_htmx_with_an_inline_alert(client, monkeypatch):
 
 
 @pytest.fixture
-def own_postgres() -> Iterator[str]:
+def own_postgres(tmp_path: Path) -> Iterator[str]:
     """A PostgreSQL database of this test's own, with the schema, that it may lock out."""
-    base = os.environ.get("TEST_DATABASE_URL", "")
-    need("PostgreSQL", bool(base), "set TEST_DATABASE_URL=postgresql+psycopg://...")
-    url = create_postgres_database(base)
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'ALTER DATABASE "{make_url(url).database}" ALLOW_CONNECTIONS true'))
-    admin.dispose()
-    drop_postgres_database(base, url)
+    with database_with_schema("postgresql", tmp_path / "unused.db") as url:
+        try:
+            yield url
+        finally:
+            set_reachable(url, True)
 
 
 def set_reachable(url: str, reachable: bool) -> None:
