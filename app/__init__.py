@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, g
+from flask import Flask, flash, g
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
@@ -180,6 +180,10 @@ def current_payments() -> Payments:
 
 
 SESSION_EPOCH = "epoch"
+ENDED = (
+    "You were signed out. That happens when you sign out on another device, your password "
+    "changes, or your account is deactivated."
+)
 
 
 @login_manager.user_loader
@@ -194,6 +198,7 @@ def _load_user(user_id: str) -> User | None:
     user = active_user(db_session(), int(user_id))
     if user is None or cookie_session.get(SESSION_EPOCH) != user.session_epoch:
         cookie_session.clear()
+        flash(ENDED, "info")  # on the sign-in page they are sent to next
         return None
     g.signed_in = user
     return user

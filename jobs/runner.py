@@ -131,6 +131,7 @@ class Scheduler:
         self._thread.start()
 
     def _lead(self) -> None:
+        said = False
         while not self._stop.is_set():
             # Taking the lock and starting happen under the same lock as stopping, so a stop
             # that arrives meanwhile either prevents the start or sees it and shuts it down.
@@ -140,7 +141,13 @@ class Scheduler:
                 if self.leadership.acquire():
                     self._begin()
                     return
-            log.info("another scheduler leads; retrying in %ss", self.retry_seconds)
+            # Said once: a standby retries every few seconds for as long as the leader lives.
+            log.log(
+                logging.DEBUG if said else logging.INFO,
+                "another scheduler leads; retrying every %ss",
+                self.retry_seconds,
+            )
+            said = True
             self._stop.wait(self.retry_seconds)
 
     def _begin(self) -> None:

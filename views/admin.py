@@ -19,7 +19,15 @@ from app.services.catalog import (
     list_products,
     update_product,
 )
-from app.services.users import create_user, get_user, list_users, set_password, set_user_active
+from app.services.users import (
+    create_user,
+    get_user,
+    list_users,
+    password_problem,
+    set_password,
+    set_user_active,
+)
+from views import login_guard
 from views.access import admin_required, signed_in_user
 from views.parsing import MAX_INT, form_cents, form_int, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
@@ -196,21 +204,23 @@ def user_password(user_id: int) -> Response:
     token of that account ends."""
     session = db_session()
     account = get_user(session, user_id)
+    if account.id == signed_in_user().id:
+        return redirect_to(url_for("auth.password"))  # your own needs your current one
     if request.method == "GET":
         return make_response(
             render_template("admin/user_password.html", account=account, errors={})
         )
     password = (request.form.get("password") or "")[:1000]
-    errors = {}
-    if password != (request.form.get("password_confirm") or "")[:1000]:
-        errors = {"password_confirm": "does not match the new password"}
-    else:
-        try:
-            set_password(session, user_id, password)
-        except ValidationError as error:
-            errors = error.fields
+    repeated = (request.form.get("password_confirm") or "")[:1000]
+    problems = {
+        "password": password_problem(password),
+        "password_confirm": "does not match" if password != repeated else None,
+    }
+    errors = {field: problem for field, problem in problems.items() if problem}
     if errors:
         page = render_template("admin/user_password.html", account=account, errors=errors)
         return make_response(page, 422)
+    set_password(session, user_id, password)
+    login_guard.forgive(account.username)  # the reset is how a locked-out user gets back in
     flash(f"{account.username} has a new password and was signed out everywhere.", "success")
     return redirect_to(url_for("admin.users"))

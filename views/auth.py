@@ -14,7 +14,7 @@ from app import SESSION_EPOCH, current_config, db_session
 from app.errors import DomainError, RateLimited, ValidationError
 from app.extensions import rate_limit
 from app.models.users import User
-from app.services.users import end_sessions, register_customer, set_password
+from app.services.users import end_sessions, password_problem, register_customer, set_password
 from views import login_guard
 from views.access import login_required, signed_in_user
 
@@ -81,7 +81,7 @@ def logout() -> Any:
         end_sessions(db_session(), current_user.id)
     logout_user()
     cookie_session.clear()
-    flash("You have signed out.", "info")
+    flash("You have signed out, here and on your other devices.", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -92,27 +92,26 @@ def password() -> Any:
     a failed sign-in). Their other sessions and API tokens end; this one goes on."""
     if request.method == "GET":
         return render_template("auth/password.html", errors={})
-    fields = {
-        name: (request.form.get(name) or "")[:1000]
+    current, new, repeated = (
+        (request.form.get(name) or "")[:1000]
         for name in ("current_password", "password", "password_confirm")
-    }
+    )
     me = signed_in_user()
     try:
-        known = login_guard.sign_in(me.username, fields["current_password"])
+        known = login_guard.sign_in(me.username, current)
     except RateLimited as error:
-        errors = {"current_password": error.message}
-        page = render_template("auth/password.html", errors=errors)
+        page = render_template("auth/password.html", errors={}, error=error.message)
         return page, 429, {"Retry-After": str(error.retry_after)}
-    if known is None:
-        errors = {"current_password": "is not your current password"}
+    same = known is not None and new == current
+    problems = {
+        "current_password": "is wrong" if known is None else None,
+        "password": "must differ from your current password" if same else password_problem(new),
+        "password_confirm": "does not match" if new != repeated else None,
+    }
+    errors = {field: problem for field, problem in problems.items() if problem}
+    if errors:
         return render_template("auth/password.html", errors=errors), 422
-    if fields["password"] != fields["password_confirm"]:
-        errors = {"password_confirm": "does not match the new password"}
-        return render_template("auth/password.html", errors=errors), 422
-    try:
-        user = set_password(db_session(), me.id, fields["password"])
-    except ValidationError as error:
-        return render_template("auth/password.html", errors=error.fields), 422
+    user = set_password(db_session(), me.id, new)
     start_session(user)
     flash("Your password is changed. You were signed out everywhere else.", "success")
     return redirect(home_for(user))

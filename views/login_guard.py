@@ -60,13 +60,13 @@ def _budgets(username: str) -> list[Budget]:
             parse(config.login_failure_limit),
             USERNAMES,
             f"{prefix}:{name}",
-            "too many failed sign-ins for this username",
+            "Too many failed sign-ins for this username",
         ),
         (
             parse(config.login_address_failure_limit),
             ADDRESSES,
             f"{prefix}:{address}",
-            "too many failed sign-ins from your address",
+            "Too many failed sign-ins from your address",
         ),
     ]
 
@@ -83,10 +83,27 @@ def _refuse_if_spent(budgets: list[Budget]) -> None:
             return
         retry = max(1, math.ceil(reset_time - time.time()))
         raise RateLimited(
-            f"{reason}; try again in {retry} seconds",
+            f"{reason}. Try again in {_wait_words(retry)}.",
             retry_after=retry,
             details={"retry_after": retry},
         )
+
+
+def forgive(username: str) -> None:
+    """Forget the username's failed sign-ins (an admin just gave it a new password)."""
+    limit, namespace, key, _reason = _budgets(username)[0]
+    try:
+        current_limiter().limiter.clear(limit, namespace, key)
+    except Exception:
+        log.exception("login limiter storage unavailable; the lock stays until it expires")
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    if seconds < 90 * 60:
+        return f"about {math.ceil(seconds / 60)} minutes"
+    return f"about {math.ceil(seconds / 3600)} hours"
 
 
 def _count_failure(budgets: list[Budget]) -> None:

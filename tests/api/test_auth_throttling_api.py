@@ -118,7 +118,7 @@ def test_it_throttles_failures_on_the_sign_in_page_like_the_api(make_app, sessio
     locked = form("password123")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
-    assert "too many failed sign-ins" in locked.get_data(as_text=True)
+    assert "Too many failed sign-ins for this username" in locked.get_data(as_text=True)
     assert_error(login(client, "casey"), 429, "rate_limited")  # one budget for both doors
 
 

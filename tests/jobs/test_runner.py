@@ -189,3 +189,19 @@ def test_it_stops_waiting_for_leadership_when_stopped(sqlite_ctx):
         assert heartbeat_holder(sqlite_ctx) is None
     finally:
         holder.release()
+
+
+def test_a_standby_says_once_that_another_leads(sqlite_ctx, caplog):
+    holder = Leadership(sqlite_ctx)
+    assert holder.acquire()
+    waiting = Scheduler(replace(sqlite_ctx, holder="waiting"), retry_seconds=0.02)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="backroom.jobs"):
+            waiting.start()
+            assert wait_for(lambda: len(caplog.records) >= 4)
+        said = [r.levelno for r in caplog.records if "another scheduler leads" in r.message]
+        assert said[0] == logging.INFO
+        assert set(said[1:]) == {logging.DEBUG}  # not a line every few seconds in the log
+    finally:
+        waiting.stop()
+        holder.release()

@@ -105,7 +105,8 @@ def test_it_refuses_a_wrong_current_password_and_changes_nothing(app, client, cu
         "password": "brand-new-secret", "password_confirm": "brand-new-secret",
     })  # fmt: skip
     assert response.status_code == 422
-    assert "Current password is not your current password" in text(response)
+    assert "Current password is wrong" in text(response)
+    assert "your password is unchanged" in text(response)
     other = app.test_client()
     assert other.post("/api/v1/auth/token", json={"username": "casey",
                       "password": "password123"}).status_code == 200  # fmt: skip
@@ -122,7 +123,9 @@ def test_wrong_current_passwords_count_as_failed_sign_ins(make_app, customer):
     locked = client.post("/account/password", data={**form, "current_password": "password123"})
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
-    assert "too many failed sign-ins" in text(locked)
+    assert "Too many failed sign-ins for this username. Try again in about 15 minutes." in text(
+        locked
+    )
 
 
 def test_it_names_each_problem_with_the_new_password(client, customer):
@@ -136,7 +139,7 @@ def test_it_names_each_problem_with_the_new_password(client, customer):
     mismatch = {"password": "brand-new-secret", "password_confirm": "brand-new-secreT"}
     differ = client.post("/account/password", data={**base, **mismatch})
     assert differ.status_code == 422
-    assert "does not match the new password" in text(differ)
+    assert "Repeat the new password does not match" in text(differ)
 
 
 def test_the_password_page_needs_a_signed_in_user(client):
@@ -204,3 +207,81 @@ def test_only_admins_set_other_peoples_passwords(client, session, customer):
 def test_the_session_cookie_carries_the_users_epoch(app, client, customer):
     sign_in(client, customer)
     assert json.dumps(cookie_of(app, client)["epoch"]) == "0"
+
+
+def test_it_names_every_problem_at_once(client, customer):
+    token = sign_in(client, customer)
+    response = client.post("/account/password", data={
+        "csrf_token": token, "current_password": "wrong", "password": "short",
+        "password_confirm": "other",
+    })  # fmt: skip
+    page = text(response)
+    assert response.status_code == 422
+    assert "Current password is wrong" in page
+    assert "New password must have at least 8 characters" in page
+    assert "Repeat the new password does not match" in page
+
+
+def test_it_refuses_the_current_password_as_the_new_one(app, client, customer):
+    headers = bearer(app.test_client(), customer)
+    token = sign_in(client, customer)
+    response = client.post("/account/password", data={
+        "csrf_token": token, "current_password": "password123", "password": "password123",
+        "password_confirm": "password123",
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "New password must differ from your current password" in text(response)
+    assert app.test_client().get("/api/v1/orders", headers=headers).status_code == 200
+
+
+def test_a_session_ended_elsewhere_is_told_why_on_the_sign_in_page(app, customer):
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, customer)
+    sign_in(phone, customer)
+    laptop.post("/logout", data={"csrf_token": csrf_token(laptop)})
+    assert "signed out, here and on your other devices" in text(laptop.get("/login"))
+    moved = phone.get("/orders")
+    assert moved.status_code == 302
+    page = text(phone.get(moved.headers["Location"]))
+    assert "You were signed out. That happens when you sign out on another device" in page
+
+
+def test_an_admins_reset_lets_a_locked_out_user_back_in(make_app, session, admin, customer):
+    app = make_app(login_failure_limit="3 per 15 minutes")
+    api, browser = app.test_client(), app.test_client()
+    wrong = {"username": "casey", "password": "nope-nope"}
+    for _ in range(3):
+        assert api.post("/api/v1/auth/token", json=wrong).status_code == 401
+    locked = api.post("/api/v1/auth/token", json={"username": "casey", "password": "password123"})
+    assert locked.status_code == 429
+    token = sign_in(browser, admin)
+    browser.post(
+        f"/admin/users/{customer.id}/password",
+        data={
+            "csrf_token": token,
+            "password": "fresh-start-1",
+            "password_confirm": "fresh-start-1",
+        },
+    )
+    back = api.post("/api/v1/auth/token", json={"username": "casey", "password": "fresh-start-1"})
+    assert back.status_code == 200
+
+
+def test_an_admin_is_sent_to_their_own_password_page(client, admin):
+    token = sign_in(client, admin)
+    for response in (
+        client.get(f"/admin/users/{admin.id}/password"),
+        client.post(f"/admin/users/{admin.id}/password", data={
+            "csrf_token": token, "password": "no-current-needed",
+            "password_confirm": "no-current-needed"}),
+    ):  # fmt: skip
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/account/password"
+    assert signed_in(client)  # nothing was changed
+
+
+def test_the_reset_form_says_when_the_account_is_deactivated(client, session, admin, customer):
+    set_user_active(session, customer.id, active=False, actor=admin)
+    sign_in(client, admin)
+    page = text(client.get(f"/admin/users/{customer.id}/password"))
+    assert "This account is deactivated" in page
