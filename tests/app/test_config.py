@@ -113,3 +113,44 @@ def test_every_environment_variable_is_in_the_readme_table():
         "METRICS_TOKEN",
     }  # fmt: skip
     assert contract <= read
+
+
+def test_it_reads_the_sign_in_proxy_and_upload_settings(tmp_path):
+    config = load_config(
+        {
+            "BACKROOM_DATA_DIR": str(tmp_path),
+            "LOGIN_FAILURE_LIMIT": "5 per 10 minutes",
+            "LOGIN_ADDRESS_FAILURE_LIMIT": "50 per hour",
+            "REGISTER_RATE_LIMIT": "3 per minute",
+            "PHOTO_RATE_LIMIT": "9 per minute",
+            "TRUSTED_PROXIES": "2",
+            "REDIS_KEY_PREFIX": "shop-eu",
+        }
+    )
+    assert (config.login_failure_limit, config.login_address_failure_limit) == (
+        "5 per 10 minutes",
+        "50 per hour",
+    )
+    assert (config.register_rate_limit, config.photo_rate_limit) == ("3 per minute", "9 per minute")
+    assert (config.trusted_proxies, config.redis_key_prefix) == (2, "shop-eu")
+
+
+def test_its_sign_in_defaults_are_the_contracts(tmp_path):
+    config = load_config({"BACKROOM_DATA_DIR": str(tmp_path)})
+    assert config.login_failure_limit == "10 per 15 minutes"
+    assert config.login_address_failure_limit == "100 per 15 minutes"
+    assert (config.trusted_proxies, config.redis_key_prefix) == (0, "backroom")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LOGIN_ADDRESS_FAILURE_LIMIT": "lots"}, "LOGIN_ADDRESS_FAILURE_LIMIT is not a rate"),
+        ({"PHOTO_RATE_LIMIT": "often"}, "PHOTO_RATE_LIMIT is not a rate limit"),
+        ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES must be at least 0"),
+        ({"REDIS_KEY_PREFIX": "has spaces"}, "REDIS_KEY_PREFIX must be"),
+    ],
+)
+def test_it_refuses_unusable_sign_in_and_proxy_settings(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config({"BACKROOM_DATA_DIR": str(tmp_path), **env})
