@@ -148,18 +148,24 @@ def session(db: Database) -> Iterator[Session]:
     s.close()
 
 
-@pytest.fixture
-def app(db: Database, tmp_path: Path) -> Flask:
-    overrides: dict[str, Any] = {
-        "database_url": db.url,
+def app_settings(database_url: str, data_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """The settings every test app starts from: this database and data folder, a fixed
+    key, no scheduler, no Redis (unless `overrides` say otherwise)."""
+    return {
+        "database_url": database_url,
         "secret_key": "test-secret",
         "testing": True,
-        "data_dir": tmp_path,
-        "upload_dir": tmp_path / "uploads",
+        "data_dir": data_dir,
+        "upload_dir": data_dir / "uploads",
         "scheduler_enabled": False,
         "redis_url": None,
+        **overrides,
     }
-    return create_app(overrides, config=Config(), database=db)
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> Flask:
+    return create_app(app_settings(db.url, tmp_path), config=Config(), database=db)
 
 
 @pytest.fixture
@@ -167,16 +173,7 @@ def make_app(db: Database, tmp_path: Path) -> Callable[..., Flask]:
     """Build another app on the test's database with some settings changed."""
 
     def build(**overrides: Any) -> Flask:
-        settings: dict[str, Any] = {
-            "database_url": db.url,
-            "secret_key": "test-secret",
-            "testing": True,
-            "data_dir": tmp_path,
-            "upload_dir": tmp_path / "uploads",
-            "scheduler_enabled": False,
-            "redis_url": None,
-            **overrides,
-        }
+        settings = app_settings(db.url, tmp_path, **overrides)
         return create_app(settings, config=Config(), database=db)
 
     return build

@@ -21,7 +21,7 @@ from app.config import Config
 from app.services.users import issue_token
 from tests.api.helpers import assert_error
 from tests.builders import make_user
-from tests.conftest import database_with_schema
+from tests.conftest import app_settings, database_with_schema
 
 
 def lost_connection(*_args, **_kwargs):
@@ -88,18 +88,7 @@ def set_reachable(url: str, reachable: bool) -> None:
 def test_it_answers_503_while_postgres_is_away_and_recovers_without_a_restart(
     own_postgres, tmp_path: Path
 ):
-    served = create_app(
-        {
-            "database_url": own_postgres,
-            "secret_key": "test-secret",
-            "testing": True,
-            "data_dir": tmp_path,
-            "upload_dir": tmp_path / "uploads",
-            "scheduler_enabled": False,
-            "redis_url": None,
-        },
-        config=Config(),
-    )
+    served = create_app(app_settings(own_postgres, tmp_path), config=Config())
     client = served.test_client()
     try:
         with served.extensions["backroom.db"].session() as session:

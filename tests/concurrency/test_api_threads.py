@@ -13,6 +13,7 @@ from app.models.users import User
 from app.services.users import issue_token
 from tests.concurrency.test_checkout_threads import race
 from tests.concurrency.workers import assert_conserved, ledger, seed
+from tests.conftest import app_settings
 
 SECRET = "test-secret"
 
@@ -22,15 +23,7 @@ def served(fresh_url, tmp_path):
     """An app on the fresh database, as a web worker would run it."""
     database = Database(fresh_url, pool_size=10)
     app = create_app(
-        {
-            "database_url": fresh_url,
-            "secret_key": SECRET,
-            "testing": True,
-            "data_dir": tmp_path,
-            "upload_dir": tmp_path / "uploads",
-            "scheduler_enabled": False,
-            "redis_url": None,
-        },
+        app_settings(fresh_url, tmp_path, secret_key=SECRET),
         config=Config(),
         database=database,
     )

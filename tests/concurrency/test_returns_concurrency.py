@@ -26,6 +26,7 @@ from app.services.returns import LineRequest, create_return
 from tests.concurrency.test_api_threads import SECRET, tokens
 from tests.concurrency.test_checkout_threads import race
 from tests.concurrency.workers import payments_for, seed
+from tests.conftest import app_settings
 
 STAFF = ("support", "warehouse", "finance")
 
@@ -130,15 +131,7 @@ def setup_return(database: Database, fresh_url: str, quantity: int = 1):
 @pytest.fixture
 def served(fresh_url: str, database: Database, tmp_path: Any):
     return create_app(
-        {
-            "database_url": fresh_url,
-            "secret_key": SECRET,
-            "testing": True,
-            "data_dir": tmp_path,
-            "upload_dir": tmp_path / "uploads",
-            "scheduler_enabled": False,
-            "redis_url": None,
-        },
+        app_settings(fresh_url, tmp_path, secret_key=SECRET),
         config=Config(),
         database=database,
     )
