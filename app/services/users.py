@@ -204,9 +204,8 @@ def set_user_active(session: Session, user_id: int, *, active: bool, actor: User
 
 
 def end_sessions(session: Session, user_id: int) -> int:
-    """End every session and API token the user has (one transaction); returns the new
-    epoch, which a session that should go on (the one changing the password) adopts.
-    Another web process notices within a second (`active_user`)."""
+    """End every session and API token the user has (one transaction; sign-out); returns
+    the new epoch. Another web process notices within a second (`active_user`)."""
     with transaction(session):
         epoch = _raise_epoch(session, get_user(session, user_id))
     user_reads.changed()
