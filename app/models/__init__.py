@@ -10,18 +10,21 @@ from app.models.flash_sales import (
     HoldStatus,
     SaleState,
 )
-from app.models.ops import Heartbeat, JobRun
-from app.models.orders import IdempotencyRecord, Order, OrderLine, OrderStatus
-from app.models.outbox import Notification, OutboxMessage, Setting
+from app.models.idempotency import IdempotencyRecord
+from app.models.monitoring import Heartbeat, JobRun
+from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import GatewayCharge, Payment, PaymentStatus
 from app.models.returns import (
+    Notice,
+    OutboxMessage,
     ReturnEvent,
     ReturnLine,
     ReturnPhoto,
     ReturnRequest,
-    WorkflowDefinition,
 )
+from app.models.settings import Setting
 from app.models.users import STAFF_ROLES, Role, User
+from app.models.workflows import WorkflowDefinition
 
 __all__ = [
     "STAFF_ROLES",
@@ -35,7 +38,7 @@ __all__ = [
     "HoldStatus",
     "IdempotencyRecord",
     "JobRun",
-    "Notification",
+    "Notice",
     "Order",
     "OrderLine",
     "OrderStatus",

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
-from app.models.events import TransitionEventColumns
+from app.models.workflows import TransitionEventColumns
 
 
 class SaleState(StrEnum):

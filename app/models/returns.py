@@ -1,5 +1,6 @@
-"""Returns (RMA): the request, its lines, photos, the append-only event log, and the
-versioned workflow definitions they run on."""
+"""Returns (RMA): the request, its lines, photos, the append-only event log, the outbox of
+work decided inside a transition (gateway refunds, customer notices) and the notices
+delivered to customers."""
 
 from __future__ import annotations
 
@@ -13,28 +14,11 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
-from app.models.events import TransitionEventColumns
-
-
-class WorkflowDefinition(Base):
-    """One version of a workflow: draft, then published (exactly one per name), then retired."""
-
-    __tablename__ = "workflow_definitions"
-    __table_args__ = (UniqueConstraint("name", "version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(40))
-    version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), index=True)
-    definition: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+from app.models.workflows import TransitionEventColumns
 
 
 class ReturnRequest(Base):
@@ -108,3 +92,38 @@ class ReturnEvent(TransitionEventColumns, Base):
     __tablename__ = "return_events"
 
     return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
+
+
+class OutboxMessage(Base):
+    """Work a transition decided on that must happen outside its transaction (a gateway
+    refund, a notice to the customer), executed and retried by a job."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Notice(Base):
+    """A message delivered to a customer (what the email adapter sent), shown on their pages.
+    Its table and the outbox kind that carries it keep their first name, `notification`."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id"), nullable=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction, utcnow
 from app.errors import Conflict, ValidationError
-from app.models.orders import IdempotencyRecord
+from app.models.idempotency import IdempotencyRecord
 
 MAX_KEY = 255
 # A claim this old with no answer belongs to a request that died (no request runs this long).

@@ -9,18 +9,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import transaction
-from app.models.outbox import Notification
+from app.models.returns import Notice
 
 
-def list_notifications(
-    session: Session, customer_id: int, *, limit: int = 10
-) -> list[Notification]:
+def list_notifications(session: Session, customer_id: int, *, limit: int = 10) -> list[Notice]:
     """The customer's latest notices, newest first. Read only."""
     return list(
         session.scalars(
-            select(Notification)
-            .where(Notification.customer_id == customer_id)
-            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            select(Notice)
+            .where(Notice.customer_id == customer_id)
+            .order_by(Notice.created_at.desc(), Notice.id.desc())
             .limit(limit)
         )
     )
@@ -30,8 +28,8 @@ def count_unread_notifications(session: Session, customer_id: int) -> int:
     """How many of the customer's notices they have not marked read. Read only."""
     count = session.scalar(
         select(func.count())
-        .select_from(Notification)
-        .where(Notification.customer_id == customer_id, Notification.read_at.is_(None))
+        .select_from(Notice)
+        .where(Notice.customer_id == customer_id, Notice.read_at.is_(None))
     )
     return int(count or 0)
 
@@ -40,8 +38,8 @@ def mark_notifications_read(session: Session, customer_id: int, *, now: datetime
     """Mark every unread notice of the customer read, in one transaction; how many were."""
     with transaction(session):
         result = session.execute(
-            update(Notification)
-            .where(Notification.customer_id == customer_id, Notification.read_at.is_(None))
+            update(Notice)
+            .where(Notice.customer_id == customer_id, Notice.read_at.is_(None))
             .values(read_at=now)
         )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from app.db import transaction
-from app.models.ops import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun
 
 SCHEDULER = "scheduler"
 

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction
 from app.errors import DomainError
-from app.models.outbox import Notification, OutboxMessage
-from app.models.returns import ReturnRequest
+from app.models.returns import Notice, OutboxMessage, ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
 from app.services.read_cache import returns_reads
 from app.services.return_transitions import fire_return_trigger
@@ -144,7 +143,7 @@ def deliver_notifications(session: Session, *, now: datetime, limit: int = 100) 
             if not _close(session, message.id, "done", now):
                 continue
             session.add(
-                Notification(
+                Notice(
                     customer_id=payload["customer_id"],
                     return_id=payload.get("return_id"),
                     subject=subject,

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict
 from app.logs import request_id_var
 from app.models.orders import Order, OrderLine, OrderStatus
-from app.models.outbox import OutboxMessage
 from app.models.payments import Payment, PaymentStatus
-from app.models.returns import ReturnRequest
+from app.models.returns import OutboxMessage, ReturnRequest
 from app.services.credit import add_credit_entry
 from app.services.stock import give_back_stock, take_stock
 from workflows.engine import Fired

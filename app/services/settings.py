@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction
 from app.errors import ValidationError
-from app.models.outbox import Setting
+from app.models.settings import Setting
 
 DEFAULTS = {"return_window_days": "30"}
 

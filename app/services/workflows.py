@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction, utcnow
 from app.errors import NotFound
-from app.models.returns import WorkflowDefinition
+from app.models.workflows import WorkflowDefinition
 from app.services.read_cache import workflow_reads
 from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
 from workflows.engine import Engine, engine_for

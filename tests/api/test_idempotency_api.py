@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.models.orders import IdempotencyRecord
+from app.models.idempotency import IdempotencyRecord
 from app.models.payments import GatewayCharge
 from tests.api.helpers import (
     CARD_DECLINED,

@@ -8,8 +8,8 @@ from sqlalchemy import func, select, update
 from app.db import utcnow
 from app.models.catalog import Product
 from app.models.orders import Order
-from app.models.outbox import Notification
 from app.models.payments import GatewayCharge
+from app.models.returns import Notice
 from jobs.returns import complete_returns, deliver_notices, send_refunds
 from tests.api.helpers import assert_error, order_count, stock_of
 from tests.api.returns_helpers import (
@@ -239,12 +239,10 @@ def test_it_tells_the_customer_when_the_return_is_complete(client, session, app,
     assert deliver_notices(session, utcnow(), ctx) >= 5
     assert deliver_notices(session, utcnow(), ctx) == 0
     session.expire_all()
-    subjects = session.scalars(
-        select(Notification.subject).where(Notification.return_id == opened["id"])
-    ).all()
+    subjects = session.scalars(select(Notice.subject).where(Notice.return_id == opened["id"])).all()
     assert f"Your return {opened['number']} is complete" in subjects
     assert f"Your return {opened['number']} was approved: please ship the items back" in subjects
-    count = session.scalar(select(func.count()).select_from(Notification))
+    count = session.scalar(select(func.count()).select_from(Notice))
     assert count == len(subjects)
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.models.outbox import OutboxMessage
 from app.models.payments import GatewayCharge
+from app.models.returns import OutboxMessage
 from app.payments import GatewayFailure, PaymentBreaker, Payments
 from app.services.outbox import MAX_REFUND_ATTEMPTS
 from jobs.returns import complete_returns, send_refunds

@@ -7,8 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models.outbox import OutboxMessage
-from app.models.returns import ReturnEvent, ReturnRequest
+from app.models.returns import OutboxMessage, ReturnEvent, ReturnRequest
 from tests.api.helpers import assert_error
 from tests.api.returns_helpers import RETURNS, bought, fire, make_crew, open_return, walk
 

@@ -230,15 +230,14 @@ def copy_returns(database: Any, template_ids: list[int], units: list[tuple[int, 
     the new ids in order."""
     from sqlalchemy import select
 
-    from app.models.outbox import Notification, OutboxMessage
-    from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
+    from app.models.returns import Notice, OutboxMessage, ReturnEvent, ReturnLine, ReturnRequest
 
     t = Tables(
         ReturnRequest.__table__,
         ReturnLine.__table__,
         ReturnEvent.__table__,
         OutboxMessage.__table__,
-        Notification.__table__,
+        Notice.__table__,
     )
     new_ids: list[int] = []
     if not units:

@@ -14,9 +14,8 @@ from app import create_app
 from app.config import Config
 from app.db import Database, transaction, utcnow
 from app.errors import DomainError
-from app.models.outbox import Notification, OutboxMessage
 from app.models.payments import GatewayCharge
-from app.models.returns import ReturnEvent, ReturnRequest
+from app.models.returns import Notice, OutboxMessage, ReturnEvent, ReturnRequest
 from app.models.users import User
 from app.services.checkout import LineRequest as OrderLine
 from app.services.checkout import place_order
@@ -277,6 +276,6 @@ def test_it_delivers_each_notice_once_when_two_schedulers_run_together(database,
     assert sum(race(4, deliver)) == pending
     delivered = count(
         database,
-        select(func.count()).select_from(Notification).where(Notification.return_id == return_id),
+        select(func.count()).select_from(Notice).where(Notice.return_id == return_id),
     )
     assert delivered == pending

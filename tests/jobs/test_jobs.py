@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.db import utcnow
 from app.models.catalog import Product
-from app.models.ops import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun
 from app.models.orders import Order
 from app.payments import Payments
 from app.services.checkout import LineRequest, place_order

@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.db import utcnow
-from app.models.outbox import Notification, OutboxMessage
-from app.models.returns import ReturnRequest
+from app.models.returns import Notice, OutboxMessage, ReturnRequest
 from app.services.returns import LineRequest, create_return
 from jobs.returns import complete_returns, deliver_notices, send_refunds
 from tests.builders import make_paid_order, make_product, make_user, walk_return
@@ -48,6 +47,6 @@ def test_it_delivers_each_notice_once(session, ctx, customer):
     assert pending >= 3
     assert deliver_notices(session, now, ctx) == pending
     assert deliver_notices(session, now, ctx) == 0
-    notices = session.scalars(select(Notification).where(Notification.customer_id == customer.id))
+    notices = session.scalars(select(Notice).where(Notice.customer_id == customer.id))
     subjects = [n.subject for n in notices]
     assert any("was approved" in s for s in subjects)

@@ -15,7 +15,7 @@ import jobs.runner as runner
 from app import build_payments
 from app.config import Config
 from app.db import Base, Database, utcnow
-from app.models.ops import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun
 from jobs import Job, JobContext
 from jobs.runner import Leadership, Scheduler, holder_name, run_job
 from tests.conftest import create_postgres_database, drop_postgres_database, need

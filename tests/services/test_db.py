@@ -10,7 +10,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import make_transient_to_detached
 
 from app.db import Database, as_loaded, database_of, transaction
-from app.models.ops import Heartbeat
+from app.models.monitoring import Heartbeat
 
 
 def test_it_stores_and_returns_aware_utc_times(session):

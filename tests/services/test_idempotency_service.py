@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.errors import Conflict, ValidationError
-from app.models.orders import IdempotencyRecord
+from app.models.idempotency import IdempotencyRecord
 from app.services.idempotency import StoredResponse, claim_key, request_hash, store_response
 
 PAYLOAD = {"lines": [{"product_id": 1, "quantity": 2}], "payment": {"card_number": "4242"}}
@@ -86,7 +86,7 @@ def test_it_lets_a_retry_take_over_a_key_whose_request_died(session, customer):
     from sqlalchemy import update
 
     from app.db import utcnow
-    from app.models.orders import IdempotencyRecord
+    from app.models.idempotency import IdempotencyRecord
 
     first, _ = claim_key(session, user_id=customer.id, scope="orders", key="k-dead", payload={})
     session.execute(

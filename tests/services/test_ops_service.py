@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.db import Database, utcnow
-from app.models.ops import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun
 from app.services.ops import (
     SCHEDULER,
     check_health,

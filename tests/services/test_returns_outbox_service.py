@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from app.db import Database, utcnow
-from app.models.outbox import OutboxMessage
-from app.models.returns import ReturnRequest
+from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import GatewayFailure, Payments
 from app.services.outbox import (
     MAX_REFUND_ATTEMPTS,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.db import utcnow
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order
-from app.models.outbox import OutboxMessage
+from app.models.returns import OutboxMessage
 from app.services.return_details import describe_return, describe_returns
 from app.services.return_transitions import fire_return_trigger
 from app.services.returns import (

@@ -10,8 +10,7 @@ from sqlalchemy import select, text
 import app.services.return_transitions as transitions
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
-from app.models.outbox import OutboxMessage
-from app.models.returns import ReturnEvent, ReturnRequest
+from app.models.returns import OutboxMessage, ReturnEvent, ReturnRequest
 from app.services.checkout import LineRequest as OrderLine
 from app.services.checkout import place_order
 from app.services.credit import credit_balance, grant_credit, list_credit_entries

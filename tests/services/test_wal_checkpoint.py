@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from app.db import WAL_BACKSTOP_PAGES, Database, WalCheckpointer, database_path, transaction
 from app.migrations import upgrade_database
-from app.models.ops import Heartbeat
+from app.models.monitoring import Heartbeat
 
 
 def _database(tmp_path) -> tuple[Database, str]:

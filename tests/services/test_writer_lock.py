@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import Base, Database, WriterLock, transaction
-from app.models.ops import Heartbeat
+from app.models.monitoring import Heartbeat
 
 ROUNDS = 20
 

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 import views.cart
 from app.errors import Conflict, NotFound, PaymentUnavailable
-from app.models.orders import IdempotencyRecord, Order
+from app.models.idempotency import IdempotencyRecord
+from app.models.orders import Order
 from app.services.catalog import ProductInput, update_product
 from app.services.credit import credit_balance, grant_credit
 from app.services.idempotency import claim_key

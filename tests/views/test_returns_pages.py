@@ -13,8 +13,7 @@ import app.services.photos as app_photos
 import views.returns
 from app.db import utcnow
 from app.models.orders import Order
-from app.models.outbox import Notification
-from app.models.returns import ReturnPhoto, ReturnRequest
+from app.models.returns import Notice, ReturnPhoto, ReturnRequest
 from app.services.outbox import complete_settled_returns, deliver_notifications, execute_refunds
 from app.services.return_transitions import fire_return_trigger
 from tests.builders import make_user, walk_return
@@ -707,9 +706,7 @@ def test_it_shows_notices_and_marks_them_read(app, client, session, customer):
     response = post(client, "/returns/notices/read", token)
     assert response.status_code == 302
     assert (
-        session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.read_at.is_(None))
-        )
+        session.scalar(select(func.count()).select_from(Notice).where(Notice.read_at.is_(None)))
         == 0
     )
     after = text(client.get("/returns"))
