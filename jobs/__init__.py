@@ -37,7 +37,7 @@ class Job:
 def schedule(ctx: JobContext) -> list[Job]:
     """The schedule table: stable ids (`area.verb`) and how often each job runs."""
     return [
-        Job("ops.heartbeat", beat_heartbeats, ctx.config.heartbeat_seconds, record="errors"),
+        Job("monitoring.heartbeat", beat_heartbeats, ctx.config.heartbeat_seconds, record="errors"),
         Job("orders.reconcile", reconcile_orders, 30),
         # Sale boundaries: a state follows its boundary within a second (2 s promised).
         Job("flash_sales.start", start_sales, 1, record="work"),
@@ -45,8 +45,8 @@ def schedule(ctx: JobContext) -> list[Job]:
         Job("flash_sales.expire_holds", expire_holds, 10, record="work"),
         Job("returns.send_refunds", send_refunds, 5),
         Job("returns.complete", complete_returns, 5),
-        Job("notifications.deliver", deliver_notices, 5),
-        Job("ops.prune_job_runs", prune_job_runs, 3600),
+        Job("returns.deliver_notices", deliver_notices, 5),
+        Job("monitoring.prune_job_runs", prune_job_runs, 3600),
     ]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.flash_sale_lifecycle import end_due_sales, start_due_sales, sweep_expired_holds
+from app.services.flash_sales import end_due_sales, start_due_sales, sweep_expired_holds
 from jobs.context import JobContext
 
 

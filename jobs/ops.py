@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.ops import SCHEDULER, record_heartbeat
-from app.services.ops import prune_job_runs as prune_runs
+from app.services.monitoring import SCHEDULER, record_heartbeat
+from app.services.monitoring import prune_job_runs as prune_runs
 from jobs.context import JobContext
 
 

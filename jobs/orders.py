@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.settlement import reconcile_pending_orders
+from app.services.orders import reconcile_pending_orders
 from jobs.context import JobContext
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from app.db import utcnow
 from app.logs import request_id_var
-from app.services.ops import record_job_run
+from app.services.monitoring import record_job_run
 from jobs import Job, JobContext, schedule
 
 log = logging.getLogger("backroom.jobs")

@@ -57,7 +57,7 @@ def make_paid_order(
     session: Session, payments, customer: User, product: Product, quantity: int = 2
 ):  # type: ignore[no-untyped-def]
     """A paid order for `quantity` units of `product`, through real checkout."""
-    from app.services.checkout import LineRequest, place_order
+    from app.services.orders import LineRequest, place_order
 
     return place_order(
         session,
@@ -94,7 +94,7 @@ def walk_return(
 
     `staff` maps role -> user; the disposition and condition can be chosen."""
     from app.db import utcnow
-    from app.services.return_transitions import fire_return_trigger
+    from app.services.returns import fire_return_trigger
 
     record = None
     for trigger, role, fields in RMA_PATH:

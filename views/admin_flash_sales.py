@@ -23,9 +23,17 @@ from app.db import utcnow
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
 from app.services.catalog import list_products
-from app.services.flash_sale_lifecycle import cancel_sale
-from app.services.flash_sale_reads import STATES, SaleView, get_sale, list_sales, sale_stats
-from app.services.flash_sales import SaleItemInput, create_sale, update_sale
+from app.services.flash_sales import (
+    STATES,
+    SaleItemInput,
+    SaleView,
+    cancel_sale,
+    create_sale,
+    get_sale,
+    list_sales,
+    sale_stats,
+    update_sale,
+)
 from views.access import admin_required, signed_in_user
 from views.pages import money
 from views.parsing import MAX_INT, form_cents, form_int, parse_datetime, query_page

@@ -19,11 +19,18 @@ from app import current_payments, db_session
 from app.db import utcnow
 from app.errors import Conflict, DomainError, ValidationError
 from app.models.users import Role
-from app.services.cart import PricedCart, add_to_cart, price_cart, set_cart_quantity
 from app.services.catalog import active_sale_prices
-from app.services.checkout import MAX_LINES, LineRequest, place_order
 from app.services.credit import credit_balance
 from app.services.idempotency import MAX_KEY, StoredResponse, claim_key, store_response
+from app.services.orders import (
+    MAX_LINES,
+    LineRequest,
+    PricedCart,
+    add_to_cart,
+    place_order,
+    price_cart,
+    set_cart_quantity,
+)
 from views.access import role_required, signed_in_user
 from views.parsing import MAX_INT, form_cents, form_int
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger

@@ -21,14 +21,14 @@ from app.errors import DomainError
 from app.extensions import rate_limit
 from app.models.flash_sales import SaleState
 from app.models.users import Role
-from app.services.flash_sale_checkout import (
+from app.services.flash_sales import (
     HoldView,
     checkout_hold,
     customer_holds,
+    list_sales,
     release_hold,
     reserve,
 )
-from app.services.flash_sale_reads import list_sales
 from views.access import role_required, signed_in_user
 from views.parsing import MAX_INT, form_int
 from views.rendering import is_partial, redirect_to

@@ -34,7 +34,7 @@ from app import current_config, current_payments, db_session
 from app.db import utcnow
 from app.errors import Unauthorized
 from app.payments.breaker import STATE_NAMES, BreakerStatus
-from app.services.metrics import BusinessMetrics, read_business_metrics
+from app.services.monitoring import BusinessMetrics, read_business_metrics
 
 bp = Blueprint("metrics", __name__)
 

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify
 
 from app import current_config, db_session
 from app.db import utcnow
-from app.services.ops import check_health
+from app.services.monitoring import check_health
 from app.shared_state import STATE_ADDRESS, connect_shared_state
 
 bp = Blueprint("ops", __name__)

@@ -16,8 +16,8 @@ from app.errors import ValidationError
 from app.models.orders import OrderStatus
 from app.models.users import Role
 from app.services.credit import credit_balance, list_credit_entries
-from app.services.directory import usernames_by_id
 from app.services.orders import get_order, list_orders, payment_for, payments_for
+from app.services.users import usernames_by_id
 from views.access import login_required, signed_in_user
 from views.parsing import MAX_INT, query_page
 from views.rendering import page_or_partial

@@ -15,10 +15,14 @@ from app.errors import ValidationError
 from app.models.returns import ReturnRequest
 from app.models.users import User
 from app.services.orders import get_order
-from app.services.return_details import HistoryEntry, describe_return
-from app.services.return_reads import state_labels
-from app.services.return_transitions import available_triggers, fire_return_trigger
-from app.services.returns import get_return
+from app.services.returns import (
+    HistoryEntry,
+    available_triggers,
+    describe_return,
+    fire_return_trigger,
+    get_return,
+    state_labels,
+)
 from views.parsing import form_cents, form_int
 from views.rendering import is_partial
 from workflows.engine import Available

@@ -21,31 +21,29 @@ from app.extensions import rate_limit
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnRequest
 from app.models.users import Role, User
-from app.services.directory import usernames_by_id
-from app.services.notifications import (
-    count_unread_notifications,
-    list_notifications,
-    mark_notifications_read,
-)
-from app.services.photos import (
+from app.services.returns import (
     MAX_BYTES,
     MAX_PHOTOS,
-    CleanPhoto,
-    photo_file,
-    reencode,
-    save_return_photo,
-)
-from app.services.return_details import describe_returns
-from app.services.return_reads import order_numbers, published_states, state_labels
-from app.services.returns import (
     REASONS,
+    CleanPhoto,
     Eligibility,
     LineRequest,
     check_eligibility,
+    count_unread_notices,
     create_return,
+    describe_returns,
     get_return,
+    list_notices,
     list_returns,
+    mark_notices_read,
+    order_numbers,
+    photo_file,
+    published_states,
+    reencode,
+    save_return_photo,
+    state_labels,
 )
+from app.services.users import usernames_by_id
 from views.access import login_required, role_required, signed_in_user
 from views.parsing import MAX_INT, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
@@ -63,7 +61,7 @@ def _return_globals() -> dict[str, Any]:
     def nav_notices() -> int | None:
         """Unread notices of the signed-in customer (the nav asks only for customers)."""
         try:
-            return count_unread_notifications(db_session(), current_user.id)
+            return count_unread_notices(db_session(), current_user.id)
         except SQLAlchemyError:
             # Error pages render the nav too; a broken database must not break them as well.
             log.warning("unread notices unavailable for the nav", exc_info=True)
@@ -108,14 +106,14 @@ def index() -> Response:
         else {},
         state=state,
         states=states,
-        notices=[] if viewer.is_staff else list_notifications(session, viewer.id),
+        notices=[] if viewer.is_staff else list_notices(session, viewer.id),
     )
 
 
 @bp.post("/returns/notices/read")
 @customer_only
 def read_notices() -> Response:
-    marked = mark_notifications_read(db_session(), signed_in_user().id, now=utcnow())
+    marked = mark_notices_read(db_session(), signed_in_user().id, now=utcnow())
     flash(f"Marked {marked} notice{'s' if marked != 1 else ''} as read.", "success")
     return redirect_to(url_for("returns.index"))
 

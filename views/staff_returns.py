@@ -24,13 +24,23 @@ from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnRequest
 from app.models.users import Role, User
-from app.services.directory import usernames_by_id
-from app.services.photos import MAX_PHOTOS
-from app.services.queues import TEAMS, QueueFilters, QueueItem, list_queue, queue_counts
 from app.services.read_cache import returns_reads
-from app.services.return_details import ReturnDetails, describe_returns
-from app.services.return_reads import state_labels, team_states
-from app.services.returns import REASONS, check_eligibility, get_return
+from app.services.returns import (
+    MAX_PHOTOS,
+    REASONS,
+    TEAMS,
+    QueueFilters,
+    QueueItem,
+    ReturnDetails,
+    check_eligibility,
+    describe_returns,
+    get_return,
+    list_queue,
+    queue_counts,
+    state_labels,
+    team_states,
+)
+from app.services.users import usernames_by_id
 from views.access import signed_in_user, staff_required
 from views.orders import when
 from views.page_cache import FragmentCache, render_shared, with_csrf

@@ -1,10 +1,11 @@
 """Accounts: registration, staff creation, sign-in, API tokens, passwords, deactivation,
-and ending a user's sessions."""
+ending a user's sessions, and the usernames pages show beside other users' records."""
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
@@ -249,3 +250,12 @@ def ensure_admin(session: Session, username: str, password: str) -> bool:
     except Conflict:
         return False
     return True
+
+
+def usernames_by_id(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Username per user id, for the ids that exist."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    return {row.id: row.username for row in rows}

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.db import utcnow
-from app.services.flash_sale_lifecycle import cancel_sale
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale
 from tests.builders import make_product
 
 START = utcnow().replace(microsecond=0) + timedelta(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.db import utcnow
-from app.services.ops import SCHEDULER, record_heartbeat
+from app.services.monitoring import SCHEDULER, record_heartbeat
 
 
 def test_it_is_unavailable_naming_the_scheduler_when_it_never_beat(client):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from app.db import utcnow
-from app.services.ops import SCHEDULER, record_heartbeat
+from app.services.monitoring import SCHEDULER, record_heartbeat
 from tests.conftest import need
 from tests.shared_state import dead_address, reach
 

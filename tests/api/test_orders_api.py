@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from app.models.orders import Order, OrderLine
 from app.models.payments import Payment
-from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, grant_credit
+from app.services.orders import LineRequest, place_order
 from tests.api.helpers import CARD_DECLINED, assert_error, order_body, order_count, stock_of
 from tests.builders import make_product, make_user
 from tests.conftest import bearer

@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.errors import PaymentDeclined
 from app.models.orders import Order
 from app.models.returns import ReturnEvent, ReturnRequest
-from app.services.checkout import LineRequest, place_order
+from app.services.orders import LineRequest, place_order
 from app.services.settings import set_return_window_days
 from tests.api.helpers import CARD_DECLINED, assert_error
 from tests.api.returns_helpers import (

@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-import app.services.photos as photos
+import app.services.returns.photos as photos
 from tests.api.helpers import assert_error
 from tests.api.returns_helpers import bought, headers_for, image_bytes, open_return, upload
 from tests.conftest import sign_in

@@ -12,7 +12,7 @@ from app.db import utcnow
 from app.models.payments import GatewayCharge
 from app.models.returns import OutboxMessage
 from app.payments import GatewayFailure, PaymentBreaker, Payments
-from app.services.outbox import MAX_REFUND_ATTEMPTS
+from app.services.returns import MAX_REFUND_ATTEMPTS
 from jobs.returns import complete_returns, send_refunds
 from tests.api.helpers import assert_error
 from tests.api.returns_helpers import (

@@ -16,7 +16,7 @@ simulated gateway after the product's stock is raised.
 The first TEMPLATES returns (default 100; all of them with TEMPLATES = COUNT) are opened
 with `create_return`, exactly as the API opens one: eligibility checked under the order
 lock, the submit and validate events, the customer notice in the outbox; their notices are
-then delivered with `deliver_notifications`, as the scheduler would have done long ago for
+then delivered with `deliver_notices`, as the scheduler would have done long ago for
 a queue of waiting returns. Through the services that costs ~5 ms per return on SQLite and
 ~20 ms on PostgreSQL here (minutes for 10,000), so the rest are copies of those rows,
 inserted in bulk with SQLAlchemy Core: each template's return, line, events, outbox message
@@ -75,7 +75,7 @@ class SeededReturns:
             f"{self.wall_seconds:.1f}s before the server started: {self.orders} paid "
             f"orders of <= {UNITS_PER_ORDER} units (place_order, {self.orders_seconds:.1f}s); "
             f"{self.templates:,} returns opened with create_return and their {self.notices:,} "
-            f"customer notices delivered with deliver_notifications "
+            f"customer notices delivered with deliver_notices "
             f"({self.service_seconds:.1f}s, {per:.1f} ms per return)"
         )
         if count > self.templates:
@@ -126,9 +126,9 @@ def seed(count: int, templates: int) -> dict[str, Any]:
     from app.models.catalog import Product
     from app.models.orders import Order
     from app.models.users import Role
-    from app.services import checkout, returns
+    from app.services import orders, returns
     from app.services.catalog import ProductInput, update_product
-    from app.services.outbox import deliver_notifications
+    from app.services.returns import deliver_notices
     from app.services.users import create_user
     from app.services.workflows import RMA, ensure_shipped
 
@@ -163,11 +163,11 @@ def seed(count: int, templates: int) -> dict[str, Any]:
         units: list[tuple[int, int]] = []  # (order id, order line id) per unit to return
         for i in range(orders_needed):
             quantity = min(UNITS_PER_ORDER, count - i * UNITS_PER_ORDER)
-            order = checkout.place_order(
+            order = orders.place_order(
                 session,
                 payments,
                 customer_id=customer.id,
-                lines=[checkout.LineRequest(product.id, quantity)],
+                lines=[orders.LineRequest(product.id, quantity)],
                 card_number=CARD_APPROVED,
             )
             units.extend([(order.id, order.lines[0].id)] * quantity)
@@ -196,7 +196,7 @@ def seed(count: int, templates: int) -> dict[str, Any]:
         # them sent (the scheduler's job, 100 per 5 s, would otherwise still be working
         # through the backlog while the bench measures).
         notices = 0
-        while delivered := deliver_notifications(session, now=utcnow(), limit=1000):
+        while delivered := deliver_notices(session, now=utcnow(), limit=1000):
             notices += delivered
         session.commit()
         service_done = time.monotonic()

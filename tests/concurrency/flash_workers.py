@@ -16,8 +16,7 @@ from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSaleItem
 from app.models.orders import Order
 from app.payments import Payments
-from app.services.flash_sale_checkout import checkout_hold, reserve
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, checkout_hold, create_sale, reserve
 from tests.concurrency.workers import seed
 
 TTL = 600

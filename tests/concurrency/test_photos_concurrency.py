@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.db import Database
 from app.models.returns import ReturnPhoto
 from app.models.users import User
-from app.services.photos import MAX_PHOTOS, reencode, save_return_photo
+from app.services.returns import MAX_PHOTOS, reencode, save_return_photo
 from tests.api.returns_helpers import image_bytes
 from tests.concurrency.test_checkout_threads import race
 from tests.concurrency.test_returns_concurrency import outcome, setup_return

@@ -17,11 +17,16 @@ from app.errors import DomainError
 from app.models.payments import GatewayCharge
 from app.models.returns import Notice, OutboxMessage, ReturnEvent, ReturnRequest
 from app.models.users import User
-from app.services.checkout import LineRequest as OrderLine
-from app.services.checkout import place_order
-from app.services.outbox import complete_settled_returns, deliver_notifications, execute_refunds
-from app.services.return_transitions import fire_return_trigger
-from app.services.returns import LineRequest, create_return
+from app.services.orders import LineRequest as OrderLine
+from app.services.orders import place_order
+from app.services.returns import (
+    LineRequest,
+    complete_settled_returns,
+    create_return,
+    deliver_notices,
+    execute_refunds,
+    fire_return_trigger,
+)
 from tests.concurrency.test_api_threads import SECRET, tokens
 from tests.concurrency.test_checkout_threads import race
 from tests.concurrency.workers import payments_for, seed
@@ -271,7 +276,7 @@ def test_it_delivers_each_notice_once_when_two_schedulers_run_together(database,
 
     def deliver(_: int) -> int:
         with database.session() as session:
-            return deliver_notifications(session, now=now)
+            return deliver_notices(session, now=now)
 
     assert sum(race(4, deliver)) == pending
     delivered = count(

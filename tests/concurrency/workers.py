@@ -21,7 +21,7 @@ from app.models.orders import Order, OrderLine
 from app.models.payments import Payment
 from app.models.users import User
 from app.payments import Payments
-from app.services.checkout import LineRequest, place_order
+from app.services.orders import LineRequest, place_order
 
 CARD = "4242424242424242"
 

@@ -7,8 +7,7 @@ from datetime import timedelta
 from app.db import utcnow
 from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSale
-from app.services.flash_sale_checkout import reserve
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, create_sale, reserve
 from jobs.flash_sales import end_sales, expire_holds, start_sales
 from tests.builders import make_product
 

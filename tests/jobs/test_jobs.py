@@ -12,8 +12,8 @@ from app.models.catalog import Product
 from app.models.monitoring import Heartbeat, JobRun
 from app.models.orders import Order
 from app.payments import Payments
-from app.services.checkout import LineRequest, place_order
-from app.services.ops import SCHEDULER, record_job_run
+from app.services.monitoring import SCHEDULER, record_job_run
+from app.services.orders import LineRequest, place_order
 from jobs import schedule
 from jobs.ops import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
@@ -89,12 +89,12 @@ def test_it_reconciles_pending_orders_once(session, ctx, customer):
 
 
 JOB_TESTS = {
-    "ops.heartbeat": test_it_beats_the_scheduler_heartbeat_idempotently,
+    "monitoring.heartbeat": test_it_beats_the_scheduler_heartbeat_idempotently,
     "orders.reconcile": test_it_reconciles_pending_orders_once,
-    "ops.prune_job_runs": test_it_prunes_old_job_runs_once,
+    "monitoring.prune_job_runs": test_it_prunes_old_job_runs_once,
     "returns.send_refunds": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.complete": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
-    "notifications.deliver": returns_jobs.test_it_delivers_each_notice_once,
+    "returns.deliver_notices": returns_jobs.test_it_delivers_each_notice_once,
     "flash_sales.start": flash_jobs.test_it_starts_a_sale_at_its_start_and_only_once,
     "flash_sales.end": flash_jobs.test_it_ends_a_sale_at_its_end_and_gives_unsold_units_back_once,
     "flash_sales.expire_holds": flash_jobs.test_it_sweeps_expired_holds_once,
@@ -106,4 +106,4 @@ def test_it_has_a_test_for_every_scheduled_job(ctx):
     assert {job.id for job in jobs} == set(JOB_TESTS)
     assert len({job.id for job in jobs}) == len(jobs)
     assert all(job.seconds > 0 for job in jobs)
-    assert {job.id: job.func for job in jobs}["ops.heartbeat"] is beat_heartbeats
+    assert {job.id: job.func for job in jobs}["monitoring.heartbeat"] is beat_heartbeats

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import app.services.catalog as catalog
+import app.services.catalog.products as catalog
 from app.db import transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product

@@ -14,8 +14,7 @@ from app.models.catalog import Product
 from app.models.orders import Order
 from app.models.payments import GatewayCharge
 from app.payments import ChargeResult, Payments, SimulatedGateway
-from app.services.checkout import LineRequest, place_order
-from app.services.settlement import reconcile_pending_orders
+from app.services.orders import LineRequest, place_order, reconcile_pending_orders
 from tests.builders import make_product
 
 

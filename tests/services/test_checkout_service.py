@@ -19,10 +19,9 @@ from app.models.credit import CreditEntry
 from app.models.orders import Order
 from app.models.payments import GatewayCharge, Payment
 from app.payments import BreakerOpen, Payments
-from app.services.checkout import LineRequest, place_order
+from app.services.catalog import give_back_stock, take_stock
 from app.services.credit import credit_balance, grant_credit
-from app.services.settlement import reconcile_pending_orders
-from app.services.stock import give_back_stock, take_stock
+from app.services.orders import LineRequest, place_order, reconcile_pending_orders
 from tests.builders import make_product
 
 APPROVED, DECLINED, ERROR = "4242424242424242", "4000000000000002", "4000000000000119"
@@ -274,7 +273,7 @@ def test_it_moves_stock_only_where_enough_is_left(session):
 
 
 def test_it_answers_a_missing_order_row_with_not_found(session):
-    from app.services.checkout import get_order_row
+    from app.services.orders import get_order_row
 
     with pytest.raises(NotFound):
         get_order_row(session, 424242)

@@ -20,16 +20,17 @@ from app.models.flash_sales import FlashHold, FlashSaleItem
 from app.models.orders import Order
 from app.models.payments import Payment
 from app.payments import BreakerOpen, Payments
-from app.services.flash_sale_checkout import (
+from app.services.flash_sales import (
+    cancel_sale,
     checkout_hold,
     customer_holds,
+    end_due_sales,
     get_hold,
+    get_sale,
     release_hold,
     reserve,
 )
-from app.services.flash_sale_lifecycle import cancel_sale, end_due_sales
-from app.services.flash_sale_reads import get_sale
-from app.services.settlement import reconcile_pending_orders
+from app.services.orders import reconcile_pending_orders
 from tests.builders import make_product, make_user
 from tests.services.conftest import Crash
 from tests.services.test_flash_sales_service import HOUR, TTL, at, hold, make_sale, stock

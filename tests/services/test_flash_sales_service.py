@@ -12,17 +12,21 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSale, FlashSaleEvent, FlashSaleItem
 from app.services.catalog import active_sale_prices
-from app.services.flash_sale_checkout import reserve
-from app.services.flash_sale_lifecycle import (
+from app.services.flash_sales import (
+    SaleItemInput,
     cancel_sale,
+    create_sale,
     due_for_end,
     due_for_start,
     end_due_sales,
+    get_sale,
+    list_sales,
+    reserve,
+    sale_stats,
     start_due_sales,
     sweep_expired_holds,
+    update_sale,
 )
-from app.services.flash_sale_reads import get_sale, list_sales, sale_stats
-from app.services.flash_sales import SaleItemInput, create_sale, update_sale
 from tests.builders import make_product, make_user
 
 TTL = 600
@@ -336,7 +340,7 @@ def test_a_stale_scheduler_cannot_move_a_sale_twice(session, admin):
     sale = make_sale(session, [product], quantity=5)
     cancel_sale(session, sale.id, actor=admin, now=at(0))
     # A scheduler that picked the sale as due before the cancel committed finds it moved.
-    from app.services.flash_sale_lifecycle import _run_due
+    from app.services.flash_sales.lifecycle import _run_due
 
     assert _run_due(session, [sale.id], "end", at(3 * HOUR)) == 0
     assert stock(session, product.id) == 10
@@ -379,7 +383,7 @@ def test_it_lists_sales_by_the_state_readers_see(session, admin):
 
 
 def test_sale_stats_count_orders_and_expiries(session, payments):
-    from app.services.flash_sale_checkout import checkout_hold
+    from app.services.flash_sales import checkout_hold
 
     product = make_product(session, stock=10)
     customer = make_user(session)
@@ -400,8 +404,7 @@ def test_sale_stats_count_orders_and_expiries(session, payments):
 def test_a_sale_past_its_end_cannot_be_cancelled_before_the_end_job_runs(session):
     from app.errors import Conflict
     from app.models.flash_sales import FlashSale
-    from app.services.flash_sale_lifecycle import cancel_sale
-    from app.services.flash_sales import SaleItemInput, create_sale
+    from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale
     from tests.builders import make_product, make_user
 
     product = make_product(session, stock=10, price_cents=1000)

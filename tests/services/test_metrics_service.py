@@ -8,10 +8,9 @@ import pytest
 
 from app.db import utcnow
 from app.errors import PaymentDeclined
-from app.services.checkout import LineRequest, place_order
-from app.services.flash_sale_checkout import checkout_hold
-from app.services.flash_sale_lifecycle import cancel_sale, end_due_sales
-from app.services.metrics import read_business_metrics
+from app.services.flash_sales import cancel_sale, checkout_hold, end_due_sales
+from app.services.monitoring import read_business_metrics
+from app.services.orders import LineRequest, place_order
 from app.services.returns import LineRequest as ReturnLine
 from app.services.returns import create_return
 from tests.builders import make_paid_order, make_product, make_user, walk_return

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.db import Database, utcnow
 from app.models.monitoring import Heartbeat, JobRun
-from app.services.ops import (
+from app.services.monitoring import (
     SCHEDULER,
     check_health,
     prune_job_runs,

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from app.errors import NotFound, ValidationError
-from app.services.checkout import LineRequest, place_order
-from app.services.orders import get_order, list_orders, payment_for, payments_for
+from app.services.orders import (
+    LineRequest,
+    get_order,
+    list_orders,
+    payment_for,
+    payments_for,
+    place_order,
+)
 from app.services.pagination import Page
 from tests.builders import make_product, make_user
 

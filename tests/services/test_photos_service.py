@@ -1,4 +1,4 @@
-"""Return photos: what reencoding keeps and drops, limits, storage and access (services.photos)."""
+"""Return photos: what reencoding keeps and drops, limits, storage and access (services.returns.photos)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ from PIL import Image
 
 from app.db import utcnow
 from app.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationError
-from app.services.photos import MAX_PHOTOS, photo_file, reencode, save_return_photo
-from app.services.return_transitions import fire_return_trigger
-from app.services.returns import LineRequest, create_return
+from app.services.returns import (
+    MAX_PHOTOS,
+    LineRequest,
+    create_return,
+    fire_return_trigger,
+    photo_file,
+    reencode,
+    save_return_photo,
+)
 from tests.builders import make_paid_order, make_product, make_user
 
 ORIENTATION = 0x0112

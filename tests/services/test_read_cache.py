@@ -9,8 +9,8 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from app.models.returns import ReturnRequest
-from app.services.queues import queue_counts
 from app.services.read_cache import ReadCache, workflow_reads
+from app.services.returns import queue_counts
 from app.services.workflows import RMA, ensure_shipped, published_version
 from tests.views.return_helpers import open_return
 

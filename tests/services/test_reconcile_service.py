@@ -12,9 +12,8 @@ from app.models.catalog import Product
 from app.models.orders import Order
 from app.models.payments import GatewayCharge, Payment
 from app.payments import GatewayFailure, Payments
-from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, grant_credit
-from app.services.settlement import reconcile_pending_orders
+from app.services.orders import LineRequest, place_order, reconcile_pending_orders
 from tests.builders import make_product
 from tests.services.conftest import Crash
 
@@ -148,7 +147,7 @@ def test_it_handles_a_bounded_batch_oldest_first(session, crashing, payments, cu
 
 
 def test_it_settles_an_order_only_once_whoever_tries(session, crashing, payments, customer):
-    from app.services.settlement import settle_failed, settle_paid
+    from app.services.orders import settle_failed, settle_paid
 
     product = make_product(session, stock=5)
     order = crash_mid_checkout(session, crashing(charge_first=True), customer, product)

@@ -10,13 +10,14 @@ from sqlalchemy import select, text, update
 from app.db import Database, utcnow
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import GatewayFailure, Payments
-from app.services.outbox import (
+from app.services.returns import (
     MAX_REFUND_ATTEMPTS,
+    LineRequest,
     complete_settled_returns,
+    create_return,
     execute_refunds,
     render_notice,
 )
-from app.services.returns import LineRequest, create_return
 from tests.builders import make_paid_order, make_product, make_user, walk_return
 
 

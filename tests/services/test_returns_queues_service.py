@@ -1,4 +1,4 @@
-"""Team queues: membership, the SLA clock at its edge, counts (services.queues)."""
+"""Team queues: membership, the SLA clock at its edge, counts (services.returns.queues)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from sqlalchemy import update
 from app.db import utcnow
 from app.errors import NotFound
 from app.models.returns import ReturnRequest
-from app.services.queues import QueueFilters, list_queue, queue_counts
-from app.services.returns import LineRequest, create_return
+from app.services.returns import LineRequest, QueueFilters, create_return, list_queue, queue_counts
 from tests.builders import make_paid_order, make_product, make_user, walk_return
 
 

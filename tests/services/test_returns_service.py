@@ -11,12 +11,13 @@ from app.db import utcnow
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order
 from app.models.returns import OutboxMessage
-from app.services.return_details import describe_return, describe_returns
-from app.services.return_transitions import fire_return_trigger
 from app.services.returns import (
     LineRequest,
     check_eligibility,
     create_return,
+    describe_return,
+    describe_returns,
+    fire_return_trigger,
     get_return,
     list_returns,
     return_events,

@@ -7,15 +7,20 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-import app.services.return_transitions as transitions
+import app.services.returns.transitions as transitions
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.models.returns import OutboxMessage, ReturnEvent, ReturnRequest
-from app.services.checkout import LineRequest as OrderLine
-from app.services.checkout import place_order
 from app.services.credit import credit_balance, grant_credit, list_credit_entries
-from app.services.return_transitions import available_triggers, fire_return_trigger, state_label
-from app.services.returns import LineRequest, create_return
+from app.services.orders import LineRequest as OrderLine
+from app.services.orders import place_order
+from app.services.returns import (
+    LineRequest,
+    available_triggers,
+    create_return,
+    fire_return_trigger,
+    state_label,
+)
 from tests.builders import make_product, make_user, walk_return
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.models.catalog import Product
 from app.models.orders import Order
 from app.models.users import User
-from app.services.checkout import LineRequest, place_order
+from app.services.orders import LineRequest, place_order
 from tests.builders import make_user
 
 HX = {"HX-Request": "true"}

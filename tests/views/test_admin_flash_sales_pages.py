@@ -12,9 +12,7 @@ from app.db import utcnow
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem
 from app.payments import BreakerOpen, GatewayFailure
-from app.services.flash_sale_checkout import reserve
-from app.services.flash_sale_lifecycle import cancel_sale, end_due_sales
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale, end_due_sales, reserve
 from tests.builders import make_product, make_user
 from tests.conftest import sign_in
 from tests.views.conftest import HX, text

@@ -15,9 +15,8 @@ from sqlalchemy import create_engine
 
 from app.db import Base, utcnow
 from app.errors import PaymentError
-from app.services.checkout import LineRequest, place_order
-from app.services.flash_sale_checkout import checkout_hold, reserve
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, checkout_hold, create_sale, reserve
+from app.services.orders import LineRequest, place_order
 from app.services.returns import LineRequest as ReturnLine
 from app.services.returns import create_return
 from tests.builders import make_paid_order, make_product, make_user, walk_return

@@ -13,9 +13,8 @@ import views.staff_returns
 from app.db import utcnow
 from app.models.orders import Order
 from app.models.returns import ReturnRequest
-from app.services.outbox import execute_refunds
 from app.services.read_cache import returns_reads
-from app.services.return_transitions import fire_return_trigger
+from app.services.returns import execute_refunds, fire_return_trigger
 from tests.builders import walk_return
 from tests.conftest import sign_in
 from tests.views.conftest import text

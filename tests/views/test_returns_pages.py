@@ -9,13 +9,17 @@ from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
-import app.services.photos as app_photos
+import app.services.returns.photos as app_photos
 import views.returns
 from app.db import utcnow
 from app.models.orders import Order
 from app.models.returns import Notice, ReturnPhoto, ReturnRequest
-from app.services.outbox import complete_settled_returns, deliver_notifications, execute_refunds
-from app.services.return_transitions import fire_return_trigger
+from app.services.returns import (
+    complete_settled_returns,
+    deliver_notices,
+    execute_refunds,
+    fire_return_trigger,
+)
 from tests.builders import make_user, walk_return
 from tests.conftest import csrf_token, sign_in
 from tests.views.conftest import text
@@ -696,7 +700,7 @@ def test_it_pages_through_returns(app, client, session, customer):
 def test_it_shows_notices_and_marks_them_read(app, client, session, customer):
     record = open_return(app, session, customer)
     fire(session, record, "approve", make_user(session, "support"), note="Use the green label")
-    deliver_notifications(session, now=utcnow())
+    deliver_notices(session, now=utcnow())
     token = sign_in(client, customer)
     html = text(client.get("/returns"))
     assert f"Your return {record.number} was approved" in html
@@ -720,7 +724,7 @@ def test_it_still_renders_the_nav_when_notices_cannot_be_read(client, customer, 
         raise OperationalError("SELECT", {}, Exception("database is gone"))
 
     sign_in(client, customer)
-    monkeypatch.setattr(views.returns, "count_unread_notifications", broken)
+    monkeypatch.setattr(views.returns, "count_unread_notices", broken)
     response = client.get("/products")
     assert response.status_code == 200
     assert 'href="/returns"' in text(response)

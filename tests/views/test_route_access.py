@@ -44,10 +44,8 @@ from werkzeug.test import TestResponse, encode_multipart
 
 from app.db import utcnow
 from app.models.users import User
-from app.services.flash_sale_checkout import reserve
-from app.services.flash_sales import SaleItemInput, create_sale
-from app.services.photos import save_return_photo
-from app.services.returns import LineRequest, create_return
+from app.services.flash_sales import SaleItemInput, create_sale, reserve
+from app.services.returns import LineRequest, create_return, save_return_photo
 from app.services.users import issue_token
 from tests.builders import PASSWORD, make_paid_order, make_product, make_user
 from tests.conftest import csrf_token, sign_in

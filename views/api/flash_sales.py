@@ -18,10 +18,18 @@ from app.db import utcnow
 from app.errors import ValidationError
 from app.extensions import rate_limit
 from app.models.users import Role
-from app.services.flash_sale_checkout import HoldView, checkout_hold, release_hold, reserve
-from app.services.flash_sale_lifecycle import cancel_sale
-from app.services.flash_sale_reads import SaleView, get_sale, list_sales
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import (
+    HoldView,
+    SaleItemInput,
+    SaleView,
+    cancel_sale,
+    checkout_hold,
+    create_sale,
+    get_sale,
+    list_sales,
+    release_hold,
+    reserve,
+)
 from views.api import actor, bp
 from views.api.idempotency import idempotent
 from views.api.serializers import order_json, page_json

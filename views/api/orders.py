@@ -10,9 +10,8 @@ from flask import Response, jsonify, request
 from app import current_payments, db_session
 from app.errors import ValidationError
 from app.models.users import Role
-from app.services.checkout import LineRequest, place_order
 from app.services.credit import credit_balance, list_credit_entries
-from app.services.orders import get_order, list_orders
+from app.services.orders import LineRequest, get_order, list_orders, place_order
 from views.api import actor, bp
 from views.api.idempotency import idempotent
 from views.api.serializers import credit_json, order_json

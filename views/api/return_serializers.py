@@ -8,8 +8,7 @@ from typing import Any
 from flask import url_for
 
 from app.models.returns import ReturnPhoto, ReturnRequest
-from app.services.queues import QueueItem
-from app.services.return_details import HistoryEntry, ReturnDetails
+from app.services.returns import HistoryEntry, QueueItem, ReturnDetails
 from workflows.engine import Available
 
 MONEY_DISPOSITIONS = ("REFUND", "STORE_CREDIT")

@@ -11,16 +11,21 @@ from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import rate_limit
 from app.models.users import Role
-from app.services.photos import MAX_BYTES, photo_file, save_return_photo
-from app.services.queues import TEAMS, QueueFilters, list_queue
-from app.services.return_details import describe_return, describe_returns
-from app.services.return_transitions import fire_return_trigger
 from app.services.returns import (
+    MAX_BYTES,
     MAX_DESCRIPTION,
+    TEAMS,
     LineRequest,
+    QueueFilters,
     create_return,
+    describe_return,
+    describe_returns,
+    fire_return_trigger,
     get_return,
+    list_queue,
     list_returns,
+    photo_file,
+    save_return_photo,
 )
 from views.api import actor, bp, optional_actor
 from views.api.return_serializers import queue_item_json, return_json

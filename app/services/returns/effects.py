@@ -21,8 +21,8 @@ from app.logs import request_id_var
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.models.returns import OutboxMessage, ReturnRequest
+from app.services.catalog.stock import give_back_stock, take_stock
 from app.services.credit import add_credit_entry
-from app.services.stock import give_back_stock, take_stock
 from workflows.engine import Fired
 from workflows.registry import Actor
 

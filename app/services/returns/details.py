@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
-from app.services.return_transitions import actor_of, subject_of
+from app.services.returns.transitions import actor_of, subject_of
 from app.services.workflows import RMA, load_engine
 from workflows.engine import Available, Engine
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.models.flash_sales import FlashHold, FlashSale, FlashSaleItem, SaleState
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnRequest
-from app.services.flash_sale_lifecycle import live_hold_filter
+from app.services.flash_sales.lifecycle import live_hold_filter
 
 # Refund outcomes a return can record (returns.refund_status; NULL means no refund due).
 REFUND_STATUSES = ("pending", "succeeded", "failed")

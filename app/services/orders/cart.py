@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
-from app.services.catalog import get_product
-from app.services.checkout import MAX_LINES, MAX_QUANTITY
+from app.services.catalog.products import get_product
+from app.services.orders.checkout import MAX_LINES, MAX_QUANTITY
 
 
 @dataclass(frozen=True)

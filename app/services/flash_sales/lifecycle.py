@@ -9,7 +9,7 @@ admin's cancel, change a sale once.
 
 The stored state lags the clock by however late the job runs; readers therefore use
 `shown_state`, computed from `starts_at`/`ends_at` and `now`, and reserving checks the
-window itself (see `flash_sale_checkout`). Lock order everywhere, to keep PostgreSQL free of
+window itself (see `holds`). Lock order everywhere, to keep PostgreSQL free of
 deadlocks: sale row, then items in id order, then holds, then products.
 """
 
@@ -35,8 +35,8 @@ from app.models.flash_sales import (
     SaleState,
 )
 from app.models.users import User
-from app.services.catalog import catalog_changed
-from app.services.stock import give_back_stock
+from app.services.catalog.products import catalog_changed
+from app.services.catalog.stock import give_back_stock
 from app.services.workflows import load_engine, transition_event
 from workflows.engine import InvalidTransition, NotAllowed, WorkflowRefusal
 from workflows.registry import SYSTEM, Actor

@@ -23,7 +23,7 @@ from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
 from app.models.users import User
 from app.services.pagination import Page, paginate
 from app.services.read_cache import returns_reads
-from app.services.return_transitions import enter_state, record_event, run_effects, subject_of
+from app.services.returns.transitions import enter_state, record_event, run_effects, subject_of
 from app.services.settings import get_setting_int
 from app.services.workflows import RMA, load_engine, published_version
 from workflows.registry import SYSTEM, Actor

@@ -48,14 +48,14 @@ from app.models.flash_sales import HoldStatus, SaleState
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import BreakerOpen, Payments
-from app.services import flash_sale_statements as q
-from app.services.checkout import (
+from app.services.flash_sales import statements as q
+from app.services.flash_sales.lifecycle import window_of
+from app.services.orders.checkout import (
     charge_and_settle,
     check_card,
     new_order_number,
     payments_unavailable,
 )
-from app.services.flash_sale_lifecycle import window_of
 
 MAX_RESERVE = 1000
 FLASH_ORDER = "flash_sale"
@@ -263,7 +263,7 @@ def _convert(session: Session, hold_id: int, customer_id: int, card: str, now: d
     with transaction(session):
         conn = session.connection()
         params = {"hid": hold_id, "cid": customer_id, "now": now}
-        sqlite = conn.dialect.name == "sqlite"  # one statement (see flash_sale_statements)
+        sqlite = conn.dialect.name == "sqlite"  # one statement (see `statements`)
         row = conn.execute(q.HOLD_COUNTED if sqlite else q.HOLD, params).first()
         if row is None:
             raise NotFound("no such reservation")

@@ -1,4 +1,5 @@
-"""Executing the outbox: gateway refunds and customer notices, each at most once.
+"""Executing the outbox: gateway refunds (and, through `notices`, customer notices), each at
+most once.
 
 A message is claimed by compare-and-set on its status, so two schedulers (or a late retry)
 never perform it twice; the gateway refund itself is idempotent by the message's key too.
@@ -18,20 +19,19 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction
 from app.errors import DomainError
-from app.models.returns import Notice, OutboxMessage, ReturnRequest
+from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
 from app.services.read_cache import returns_reads
-from app.services.return_transitions import fire_return_trigger
+from app.services.returns.transitions import fire_return_trigger
 
 log = logging.getLogger("backroom.outbox")
-email_log = logging.getLogger("backroom.email")
 MAX_REFUND_ATTEMPTS = 5
 TERMINAL = ("COMPLETED", "REJECTED", "CANCELLED")
 _outbox = cast(Table, OutboxMessage.__table__)
 _returns = cast(Table, ReturnRequest.__table__)
 
 
-def _due(session: Session, kind: str, now: datetime, limit: int) -> list[OutboxMessage]:
+def due_messages(session: Session, kind: str, now: datetime, limit: int) -> list[OutboxMessage]:
     messages = list(
         session.scalars(
             select(OutboxMessage)
@@ -50,7 +50,7 @@ def _due(session: Session, kind: str, now: datetime, limit: int) -> list[OutboxM
     return messages
 
 
-def _close(session: Session, message_id: int, status: str, now: datetime) -> bool:
+def close_message(session: Session, message_id: int, status: str, now: datetime) -> bool:
     """Mark a pending message done/failed; False if someone else already did."""
     result = session.connection().execute(
         update(_outbox)
@@ -63,7 +63,7 @@ def _close(session: Session, message_id: int, status: str, now: datetime) -> boo
 def execute_refunds(session: Session, payments: Payments, *, now: datetime, limit: int = 20) -> int:
     """Send due refunds to the gateway. Returns how many succeeded."""
     succeeded = 0
-    for message in _due(session, "refund", now, limit):
+    for message in due_messages(session, "refund", now, limit):
         payload: dict[str, Any] = json.loads(message.payload)
         try:
             reference = payments.breaker.call(
@@ -76,7 +76,7 @@ def execute_refunds(session: Session, payments: Payments, *, now: datetime, limi
             _refund_failed_attempt(session, message, str(exc) or type(exc).__name__, now)
             continue
         with transaction(session):
-            if _close(session, message.id, "done", now):
+            if close_message(session, message.id, "done", now):
                 session.connection().execute(
                     update(_returns)
                     .where(_returns.c.id == payload["return_id"])
@@ -94,7 +94,7 @@ def _refund_failed_attempt(
     payload = json.loads(message.payload)
     with transaction(session):
         if attempts >= MAX_REFUND_ATTEMPTS:
-            if _close(session, message.id, "failed", now):
+            if close_message(session, message.id, "failed", now):
                 session.connection().execute(
                     update(_returns)
                     .where(_returns.c.id == payload["return_id"])
@@ -131,48 +131,3 @@ def complete_settled_returns(session: Session, *, now: datetime, limit: int = 50
         except DomainError as exc:  # not completable from its state: leave it be
             log.info("return %s not completed: %s", return_id, exc.message)
     return completed
-
-
-def deliver_notifications(session: Session, *, now: datetime, limit: int = 100) -> int:
-    """The email adapter: log each message and keep it where the customer can read it."""
-    delivered = 0
-    for message in _due(session, "notification", now, limit):
-        payload = json.loads(message.payload)
-        subject, body = render_notice(payload)
-        with transaction(session):
-            if not _close(session, message.id, "done", now):
-                continue
-            session.add(
-                Notice(
-                    customer_id=payload["customer_id"],
-                    return_id=payload.get("return_id"),
-                    subject=subject,
-                    body=body,
-                    created_at=now,
-                )
-            )
-        email_log.info("email to customer %s: %s", payload["customer_id"], subject)
-        delivered += 1
-    return delivered
-
-
-STATE_WORDS = {
-    "VALIDATING": "is being reviewed",
-    "APPROVED": "was approved: please ship the items back",
-    "REJECTED": "was rejected",
-    "CANCELLED": "was cancelled",
-    "SHIPPING": "is on its way back to us",
-    "RECEIVED": "has arrived at our warehouse",
-    "DISPOSITION": "has been decided",
-    "COMPLETED": "is complete",
-}
-
-
-def render_notice(payload: dict[str, Any]) -> tuple[str, str]:
-    state = str(payload.get("state", ""))
-    words = STATE_WORDS.get(state, "was updated")
-    subject = f"Your return {payload.get('number', '')} {words}"
-    body = subject + "."
-    if payload.get("note"):
-        body += f"\n\nNote from our team: {payload['note']}"
-    return subject, body

@@ -18,9 +18,9 @@ from app.db import transaction, utcnow
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import ChargeResult, GatewayFailure, Payments
+from app.services.catalog.stock import give_back_stock
 from app.services.credit import add_credit_entry
-from app.services.flash_sale_lifecycle import restore_hold_for_order
-from app.services.stock import give_back_stock
+from app.services.flash_sales.lifecycle import restore_hold_for_order
 
 log = logging.getLogger(__name__)
 FLASH_ORDER = "flash_sale"

@@ -2,7 +2,7 @@
 
 A sale's allocation is taken from product stock when it is created (conditional updates,
 products in id order, in the transaction that writes the sale); editing re-balances it.
-What happens to a sale over time is `flash_sale_lifecycle`.
+What happens to a sale over time is `lifecycle`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from app.db import MAX_INT, transaction
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
-from app.services.catalog import catalog_changed
-from app.services.flash_sale_lifecycle import (
+from app.services.catalog.products import catalog_changed
+from app.services.catalog.stock import give_back_stock, take_stock
+from app.services.flash_sales.lifecycle import (
     FLASH_SALE,
     LOCK_SALE_ITEMS,
     OPEN_STATES,
@@ -30,7 +31,6 @@ from app.services.flash_sale_lifecycle import (
     record_sale_event,
     window_of,
 )
-from app.services.stock import give_back_stock, take_stock
 from app.services.workflows import published_version
 from workflows.registry import SYSTEM, Actor
 

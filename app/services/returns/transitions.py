@@ -20,7 +20,7 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
 from app.services.read_cache import returns_reads
-from app.services.return_effects import EFFECTS
+from app.services.returns.effects import EFFECTS
 from app.services.workflows import RMA, load_engine, transition_event
 from workflows.engine import (
     Available,

@@ -32,9 +32,9 @@ from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import BreakerOpen, ChargeResult, GatewayFailure, Payments
 from app.payments.breaker import BreakerStatus
+from app.services.catalog.stock import take_stock
 from app.services.credit import add_credit_entry, credit_balance
-from app.services.settlement import settle_failed, settle_paid
-from app.services.stock import take_stock
+from app.services.orders.settlement import settle_failed, settle_paid
 
 log = logging.getLogger(__name__)
 MAX_LINES = 100

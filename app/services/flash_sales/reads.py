@@ -18,7 +18,7 @@ from app.errors import NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSale, HoldStatus, SaleState
 from app.models.orders import Order, OrderStatus
-from app.services.flash_sale_lifecycle import OPEN_STATES, live_hold_filter, shown_state, window_of
+from app.services.flash_sales.lifecycle import OPEN_STATES, live_hold_filter, shown_state, window_of
 from app.services.pagination import Page, paginate
 
 STATES = tuple(s.value for s in SaleState)

@@ -1,4 +1,4 @@
-"""The statements behind flash-sale holds and their checkout (`flash_sale_checkout`),
+"""The statements behind flash-sale holds and their checkout (`holds`),
 built once at import: each runs from SQLAlchemy's compiled cache, with bound parameters.
 
 PostgreSQL: the item's row lock comes with the first statement of a transaction, and only a

@@ -1,0 +1,113 @@
+"""Returns (RMA), the one door to the area: a customer opens a return, staff move it
+through the workflow, the outbox moves the money and tells the customer.
+
+- create: `check_eligibility`, `create_return`, `get_return`, `list_returns`, `return_events`
+- transitions: `fire_return_trigger`, `available_triggers`, `state_label`
+- effects: what transitions do (refund, credit, replacement, restock), run by `transitions`
+- details / reads: `describe_return(s)`, `state_labels`, `published_states`, `team_states`,
+  `order_numbers`
+- queues: `list_queue`, `queue_counts` (the teams' work, oldest first, with SLA clocks)
+- photos: `save_return_photo`, `photo_file`, `reencode`
+- outbox: `execute_refunds`, `complete_settled_returns` (the scheduler's jobs)
+- notices: `deliver_notices`, `list_notices`, `count_unread_notices`, `mark_notices_read`
+"""
+
+from __future__ import annotations
+
+from app.services.returns.create import (
+    MAX_DESCRIPTION,
+    REASONS,
+    Eligibility,
+    LineRequest,
+    check_eligibility,
+    create_return,
+    get_return,
+    list_returns,
+    return_events,
+)
+from app.services.returns.details import (
+    HistoryEntry,
+    ReturnDetails,
+    describe_return,
+    describe_returns,
+)
+from app.services.returns.notices import (
+    count_unread_notices,
+    deliver_notices,
+    list_notices,
+    mark_notices_read,
+    render_notice,
+)
+from app.services.returns.outbox import (
+    MAX_REFUND_ATTEMPTS,
+    complete_settled_returns,
+    execute_refunds,
+)
+from app.services.returns.photos import (
+    MAX_BYTES,
+    MAX_PHOTOS,
+    CleanPhoto,
+    photo_file,
+    reencode,
+    save_return_photo,
+)
+from app.services.returns.queues import (
+    TEAMS,
+    QueueFilters,
+    QueueItem,
+    list_queue,
+    queue_counts,
+)
+from app.services.returns.reads import (
+    order_numbers,
+    published_states,
+    state_labels,
+    team_states,
+)
+from app.services.returns.transitions import (
+    available_triggers,
+    fire_return_trigger,
+    state_label,
+)
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DESCRIPTION",
+    "MAX_PHOTOS",
+    "MAX_REFUND_ATTEMPTS",
+    "REASONS",
+    "TEAMS",
+    "CleanPhoto",
+    "Eligibility",
+    "HistoryEntry",
+    "LineRequest",
+    "QueueFilters",
+    "QueueItem",
+    "ReturnDetails",
+    "available_triggers",
+    "check_eligibility",
+    "complete_settled_returns",
+    "count_unread_notices",
+    "create_return",
+    "deliver_notices",
+    "describe_return",
+    "describe_returns",
+    "execute_refunds",
+    "fire_return_trigger",
+    "get_return",
+    "list_notices",
+    "list_queue",
+    "list_returns",
+    "mark_notices_read",
+    "order_numbers",
+    "photo_file",
+    "published_states",
+    "queue_counts",
+    "reencode",
+    "render_notice",
+    "return_events",
+    "save_return_photo",
+    "state_label",
+    "state_labels",
+    "team_states",
+]
