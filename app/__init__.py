@@ -10,10 +10,10 @@ from flask import Flask, flash, g
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import ROOT, Config, load_config
+from app.config import ROOT, UPLOAD_LIMIT, Config, load_config
+from app.current import SESSION_EPOCH, close_db_session, db_session
 from app.db import Database
 from app.extensions import (
     IN_PROCESS_LIMITS,
@@ -95,19 +95,13 @@ def create_app(
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+        close_db_session()
 
     from views import register_views
 
     register_views(app)
     build_limiter(app)  # after the views: it applies the limits they declare
     return app
-
-
-UPLOAD_LIMIT = 27 * 1024 * 1024  # a multipart form (photos)
-BODY_LIMIT = 16 * 1024 * 1024  # anything else (JSON, plain forms)
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -154,32 +148,6 @@ def build_payments(
     return Payments(gateway=SimulatedGateway(database.sessions), breaker=breaker)
 
 
-def db_session() -> Session:
-    """The request's (or app context's) session, opened on first use, closed at teardown."""
-    from flask import current_app
-
-    session: Session | None = g.get("db_session")
-    if session is None:
-        session = current_app.extensions["backroom.db"].session()
-        g.db_session = session
-    return session
-
-
-def current_config() -> Config:
-    from flask import current_app
-
-    config: Config = current_app.config["BACKROOM"]
-    return config
-
-
-def current_payments() -> Payments:
-    from flask import current_app
-
-    payments: Payments = current_app.extensions["backroom.payments"]
-    return payments
-
-
-SESSION_EPOCH = "epoch"
 ENDED = (
     "You were signed out. That happens when you sign out on another device, your password "
     "changes, or your account is deactivated."

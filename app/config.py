@@ -13,6 +13,8 @@ from limits import parse as parse_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
+UPLOAD_LIMIT = 27 * 1024 * 1024  # a request body with a multipart form (photos)
+BODY_LIMIT = 16 * 1024 * 1024  # any other body (JSON, plain forms)
 
 
 class ConfigError(ValueError):

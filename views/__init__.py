@@ -1,4 +1,9 @@
-"""Flask blueprints, one module per area; `register_views` wires them into the app."""
+"""Flask blueprints, one package or module per area; `register_views` wires them into the app.
+
+An area's package (`views/returns/`, `views/orders/` ...) names its blueprints in
+`BLUEPRINTS`; the modules beside them are the web's plumbing (access, errors, hooks, pages,
+parsing, rendering, page_cache) and `api/`, the JSON API of CONTRACT §3.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +11,25 @@ from flask import Flask
 
 
 def register_views(app: Flask) -> None:
-    from views import admin as admin_views
     from views import (
-        admin_flash_sales,
         api,
-        auth,
-        cart,
         catalog,
         errors,
         flash_sales,
         hooks,
-        metrics,
-        ops,
+        monitoring,
         orders,
         pages,
         returns,
-        staff,
-        staff_returns,
+        users,
     )
+    from views.access import admin_pages
 
     hooks.install(app)
     errors.install(app)
     pages.install(app)
-    for blueprint in (
-        ops.bp,
-        metrics.bp,
-        auth.bp,
-        catalog.bp,
-        cart.bp,
-        orders.bp,
-        staff.bp,
-        returns.bp,
-        staff_returns.bp,
-        admin_views.bp,
-        flash_sales.bp,
-        admin_flash_sales.bp,
-        api.bp,
-    ):
-        app.register_blueprint(blueprint)
+    for area in (monitoring, users, catalog, orders, returns, flash_sales):
+        for blueprint in area.BLUEPRINTS:
+            app.register_blueprint(blueprint)
+    app.register_blueprint(admin_pages)  # /admin/products (catalog) and /admin/users (users)
+    app.register_blueprint(api.bp)

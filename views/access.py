@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
-from flask import Response, g, redirect, request, url_for
+from flask import Blueprint, Response, g, redirect, request, url_for
 from flask_login import current_user
 
 from app.errors import Forbidden, Unauthorized
@@ -72,3 +72,14 @@ def role_required(*roles: str, next_path: str | None = None) -> Callable[[F], F]
 login_required = role_required()
 staff_required = role_required(*STAFF)
 admin_required = role_required(Role.ADMIN)
+
+
+# Every /admin page (catalog and users alike) hangs on this one blueprint, so that no page
+# under /admin can be added without the admin check below.
+admin_pages = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@admin_pages.before_request
+@admin_required
+def _only_admins() -> None:
+    """Every /admin page needs the admin role (login redirect or 403 otherwise)."""

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
-from app import BODY_LIMIT, current_config
+from app.config import BODY_LIMIT
+from app.current import current_config
 from app.errors import UnsupportedMediaType
 from app.extensions import csrf
 from app.logs import request_id_var

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -18,6 +19,11 @@ def money(cents: int | None) -> str:
     sign = "-" if cents < 0 else ""
     cents = abs(int(cents))
     return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+
+
+def when(value: datetime) -> str:
+    """A stored UTC time as people read it: '25 Nov 2026, 14:00 UTC'."""
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
 def duration_clock(seconds: int | float) -> str:
@@ -43,6 +49,7 @@ def has_page(endpoint: str) -> bool:
 def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["duration_clock"] = duration_clock
+    app.jinja_env.filters["when"] = when
     # Macros imported without context see only globals; give them the same token source.
     app.jinja_env.globals["csrf_token"] = page_csrf_token
     app.jinja_env.globals["has_page"] = has_page

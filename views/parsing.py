@@ -180,3 +180,11 @@ def get_datetime(
     if parsed is None:
         problems[name] = "must be an ISO 8601 date and time, such as 2026-12-01T09:00:00Z"
     return parsed
+
+
+def active_flag() -> bool:
+    """The `active` field of a show/hide or activate/deactivate form: "1" or "0"."""
+    raw = request.form.get("active", "")
+    if raw not in ("0", "1"):
+        raise ValidationError({"active": "must be 0 or 1"})
+    return raw == "1"

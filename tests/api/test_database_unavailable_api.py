@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 import app.models  # noqa: F401
 import views.api.catalog
-import views.catalog
+import views.catalog.shop
 from app import create_app
 from app.config import Config
 from app.services.users import issue_token
@@ -41,7 +41,7 @@ def test_it_answers_an_api_call_with_503_and_when_to_retry(client, monkeypatch, 
 
 
 def test_it_shows_a_page_saying_back_in_a_moment(client, monkeypatch):
-    monkeypatch.setattr(views.catalog, "list_products", lost_connection)
+    monkeypatch.setattr(views.catalog.shop, "list_products", lost_connection)
     response = client.get("/products?q=unavailable")
     page = response.get_data(as_text=True)
     assert response.status_code == 503
@@ -53,7 +53,7 @@ def test_it_shows_a_page_saying_back_in_a_moment(client, monkeypatch):
 
 
 def test_it_answers_htmx_with_an_inline_alert(client, monkeypatch):
-    monkeypatch.setattr(views.catalog, "list_products", lost_connection)
+    monkeypatch.setattr(views.catalog.shop, "list_products", lost_connection)
     response = client.get("/products?q=htmx-unavailable", headers={"HX-Request": "true"})
     assert response.headers["HX-Retarget"] == "#alerts"
     assert response.headers["X-Error-Status"] == "503"

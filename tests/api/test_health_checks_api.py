@@ -71,12 +71,12 @@ def test_it_is_unavailable_when_the_serve_processs_state_is_gone(make_app, monke
 
 
 def test_it_is_live_whatever_the_database_says(client, monkeypatch):
-    import views.ops
+    import views.monitoring.health
 
     def broken(*_args, **_kwargs):
         raise AssertionError("liveness must not ask the database")
 
-    monkeypatch.setattr(views.ops, "check_health", broken)
+    monkeypatch.setattr(views.monitoring.health, "check_health", broken)
     response = client.get("/health/live")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}

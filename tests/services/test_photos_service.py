@@ -1,4 +1,4 @@
-"""Return photos: what reencoding keeps and drops, limits, storage and access (services.returns.photos)."""
+"""Return photos: what reencoding keeps and drops, limits, storage, access (returns.photos)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-import views.cart
+import views.orders.cart
 from app.errors import Conflict, NotFound, PaymentUnavailable
 from app.models.idempotency import IdempotencyRecord
 from app.models.orders import Order
@@ -361,7 +361,7 @@ def test_it_refuses_a_reused_key_for_a_different_cart(client, session, shopper):
 def test_it_says_when_the_same_order_is_still_being_placed(
     client, session, customer, shopper, monkeypatch
 ):
-    monkeypatch.setattr(views.cart, "IN_FLIGHT_WAIT_SECONDS", 0.15)
+    monkeypatch.setattr(views.orders.cart, "IN_FLIGHT_WAIT_SECONDS", 0.15)
     product = make_product(session)
     add_to_cart(client, shopper, product)
     payload = {"lines": [(product.id, 1)], "card": APPROVED, "credit": 0}
@@ -422,7 +422,7 @@ def test_it_explains_each_way_placing_the_order_can_fail(
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(views.cart, "place_order", fail)
+    monkeypatch.setattr(views.orders.cart, "place_order", fail)
     response = checkout(client, shopper, checkout_key(client))
     assert response.status_code == error.status
     assert message in text(response)
@@ -436,7 +436,7 @@ def test_it_releases_the_key_when_checkout_crashes(client, session, shopper, mon
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views.cart, "place_order", crash)
+    monkeypatch.setattr(views.orders.cart, "place_order", crash)
     response = checkout(client, shopper, checkout_key(client))
     assert response.status_code == 500
     assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0

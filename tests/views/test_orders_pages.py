@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy.exc import OperationalError
 
-import views.orders
+import views.orders.history
 from app.errors import PaymentDeclined
 from app.services.credit import grant_credit
 from tests.builders import make_product, make_user
@@ -69,7 +69,7 @@ def test_it_still_renders_the_nav_when_the_balance_cannot_be_read(client, custom
         raise OperationalError("SELECT", {}, Exception("database is gone"))
 
     sign_in(client, customer)
-    monkeypatch.setattr(views.orders, "credit_balance", broken)
+    monkeypatch.setattr(views.orders.history, "credit_balance", broken)
     response = client.get("/products")
     assert response.status_code == 200
     assert "Credit $" not in text(response)

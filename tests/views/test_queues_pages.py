@@ -9,7 +9,7 @@ from flask import render_template_string
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-import views.staff_returns
+import views.returns.staff
 from app.db import utcnow
 from app.models.orders import Order
 from app.models.returns import ReturnRequest
@@ -443,7 +443,7 @@ def test_it_still_renders_pages_when_the_counts_cannot_be_read(client, team, mon
         raise OperationalError("SELECT", {}, Exception("database is gone"))
 
     sign_in(client, team["warehouse"])
-    monkeypatch.setattr(views.staff_returns, "queue_counts", broken)
+    monkeypatch.setattr(views.returns.staff, "queue_counts", broken)
     response = client.get("/staff")
     assert response.status_code == 200
     assert 'href="/staff/queues/warehouse"' in text(response)  # the home still links it

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 
 import app.services.returns.photos as app_photos
-import views.returns
+import views.returns.customer
 from app.db import utcnow
 from app.models.orders import Order
 from app.models.returns import Notice, ReturnPhoto, ReturnRequest
@@ -32,7 +32,7 @@ from tests.views.return_helpers import (
     post,
     stamp_of,
 )
-from views.return_parts import Step, duration, progress
+from views.returns.parts import Step, duration, progress
 
 
 def count_returns(session):
@@ -259,7 +259,7 @@ def test_it_refuses_once_the_window_has_closed(app, client, session, customer, m
     order = paid_order(app, session, customer)
     token = sign_in(client, customer)
     later = utcnow() + timedelta(days=31)
-    monkeypatch.setattr(views.returns, "utcnow", lambda: later)
+    monkeypatch.setattr(views.returns.customer, "utcnow", lambda: later)
     response = post(
         client,
         f"/orders/{order.id}/returns",
@@ -283,7 +283,7 @@ def test_it_refuses_bad_photos_and_opens_nothing(
 ):
     # A small limit keeps the test client's upload in memory (it leaks big spooled files).
     monkeypatch.setattr(app_photos, "MAX_BYTES", 2000)
-    monkeypatch.setattr(views.returns, "MAX_BYTES", 2000)
+    monkeypatch.setattr(views.returns.customer, "MAX_BYTES", 2000)
     order = paid_order(app, session, customer)
     token = sign_in(client, customer)
     response = client.post(
@@ -724,7 +724,7 @@ def test_it_still_renders_the_nav_when_notices_cannot_be_read(client, customer, 
         raise OperationalError("SELECT", {}, Exception("database is gone"))
 
     sign_in(client, customer)
-    monkeypatch.setattr(views.returns, "count_unread_notices", broken)
+    monkeypatch.setattr(views.returns.customer, "count_unread_notices", broken)
     response = client.get("/products")
     assert response.status_code == 200
     assert 'href="/returns"' in text(response)

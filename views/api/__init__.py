@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from flask_login import current_user
 
-from app import current_config, db_session
+from app.current import current_config, db_session
 from app.errors import Forbidden, Unauthorized
 from app.models.users import User
 from app.services.users import user_for_token
@@ -53,7 +53,7 @@ def actor(*roles: str) -> User:
     return user
 
 
-from views.api import auth, catalog, flash_sales, orders, returns, system, users  # noqa: E402
+from views.api import auth, catalog, flash_sales, orders, payments, returns, users  # noqa: E402
 
 __all__ = [
     "actor",
@@ -63,7 +63,7 @@ __all__ = [
     "flash_sales",
     "optional_actor",
     "orders",
+    "payments",
     "returns",
-    "system",
     "users",
 ]

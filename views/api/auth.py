@@ -6,13 +6,13 @@ from typing import Any
 
 from flask import jsonify
 
-from app import current_config
+from app.current import current_config
 from app.errors import Unauthorized
 from app.services.users import issue_token
-from views import login_guard
 from views.api import bp
 from views.api.serializers import user_json
 from views.parsing import get_str, json_body, raise_if
+from views.users import guard
 
 
 @bp.post("/auth/token")
@@ -22,7 +22,7 @@ def auth_token() -> Any:
     username = get_str(data, "username", problems, max_len=200)
     password = get_str(data, "password", problems, max_len=1000)
     raise_if(problems)
-    user = login_guard.sign_in(username, password)
+    user = guard.sign_in(username, password)
     if user is None:
         raise Unauthorized("wrong username or password")
     return jsonify(token=issue_token(user, current_config().secret_key), user=user_json(user))

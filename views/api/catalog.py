@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from app import db_session
+from app.current import db_session
 from app.db import utcnow
 from app.models.catalog import Product
 from app.models.users import Role

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from app import current_config, current_payments, db_session
+from app.current import current_config, current_payments, db_session
 from app.db import utcnow
 from app.errors import ValidationError
 from app.extensions import rate_limit

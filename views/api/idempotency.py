@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, request
 
-from app import db_session
+from app.current import db_session
 from app.errors import DomainError
 from app.services.idempotency import claim_key, store_response
 from views.errors import render_domain_error

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from app import current_payments, db_session
+from app.current import current_payments, db_session
 from app.errors import ValidationError
 from app.models.users import Role
 from app.services.credit import credit_balance, list_credit_entries

@@ -8,8 +8,7 @@ from typing import Any
 from flask import url_for
 
 from app.models.returns import ReturnPhoto, ReturnRequest
-from app.services.returns import HistoryEntry, QueueItem, ReturnDetails
-from workflows.engine import Available
+from app.services.returns import Available, HistoryEntry, QueueItem, ReturnDetails
 
 MONEY_DISPOSITIONS = ("REFUND", "STORE_CREDIT")
 

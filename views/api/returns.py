@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify, request, send_file, url_for
 
-from app import current_config, db_session
+from app.current import current_config, db_session
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationError
 from app.extensions import rate_limit

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
-from app import current_config, db_session
+from app.current import current_config, db_session
 from app.extensions import rate_limit
 from app.models.users import Role
 from app.services.users import create_user, register_customer

@@ -65,6 +65,7 @@ from app.services.returns.reads import (
     team_states,
 )
 from app.services.returns.transitions import (
+    Available,
     available_triggers,
     fire_return_trigger,
     state_label,
@@ -77,6 +78,7 @@ __all__ = [
     "MAX_REFUND_ATTEMPTS",
     "REASONS",
     "TEAMS",
+    "Available",
     "CleanPhoto",
     "Eligibility",
     "HistoryEntry",

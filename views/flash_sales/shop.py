@@ -1,0 +1,156 @@
+"""The customer's flash-sale page (/flash-sales): live and upcoming sales with server-timed
+countdowns, reserving units (a hold with its own countdown), paying for a hold, releasing it.
+
+The sales region refreshes itself every 5 seconds, so countdowns are re-synchronised with
+the server's clock and "N left" stays true. Reserving and paying share the per-customer
+budget of the API (`FLASH_RATE_LIMIT`). Every refusal says what happened and what to do:
+sold out, not started or ended, over the limit, too many tries (and when to try again),
+card declined, payments unavailable for a moment (the hold is kept).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
+from flask_login import current_user
+
+from app.current import current_config, current_payments, db_session
+from app.db import utcnow
+from app.errors import DomainError
+from app.extensions import rate_limit
+from app.models.flash_sales import SaleState
+from app.models.users import Role
+from app.services.flash_sales import (
+    HoldView,
+    checkout_hold,
+    customer_holds,
+    list_sales,
+    release_hold,
+    reserve,
+)
+from views.access import role_required, signed_in_user
+from views.parsing import MAX_INT, form_int
+from views.rendering import is_partial, redirect_to
+
+bp = Blueprint("flash_sales", __name__)
+ID = f"int(max={MAX_INT})"
+customer_only = role_required(Role.CUSTOMER, next_path="/flash-sales")
+
+
+def _flash_limit() -> str:
+    return current_config().flash_rate_limit
+
+
+def _context() -> dict[str, Any]:
+    session = db_session()
+    now = utcnow()
+    live = list_sales(session, now=now, state=SaleState.ACTIVE, per_page=20).items
+    upcoming = list_sales(session, now=now, state=SaleState.SCHEDULED, per_page=20).items
+    holds: list[HoldView] = []
+    if current_user.is_authenticated and current_user.has_role(Role.CUSTOMER):
+        holds = customer_holds(session, current_user.id, now=now, limit=10)
+    circuit = current_payments().breaker.status(now)
+    return {
+        "now": now,
+        "payments_paused": circuit.state != "closed",
+        "live": live,
+        "upcoming": sorted(upcoming, key=lambda sale: sale.starts_at),
+        "holds": holds,
+        "live_holds": [hold for hold in holds if hold.status == "held"],
+    }
+
+
+@bp.get("/flash-sales")
+def index() -> Response:
+    """The page, or (polled by htmx every 5 s) its live region."""
+    template = "flash_sales/_live.html" if is_partial() else "flash_sales/index.html"
+    return make_response(render_template(template, **_context()))
+
+
+def _answer(message: str, category: str = "success") -> Response:
+    """After an action: the refreshed region (htmx) with a notice, or back to the page."""
+    if is_partial():
+        return make_response(
+            render_template("flash_sales/_live.html", notice=message, **_context())
+        )
+    flash(message, category)
+    return redirect_to(url_for("flash_sales.index"))
+
+
+KEEPS_HOLD = {"payment_declined", "payment_error", "payment_unavailable"}
+
+
+def _refused(error: DomainError) -> Response:
+    """A refusal without JavaScript: back to the page with the reason on top (htmx gets the
+    inline alert from the error handler, with Retry-After where it applies). A failed
+    payment says that the reservation is still there."""
+    if error.code in KEEPS_HOLD:
+        error.message = f"{error.message.rstrip('.')}. Your reservation is kept until it expires."
+    if is_partial():
+        raise error
+    flash(error.message[:1].upper() + error.message[1:], "error")
+    return redirect_to(url_for("flash_sales.index"))
+
+
+@bp.post(f"/flash-sales/<{ID}:sale_id>/reserve")
+@customer_only
+@rate_limit(_flash_limit, scope="flash")
+def reserve_units(sale_id: int) -> Response:
+    customer = signed_in_user()
+    problems: dict[str, str] = {}
+    product_id = form_int("product_id", problems, minimum=1)
+    quantity = form_int("quantity", problems, minimum=1, maximum=1000)
+    try:
+        if problems or product_id is None or quantity is None:
+            raise DomainError("choose a product and a quantity", status=422,
+                              code="validation_error", details={"fields": problems})  # fmt: skip
+        hold = reserve(
+            db_session(),
+            sale_id=sale_id,
+            product_id=product_id,
+            customer_id=customer.id,
+            quantity=quantity,
+            now=utcnow(),
+            ttl_seconds=current_config().flash_reservation_ttl_seconds,
+        )
+    except DomainError as error:
+        return _refused(error)
+    return _answer(
+        f"Reserved {hold.quantity} of {hold.product_name}. Pay before the hold runs out."
+    )
+
+
+@bp.post(f"/reservations/<{ID}:hold_id>/pay")
+@customer_only
+@rate_limit(_flash_limit, scope="flash")
+def pay(hold_id: int) -> Response:
+    customer = signed_in_user()
+    card = (request.form.get("card_number") or "")[:40]
+    try:
+        order = checkout_hold(
+            db_session(),
+            current_payments(),
+            hold_id=hold_id,
+            customer_id=customer.id,
+            card_number=card,
+            now=utcnow(),
+        )
+    except DomainError as error:
+        return _refused(error)
+    flash(f"Paid: order {order.number}. Enjoy the deal!", "success")
+    target = url_for("orders.show", order_id=order.id)
+    if is_partial():  # htmx follows to the order page: nothing here to re-render
+        return Response(status=204, headers={"HX-Redirect": target})
+    return redirect_to(target)
+
+
+@bp.post(f"/reservations/<{ID}:hold_id>/release")
+@customer_only
+def release(hold_id: int) -> Response:
+    customer = signed_in_user()
+    try:
+        release_hold(db_session(), hold_id, customer.id, now=utcnow())
+    except DomainError as error:
+        return _refused(error)
+    return _answer("Released: those units are available to others again.")

@@ -1,0 +1,7 @@
+"""Monitoring pages: /health, /health/live, /health/ready (health) and /metrics (metrics)."""
+
+from __future__ import annotations
+
+from views.monitoring import health, metrics
+
+BLUEPRINTS = (health.bp, metrics.bp)

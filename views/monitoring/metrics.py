@@ -1,0 +1,169 @@
+"""GET /metrics: Prometheus text format, and the per-request series behind it.
+
+Request series are labelled by Flask endpoint name (never the raw path: one series per
+route, whatever URLs clients make up), method and status. They are recorded by an
+app-wide after_request hook (it also sees error responses: Flask's handlers turn every
+exception into a response before after_request runs). The hook costs a dict lookup and
+three lock-guarded increments (about 5 µs): the labelled children are kept per label
+tuple, so `labels()` runs once per series, not once per request.
+
+With PROMETHEUS_MULTIPROC_DIR set (`backroom serve` sets it for its web processes; compose
+sets it for gunicorn's workers) prometheus_client keeps each worker's values in a file
+there and a scrape merges every worker's files; it must be set before the process starts
+(prometheus_client reads it at import) and emptied at each start. Without it (one process,
+as in tests) the default registry is exported, with its process and platform series.
+
+Business series are counted by a service at scrape time, so every process answers alike.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+from flask import Blueprint, Response, g, request
+from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from app.current import current_config, current_payments, db_session
+from app.db import utcnow
+from app.errors import Unauthorized
+from app.payments.breaker import STATE_NAMES, BreakerStatus
+from app.services.monitoring import BusinessMetrics, read_business_metrics
+
+bp = Blueprint("metrics", __name__)
+
+# A `_created` gauge per series doubles the output for a number Prometheus's text format
+# has no use for; multiprocess mode never has them, so both modes now look alike.
+disable_created_metrics()
+REQUESTS = Counter(
+    "backroom_http_requests",
+    "HTTP requests answered, by Flask endpoint ('unknown' when no route matched).",
+    ("endpoint", "method", "status"),
+)
+LATENCY = Histogram(
+    "backroom_http_request_duration_seconds",
+    "Time from the first before_request hook to the response, by Flask endpoint.",
+    ("endpoint", "method"),
+    # Most pages answer in a few milliseconds: finer steps at the bottom than the default.
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# Any other method string a client sends is counted as OTHER: labels stay bounded.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_children: dict[tuple[str | None, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _series(endpoint: str | None, method: str, status: int) -> tuple[Counter, Histogram]:
+    name = endpoint or "unknown"
+    pair = (REQUESTS.labels(name, method, str(status)), LATENCY.labels(name, method))
+    # Two threads may build the same pair: labels() hands both the same children.
+    return _children.setdefault((endpoint, method, status), pair)
+
+
+@bp.after_app_request
+def _record(response: Response) -> Response:
+    method = request.method if request.method in METHODS else "OTHER"
+    key = (request.endpoint, method, response.status_code)
+    pair = _children.get(key) or _series(*key)
+    pair[0].inc()
+    started = g.get("started")  # set by views.hooks._start, the first before_request
+    if started is not None:
+        pair[1].observe(time.perf_counter() - started)
+    return response
+
+
+@bp.get("/metrics")
+def scrape() -> Response:
+    _authorize(current_config().metrics_token)
+    business = read_business_metrics(db_session(), now=utcnow())
+    circuit = current_payments().breaker.status()
+    families = [*_business_families(business), *_circuit_families(circuit)]
+    body = generate_latest(_Scrape(_request_series(), families))
+    return Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def _authorize(token: str | None) -> None:
+    """Open when no token is configured; otherwise `Authorization: Bearer <token>`."""
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    expected = token.encode("utf-8", "surrogateescape")  # the bytes of the environment
+    if scheme.lower() != "bearer" or not hmac.compare_digest(_wire(given.strip()), expected):
+        raise Unauthorized("send 'Authorization: Bearer <METRICS_TOKEN>'")
+
+
+def _wire(value: str) -> bytes:
+    """A header value as the bytes the client sent (WSGI servers decode them as latin-1)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from a real server; it cannot match a sent token
+        return value.encode("utf-8", "surrogatepass")
+
+
+def _request_series() -> Collector:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return MultiProcessCollector(None)  # every worker's files, merged; registers nowhere
+    return REGISTRY
+
+
+class _Scrape:
+    """One scrape's output: the request series, then the families built for this scrape."""
+
+    def __init__(self, requests: Collector, families: Iterable[Metric]) -> None:
+        self._requests = requests
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._requests.collect()
+        yield from self._families
+
+
+def _gauge(name: str, documentation: str, label: str, values: dict[str, int]) -> Metric:
+    family = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, number in sorted(values.items()):
+        family.add_metric([value], number)
+    return family
+
+
+def _business_families(business: BusinessMetrics) -> Iterator[Metric]:
+    yield _gauge("backroom_orders", "Orders by status.", "status", business.orders_by_status)
+    yield _gauge(
+        "backroom_returns", "Returns (RMAs) by workflow state.", "state", business.returns_by_state
+    )
+    yield _gauge(
+        "backroom_refunds",
+        "Returns with a refund due, by refund status (card or store credit).",
+        "status",
+        business.refunds_by_status,
+    )
+    yield _gauge(
+        "backroom_flash_sale_units_sold",
+        "Flash-sale units moved to orders (pending or paid), by the sale's state.",
+        "sale_state",
+        business.flash_units_sold_by_sale_state,
+    )
+    yield GaugeMetricFamily(
+        "backroom_flash_sale_units_held",
+        "Flash-sale units in live (unexpired) holds.",
+        value=business.flash_units_held,
+    )
+
+
+def _circuit_families(circuit: BreakerStatus) -> Iterator[Metric]:
+    states = {state: int(state == circuit.state) for state in STATE_NAMES.values()}
+    yield _gauge(
+        "backroom_payment_circuit_state",
+        "The payment circuit breaker's state: 1 for the current one.",
+        "state",
+        states,
+    )
+    yield GaugeMetricFamily(
+        "backroom_payment_circuit_failures",
+        "Consecutive payment gateway failures counted by the breaker.",
+        value=circuit.failures,
+    )

@@ -1,0 +1,81 @@
+"""Orders: /orders (a customer's history and store credit; all orders for staff) and
+/orders/<id> (the confirmation and detail page)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.current import db_session
+from app.errors import ValidationError
+from app.models.orders import OrderStatus
+from app.models.users import Role
+from app.services.credit import credit_balance, list_credit_entries
+from app.services.orders import get_order, list_orders, payment_for, payments_for
+from app.services.users import usernames_by_id
+from views.access import login_required, signed_in_user
+from views.parsing import MAX_INT, query_page
+from views.rendering import page_or_partial
+
+log = logging.getLogger(__name__)
+bp = Blueprint("orders", __name__)
+STATUSES = [s.value for s in OrderStatus]
+
+
+@bp.app_context_processor
+def _order_globals() -> dict[str, Any]:
+    def nav_credit() -> int | None:
+        """The signed-in customer's store-credit balance (asked only by the nav)."""
+        if not (current_user.is_authenticated and current_user.role == Role.CUSTOMER):
+            return None
+        try:
+            return credit_balance(db_session(), current_user.id)
+        except SQLAlchemyError:
+            # Error pages render the nav too; a broken database must not break them as well.
+            log.warning("store credit balance unavailable for the nav", exc_info=True)
+            return None
+
+    return {"nav_credit": nav_credit}
+
+
+@bp.get("/orders")
+@login_required
+def index() -> Response:
+    viewer = signed_in_user()
+    page, per_page = query_page()
+    status = request.args.get("status", "").strip() if viewer.is_staff else ""
+    if status and status not in STATUSES:
+        raise ValidationError({"status": f"must be one of {', '.join(STATUSES)}"})
+    session = db_session()
+    result = list_orders(session, viewer, status=status, page=page, per_page=per_page)
+    context: dict[str, Any] = {
+        "result": result,
+        "status": status,
+        "statuses": STATUSES,
+        "payments": payments_for(session, [o.id for o in result.items]),
+        "customers": usernames_by_id(session, [o.customer_id for o in result.items])
+        if viewer.is_staff
+        else {},
+        "balance": None,
+        "entries": [],
+    }
+    if viewer.role == Role.CUSTOMER:
+        context["balance"] = credit_balance(session, viewer.id)
+        context["entries"] = list_credit_entries(session, viewer.id)
+    return page_or_partial("orders/index.html", "orders/_table.html", **context)
+
+
+@bp.get(f"/orders/<int(max={MAX_INT}):order_id>")
+@login_required
+def show(order_id: int) -> str:
+    viewer = signed_in_user()
+    session = db_session()
+    order = get_order(session, viewer, order_id)
+    customer = usernames_by_id(session, [order.customer_id]).get(order.customer_id, "")
+    return render_template(
+        "orders/show.html", order=order, payment=payment_for(session, order.id), customer=customer
+    )

@@ -1,0 +1,166 @@
+"""What the customer's and the staff's return pages share: the progress stepper, the stamp
+that lets a poll answer "nothing changed", and reading a trigger's fields from a form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, request
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import ValidationError
+from app.models.returns import ReturnRequest
+from app.models.users import User
+from app.services.orders import get_order
+from app.services.returns import (
+    Available,
+    HistoryEntry,
+    available_triggers,
+    describe_return,
+    fire_return_trigger,
+    get_return,
+    state_labels,
+)
+from views.parsing import form_cents, form_int
+from views.rendering import is_partial
+
+# The customer's view of the workflow: milestones, each covering one or more states.
+STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Requested", ("SUBMITTED",)),
+    ("Review", ("VALIDATING",)),
+    ("Ship back", ("APPROVED",)),
+    ("In transit", ("SHIPPING",)),
+    ("Inspection", ("RECEIVED", "INSPECTING")),
+    ("Decision", ("INSPECTED",)),
+    ("Processing", ("DISPOSITION", "PROCESSING")),
+    ("Completed", ("COMPLETED",)),
+)
+STOPPED = {"REJECTED": "Rejected", "CANCELLED": "Cancelled"}
+MAX_FIELD = 2000
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    status: str  # done, current, todo, stopped
+
+
+def _position(state: str) -> int | None:
+    return next((i for i, (_, states) in enumerate(STEPS) if state in states), None)
+
+
+def progress(state: str, history: Sequence[HistoryEntry]) -> list[Step]:
+    """The stepper: milestones done, the current one, those to come; a rejected or
+    cancelled return ends where it stopped."""
+    if state in STOPPED:
+        left = next((e.source for e in reversed(history) if e.dest == state), None)
+        reached = _position(left or "") or 0
+        done = [Step(label, "done") for label, _ in STEPS[: max(1, reached)]]
+        return [*done, Step(STOPPED[state], "stopped")]
+    position = _position(state)
+    steps = []
+    for i, (label, _) in enumerate(STEPS):
+        if position is None or i > position:
+            status = "todo"
+        elif i < position or state == "COMPLETED":
+            status = "done"
+        else:
+            status = "current"
+        steps.append(Step(label, status))
+    return steps
+
+
+def stamp(record: ReturnRequest) -> str:
+    """Changes whenever what the live region shows can change: a transition, or the refund
+    settling (the outbox job writes that without a transition)."""
+    return f"{record.version}.{record.refund_status or '-'}"
+
+
+def unchanged(record: ReturnRequest) -> Response | None:
+    """For a poll that has already seen this stamp: 204, and htmx swaps nothing."""
+    if is_partial() and request.args.get("seen") == stamp(record):
+        response = Response(status=204)
+        response.vary.add("HX-Request")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return None
+
+
+@dataclass(frozen=True)
+class TriggerForm:
+    trigger: str
+    fields: dict[str, Any]
+    version: int | None
+
+
+def read_trigger_form(available: Sequence[Available]) -> TriggerForm:
+    """The trigger, its fields as the workflow declares them (money typed as 12.99 becomes
+    cents) and the version the person saw. Required fields are the engine's to check."""
+    problems: dict[str, str] = {}
+    trigger = (request.form.get("trigger") or "").strip()[:40]
+    if not trigger:
+        problems["trigger"] = "is required"
+    version = form_int("version", problems, required=False, minimum=1)
+    fields: dict[str, Any] = {}
+    spec = next((a for a in available if a.trigger == trigger), None)
+    for field in spec.fields if spec else ():
+        if field.type == "money":
+            cents = form_cents(field.name, problems, required=False)
+            if cents is not None:
+                fields[field.name] = cents
+        else:
+            fields[field.name] = (request.form.get(field.name) or "")[:MAX_FIELD]
+    if problems:
+        raise ValidationError(problems)
+    return TriggerForm(trigger, fields, version)
+
+
+def duration(seconds: int | float) -> str:
+    """A span of time as people say it: '< 1 min', '12 min', '3 h 5 min', '2 d 4 h'."""
+    seconds = abs(int(seconds))
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 1:
+        return "< 1 min"
+    if hours < 1:
+        return f"{minutes} min"
+    if days < 1:
+        rest = minutes % 60
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    rest = hours % 24
+    return f"{days} d {rest} h" if rest else f"{days} d"
+
+
+def fire_from_form(session: Session, viewer: User, return_id: int) -> ReturnRequest:
+    """Fire the trigger a page's action form posted, as `viewer`, on a return they may see."""
+    record = get_return(session, viewer, return_id)
+    form = read_trigger_form(available_triggers(session, record, viewer))
+    return fire_return_trigger(
+        session,
+        record.id,
+        form.trigger,
+        actor=viewer,
+        fields=form.fields,
+        expected_version=form.version,
+        now=utcnow(),
+    )
+
+
+def detail_context(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
+    """What both the customer's and the staff's return page show."""
+    details = describe_return(session, viewer, record)
+    order = get_order(session, viewer, record.order_id)
+    return {
+        "record": record,
+        "details": details,
+        "labels": state_labels(session, record.workflow_version),
+        "steps": progress(record.state, details.history),
+        "stamp": stamp(record),
+        "order": order,
+        "order_lines": {line.id: line for line in order.lines},
+        "replacement": get_order(session, viewer, record.replacement_order_id)
+        if record.replacement_order_id
+        else None,
+    }
