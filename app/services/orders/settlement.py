@@ -20,7 +20,6 @@ from app.models.payments import Payment, PaymentStatus
 from app.payments import ChargeResult, GatewayFailure, Payments
 from app.services.catalog.stock import give_back_stock
 from app.services.credit import add_credit_entry
-from app.services.flash_sales.lifecycle import restore_hold_for_order
 
 log = logging.getLogger(__name__)
 FLASH_ORDER = "flash_sale"
@@ -85,6 +84,10 @@ def settle_failed(session: Session, order_id: int, status: str, error: str | Non
         )  # fmt: skip
         customer_id, credit, kind = conn.execute(_ORDER_CREDIT, {"oid": order_id}).one()
         if kind == FLASH_ORDER:  # its units go back to the hold, not to product stock
+            # Flash sales build on orders (their checkout places one); this is the one way
+            # back, imported when it is needed so neither package imports the other at load.
+            from app.services.flash_sales.lifecycle import restore_hold_for_order
+
             restore_hold_for_order(session, order_id, now)
         else:
             lines = conn.execute(_ORDER_LINES, {"oid": order_id}).all()
