@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from jobs.context import JobContext
 from jobs.flash_sales import end_sales, expire_holds, start_sales
-from jobs.ops import beat_heartbeats, prune_job_runs
+from jobs.monitoring import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from jobs.returns import complete_returns, deliver_notices, send_refunds
 

@@ -15,7 +15,7 @@ from app.payments import Payments
 from app.services.monitoring import SCHEDULER, record_job_run
 from app.services.orders import LineRequest, place_order
 from jobs import schedule
-from jobs.ops import beat_heartbeats, prune_job_runs
+from jobs.monitoring import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
 from tests.jobs import test_flash_sale_jobs as flash_jobs

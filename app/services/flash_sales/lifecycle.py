@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -334,8 +334,3 @@ def restore_hold_for_order(session: Session, order_id: int, now: datetime) -> bo
 def live_hold_filter(now: datetime) -> Any:
     """The predicate of a live hold: held and not yet expired."""
     return and_(FlashHold.status == HoldStatus.HELD, FlashHold.expires_at > now)
-
-
-def counted_hold_filter(now: datetime) -> Any:
-    """Holds that count against a customer's limit: live, or turned into an order."""
-    return or_(FlashHold.status == HoldStatus.CONVERTED, live_hold_filter(now))

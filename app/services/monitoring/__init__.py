@@ -11,7 +11,6 @@ from app.services.monitoring.health import (
     SCHEDULER,
     check_health,
     prune_job_runs,
-    recent_job_runs,
     record_heartbeat,
     record_job_run,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "check_health",
     "prune_job_runs",
     "read_business_metrics",
-    "recent_job_runs",
     "record_heartbeat",
     "record_job_run",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from app.db import transaction
@@ -98,10 +98,6 @@ def record_job_run(
                 error=error,
             )
         )
-
-
-def recent_job_runs(session: Session, *, limit: int = 50) -> list[JobRun]:
-    return list(session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)))
 
 
 def prune_job_runs(session: Session, *, now: datetime, keep_days: int = 7) -> int:

@@ -12,7 +12,6 @@ from app.services.monitoring import (
     SCHEDULER,
     check_health,
     prune_job_runs,
-    recent_job_runs,
     record_heartbeat,
     record_job_run,
 )
@@ -71,13 +70,6 @@ def record(session, job_id, started_at, outcome="ok"):
     record_job_run(
         session, job_id=job_id, started_at=started_at, duration_ms=1.5, handled=2, outcome=outcome
     )
-
-
-def test_it_lists_recent_job_runs_newest_first(session):
-    now = utcnow()
-    for i in range(3):
-        record(session, f"job.{i}", now)
-    assert [r.job_id for r in recent_job_runs(session, limit=2)] == ["job.2", "job.1"]
 
 
 def test_it_prunes_job_runs_older_than_a_week_only(session):

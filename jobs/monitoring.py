@@ -1,4 +1,4 @@
-"""Housekeeping jobs: the scheduler heartbeat that /health reads, and pruning job history."""
+"""Monitoring jobs: the scheduler heartbeat that /health reads, and pruning job history."""
 
 from __future__ import annotations
 
