@@ -59,6 +59,12 @@ NAMING = {
 MAX_INT = 2**31 - 1
 
 
+def is_row_id(value: int) -> bool:
+    """Whether `value` can be a row's id (1 to MAX_INT): the one id guard. Anything else is
+    found nowhere, so callers answer "not found" without asking the database."""
+    return 0 < value <= MAX_INT
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
-from urllib.parse import urlparse
 
 from flask import Blueprint, Response, g, redirect, request, url_for
 from flask_login import current_user
 
 from app.errors import Forbidden, Unauthorized
 from app.models.users import Role, User
+from views.rendering import htmx_current_path, htmx_redirect, is_htmx
 
 F = TypeVar("F", bound=Callable[..., Any])
 STAFF = (Role.SUPPORT, Role.WAREHOUSE, Role.FINANCE)
@@ -33,10 +33,9 @@ def signed_in_user() -> User:
 def _next_for_login(next_path: str | None) -> str:
     if next_path:
         return next_path
-    if request.headers.get("HX-Request") == "true":
-        current = urlparse(request.headers.get("HX-Current-URL", ""))
-        if current.path.startswith("/"):
-            return current.path + (f"?{current.query}" if current.query else "")
+    current = htmx_current_path()
+    if current is not None:
+        return current
     if request.method == "GET":
         return request.full_path.rstrip("?")
     return request.path
@@ -45,10 +44,8 @@ def _next_for_login(next_path: str | None) -> str:
 def to_login(next_path: str | None = None) -> Response:
     """Redirect to the sign-in page; htmx requests get HX-Redirect (a full-page move)."""
     target = url_for("auth.login", next=_next_for_login(next_path))
-    if request.headers.get("HX-Request") == "true":
-        response = Response("", status=200)
-        response.headers["HX-Redirect"] = target
-        return response
+    if is_htmx():
+        return htmx_redirect(target)
     return redirect(target)  # type: ignore[return-value]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
+from views.rendering import as_alert, is_htmx
 
 log = logging.getLogger("backroom.errors")
 
@@ -47,10 +48,8 @@ def install(app: Flask) -> None:
 def render_domain_error(error: DomainError) -> Response:
     if wants_json():
         response = jsonify(error.to_json())
-    elif request.headers.get("HX-Request") == "true":
-        response = Response(render_template("_alert.html", error=error))
-        response.headers["HX-Retarget"] = "#alerts"
-        response.headers["HX-Reswap"] = "innerHTML"
+    elif is_htmx():
+        response = as_alert(Response(render_template("_alert.html", error=error)))
         # htmx swaps no error status by default: app.js swaps a retargeted alert whatever
         # its status. The status is the real one, for logs and metrics; the header repeats it.
         response.headers["X-Error-Status"] = str(error.status)
@@ -120,7 +119,7 @@ def _database_unavailable(error: Exception) -> Response:
         type(getattr(error, "orig", None) or error).__name__,
     )
     retry = DATABASE_RETRY_SECONDS
-    if wants_json() or request.headers.get("HX-Request") == "true":
+    if wants_json() or is_htmx():
         response = render_domain_error(
             DomainError(
                 "the service is briefly unavailable; try again shortly",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from app.models.users import Role
 from views.page_cache import CSRF_MARK, NONCE_MARK, csrf_placeholder_active
+from views.rendering import is_htmx
 
 
 def money(cents: int | None) -> str:
@@ -61,5 +62,5 @@ def install(app: Flask) -> None:
             "csrf_token": page_csrf_token,
             "user": current_user,
             "Role": Role,
-            "is_htmx": request.headers.get("HX-Request") == "true",
+            "is_htmx": is_htmx(),
         }

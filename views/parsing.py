@@ -7,9 +7,12 @@ from typing import Any
 
 from flask import request
 
+from app.db import MAX_INT
 from app.errors import BadRequest, ValidationError
 
-MAX_INT = 2**31 - 1
+ID = f"int(max={MAX_INT})"
+"""The URL converter of every row id (`@bp.get(f"/orders/<{ID}:order_id>")`): a path id past
+MAX_INT answers 404 from the router, before any view or query sees it."""
 
 
 def json_body() -> dict[str, Any]:

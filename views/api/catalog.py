@@ -21,7 +21,7 @@ from app.services.catalog import (
 )
 from views.api import actor, bp, optional_actor
 from views.api.serializers import page_json, product_json
-from views.parsing import get_bool, get_int, get_str, json_body, query_page, raise_if
+from views.parsing import ID, get_bool, get_int, get_str, json_body, query_page, raise_if
 
 
 @bp.get("/products")
@@ -41,7 +41,7 @@ def products_index() -> Any:
     return jsonify(page_json(result, _with_sale_prices(result.items)))
 
 
-@bp.get("/products/<int:product_id>")
+@bp.get(f"/products/<{ID}:product_id>")
 def product_show(product_id: int) -> Any:
     viewer = optional_actor()
     is_admin = viewer is not None and viewer.has_role(Role.ADMIN)
@@ -88,7 +88,7 @@ def product_create() -> Any:
     return jsonify(_with_sale_prices([product])(product)), 201
 
 
-@bp.patch("/products/<int:product_id>")
+@bp.patch(f"/products/<{ID}:product_id>")
 def product_update(product_id: int) -> Any:
     actor(Role.ADMIN)
     product = update_product(db_session(), product_id, _product_input(json_body()))

@@ -33,10 +33,9 @@ from app.services.flash_sales import (
 from views.api import actor, bp
 from views.api.idempotency import idempotent
 from views.api.serializers import order_json, page_json
-from views.parsing import MAX_INT, get_datetime, get_int, get_str, json_body, query_page
+from views.parsing import ID, get_datetime, get_int, get_str, json_body, query_page
 
 MAX_ITEMS = 50
-ID = f"int(max={MAX_INT})"
 
 
 def _flash_limit() -> str:

@@ -15,7 +15,7 @@ from app.services.orders import LineRequest, get_order, list_orders, place_order
 from views.api import actor, bp
 from views.api.idempotency import idempotent
 from views.api.serializers import credit_json, order_json
-from views.parsing import get_int, get_str, json_body, query_page
+from views.parsing import ID, get_int, get_str, json_body, query_page
 
 
 def parse_order(data: dict[str, Any]) -> tuple[list[LineRequest], str, int]:
@@ -89,7 +89,7 @@ def orders_index() -> Any:
     )
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get(f"/orders/<{ID}:order_id>")
 def order_show(order_id: int) -> Any:
     viewer = actor()
     session = db_session()

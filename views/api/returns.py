@@ -30,9 +30,8 @@ from app.services.returns import (
 from views.api import actor, bp, optional_actor
 from views.api.return_serializers import queue_item_json, return_json
 from views.hooks import accepts
-from views.parsing import MAX_INT, get_int, get_str, json_body, query_page, raise_if
+from views.parsing import ID, get_int, get_str, json_body, query_page, raise_if
 
-ID = f"int(max={MAX_INT})"
 MAX_LINES = 100
 MAX_HOURS = 24 * 366 * 10
 NOT_FIELDS = ("trigger", "version")

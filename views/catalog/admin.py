@@ -18,11 +18,10 @@ from app.services.catalog import (
     update_product,
 )
 from views.access import admin_pages as bp
-from views.parsing import MAX_INT, active_flag, form_cents, form_int, query_page
+from views.parsing import ID, active_flag, form_cents, form_int, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
 
 PRODUCT_FIELDS = ("sku", "name", "description", "category", "price", "stock", "image_url")
-ID = f"int(max={MAX_INT})"
 
 
 @bp.get("/products")

@@ -19,7 +19,7 @@ from app.services.catalog import (
     next_price_change,
 )
 from views.page_cache import PageCache, serve_cached, valid_for
-from views.parsing import MAX_INT, query_page
+from views.parsing import ID, query_page
 from views.rendering import is_partial, redirect_to
 
 bp = Blueprint("catalog", __name__)
@@ -74,7 +74,7 @@ def index() -> Response:
     return serve_cached(_pages(), catalog_version(), render, vary=str(is_partial()))
 
 
-@bp.get(f"/products/<int(max={MAX_INT}):product_id>")
+@bp.get(f"/products/<{ID}:product_id>")
 def show(product_id: int) -> Response:
     admin = _is_admin()
 

@@ -36,11 +36,10 @@ from app.services.flash_sales import (
 )
 from views.access import admin_required, signed_in_user
 from views.pages import money
-from views.parsing import MAX_INT, form_cents, form_int, parse_datetime, query_page
+from views.parsing import ID, form_cents, form_int, parse_datetime, query_page
 from views.rendering import page_or_partial, redirect_to
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")
-ID = f"int(max={MAX_INT})"
 ROWS, MAX_ROWS, PICKER_PAGES = 5, 50, 3
 ITEM_FIELDS = ("product_id", "sale_price", "quantity", "per_customer_limit")
 SERVICE_FIELDS = {"sale_price_cents": "sale_price"}

@@ -30,11 +30,10 @@ from app.services.flash_sales import (
     reserve,
 )
 from views.access import role_required, signed_in_user
-from views.parsing import MAX_INT, form_int
-from views.rendering import is_partial, redirect_to
+from views.parsing import ID, form_int
+from views.rendering import htmx_redirect, is_partial, redirect_to
 
 bp = Blueprint("flash_sales", __name__)
-ID = f"int(max={MAX_INT})"
 customer_only = role_required(Role.CUSTOMER, next_path="/flash-sales")
 
 
@@ -141,7 +140,7 @@ def pay(hold_id: int) -> Response:
     flash(f"Paid: order {order.number}. Enjoy the deal!", "success")
     target = url_for("orders.show", order_id=order.id)
     if is_partial():  # htmx follows to the order page: nothing here to re-render
-        return Response(status=204, headers={"HX-Redirect": target})
+        return htmx_redirect(target, 204)
     return redirect_to(target)
 
 

@@ -16,7 +16,7 @@ from flask import session as cookie_session
 from flask_login import current_user
 
 from app.current import current_payments, db_session
-from app.db import utcnow
+from app.db import is_row_id, utcnow
 from app.errors import Conflict, DomainError, ValidationError
 from app.models.users import Role
 from app.services.catalog import active_sale_prices
@@ -32,7 +32,7 @@ from app.services.orders import (
     set_cart_quantity,
 )
 from views.access import role_required, signed_in_user
-from views.parsing import MAX_INT, form_cents, form_int
+from views.parsing import form_cents, form_int
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
 
 bp = Blueprint("cart", __name__)
@@ -51,7 +51,7 @@ def read_cart() -> dict[int, int]:
     for key, value in list(raw.items())[:MAX_LINES]:
         good_key = isinstance(key, str) and key.isascii() and key.isdigit()
         good_value = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        if good_key and good_value and 0 < int(key) <= MAX_INT:
+        if good_key and good_value and is_row_id(int(key)):
             cart[int(key)] = value
     return cart
 

@@ -18,7 +18,7 @@ from app.services.credit import credit_balance, list_credit_entries
 from app.services.orders import get_order, list_orders, payment_for, payments_for
 from app.services.users import usernames_by_id
 from views.access import login_required, signed_in_user
-from views.parsing import MAX_INT, query_page
+from views.parsing import ID, query_page
 from views.rendering import page_or_partial
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def index() -> Response:
     return page_or_partial("orders/index.html", "orders/_table.html", **context)
 
 
-@bp.get(f"/orders/<int(max={MAX_INT}):order_id>")
+@bp.get(f"/orders/<{ID}:order_id>")
 @login_required
 def show(order_id: int) -> str:
     viewer = signed_in_user()

@@ -18,13 +18,12 @@ from app.services.users import (
 )
 from views.access import admin_pages as bp
 from views.access import signed_in_user
-from views.parsing import MAX_INT, active_flag, query_page
+from views.parsing import ID, active_flag, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
 from views.users import guard
 
 USER_FIELDS = ("username", "name", "email", "role")
 ROLES = [r.value for r in Role]
-ID = f"int(max={MAX_INT})"
 
 
 def _render_users(form: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
