@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.db import transaction, utcnow
@@ -53,17 +53,27 @@ _ORDER_CREDIT = select(_orders.c.customer_id, _orders.c.store_credit_cents, _ord
 
 def settle_paid(session: Session, order_id: int, result: ChargeResult) -> bool:
     """Mark a pending order paid with the gateway's reference. True if this call did it."""
-    now = utcnow()
     with transaction(session):
-        conn = session.connection()
-        params = {"oid": order_id, "status": OrderStatus.PAID, "now": now}
-        if conn.execute(_CLOSE_ORDER, params).rowcount != 1:
-            return False
-        conn.execute(
-            _PAYMENT_OUTCOME,
-            {"oid": order_id, "status": PaymentStatus.SUCCEEDED, "reference": result.reference,
-             "error": None, "now": now},
+        return _close(
+            session.connection(), order_id, OrderStatus.PAID, PaymentStatus.SUCCEEDED,
+            reference=result.reference, error=None, now=utcnow(),
         )  # fmt: skip
+
+
+def _close(
+    conn: Connection, order_id: int, order_status: str, payment_status: str, *,
+    reference: str | None, error: str | None, now: datetime,
+) -> bool:  # fmt: skip
+    """Move a pending order to its outcome and record its payment's; False if another
+    settlement got there first (the compare-and-set on the order's status)."""
+    params = {"oid": order_id, "status": order_status, "now": now}
+    if conn.execute(_CLOSE_ORDER, params).rowcount != 1:
+        return False
+    conn.execute(
+        _PAYMENT_OUTCOME,
+        {"oid": order_id, "status": payment_status, "reference": reference, "error": error,
+         "now": now},
+    )  # fmt: skip
     return True
 
 
@@ -74,14 +84,12 @@ def settle_failed(session: Session, order_id: int, status: str, error: str | Non
     now = utcnow()
     with transaction(session):
         conn = session.connection()
-        params = {"oid": order_id, "status": OrderStatus.PAYMENT_FAILED, "now": now}
-        if conn.execute(_CLOSE_ORDER, params).rowcount != 1:
-            return False
-        conn.execute(
-            _PAYMENT_OUTCOME,
-            {"oid": order_id, "status": status, "reference": None,
-             "error": (error or "")[:200], "now": now},
+        closed = _close(
+            conn, order_id, OrderStatus.PAYMENT_FAILED, status,
+            reference=None, error=(error or "")[:200], now=now,
         )  # fmt: skip
+        if not closed:
+            return False
         customer_id, credit, kind = conn.execute(_ORDER_CREDIT, {"oid": order_id}).one()
         if kind == FLASH_ORDER:  # its units go back to the hold, not to product stock
             # Flash sales build on orders (their checkout places one); this is the one way
