@@ -118,33 +118,13 @@ def reserve(
         item = conn.execute(q.TARGET_COUNTED if sqlite else q.TARGET, params).first()
         if item is None:
             raise NotFound("no such product in this sale")
-        window = window_of(item.starts_at, item.ends_at, now)
-        if item.closed or item.state not in (SaleState.SCHEDULED, SaleState.ACTIVE):
-            window = "closed"
-        if window != "open":
-            raise Conflict(
-                "the sale has not started yet" if window == "before" else "the sale has ended",
-                code="sale_not_active",
-                details={"starts_at": item.starts_at.isoformat(), "state": window},
-            )
+        _refuse_outside_window(item, now)
         if sqlite:
             live, mine = item.live, item.mine
         else:
             params["iid"] = item.id
             live, mine = conn.execute(q.LIVE_AND_MINE, params).one()
-        available = item.quantity - item.sold - item.returned - live
-        if quantity > available:
-            raise Conflict(
-                "sold out" if available <= 0 else f"only {available} left",
-                code="sold_out",
-                details={"available": max(0, available)},
-            )
-        if mine + quantity > item.per_customer_limit:
-            raise ValidationError(
-                {"quantity": f"at most {item.per_customer_limit} per customer ({mine} taken)"},
-                code="limit_exceeded",
-                details={"limit": item.per_customer_limit, "taken": int(mine)},
-            )
+        _refuse_past_stock_or_limit(item, quantity, live=live, mine=mine)
         row = {
             "sale_id": sale_id,
             "item_id": item.id,
@@ -165,6 +145,37 @@ def reserve(
         quantity=quantity, unit_price_cents=item.sale_price_cents, expires_at=row["expires_at"],
         status=HoldStatus.HELD, order_id=None, created_at=now,
     )  # fmt: skip
+
+
+def _refuse_outside_window(item: Row[Any], now: datetime) -> None:
+    """Conflict(sale_not_active) unless the item's sale is open at `now`."""
+    window = window_of(item.starts_at, item.ends_at, now)
+    if item.closed or item.state not in (SaleState.SCHEDULED, SaleState.ACTIVE):
+        window = "closed"
+    if window != "open":
+        raise Conflict(
+            "the sale has not started yet" if window == "before" else "the sale has ended",
+            code="sale_not_active",
+            details={"starts_at": item.starts_at.isoformat(), "state": window},
+        )
+
+
+def _refuse_past_stock_or_limit(item: Row[Any], quantity: int, *, live: int, mine: int) -> None:
+    """Conflict(sold_out) if the units are not there; 422 limit_exceeded if the customer's
+    live holds and orders in this sale (`mine`) plus these would pass the item's limit."""
+    available = item.quantity - item.sold - item.returned - live
+    if quantity > available:
+        raise Conflict(
+            "sold out" if available <= 0 else f"only {available} left",
+            code="sold_out",
+            details={"available": max(0, available)},
+        )
+    if mine + quantity > item.per_customer_limit:
+        raise ValidationError(
+            {"quantity": f"at most {item.per_customer_limit} per customer ({mine} taken)"},
+            code="limit_exceeded",
+            details={"limit": item.per_customer_limit, "taken": int(mine)},
+        )
 
 
 def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> HoldView:
