@@ -47,33 +47,7 @@ def create_app(
         static_folder="static",
         static_url_path="/static",
     )
-    app.config.update(
-        BACKROOM=config,
-        SECRET_KEY=config.secret_key,
-        TESTING=config.testing,
-        # Five photos of up to 5 MB each may come in one form (a new return), with room to
-        # spare; any other body is held to BODY_LIMIT (views.hooks).
-        MAX_CONTENT_LENGTH=UPLOAD_LIMIT,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.session_cookie_secure,
-        SESSION_COOKIE_NAME="backroom_session",
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
-        WTF_CSRF_CHECK_DEFAULT=False,
-        WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_HEADERS=["X-CSRFToken"],
-        RATELIMIT_STORAGE_URI=config.redis_url or (SHARED_LIMITS if shared else IN_PROCESS_LIMITS),
-        RATELIMIT_STRATEGY="moving-window",
-        RATELIMIT_KEY_PREFIX=config.redis_key_prefix,
-        RATELIMIT_STORAGE_OPTIONS=(
-            {"socket_connect_timeout": 2, "socket_timeout": 2} if config.redis_url else {}
-        ),
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_HEADERS_ENABLED=False,
-        SEND_FILE_MAX_AGE_DEFAULT=3600,
-    )
+    app.config.update(BACKROOM=config, **_flask_settings(config, shared_limits=shared is not None))
     app.session_interface = CookieSessions()
     if config.trusted_proxies:
         # The client's address and scheme as the trusted proxies in front saw them: rate
@@ -102,6 +76,37 @@ def create_app(
     register_views(app)
     build_limiter(app)  # after the views: it applies the limits they declare
     return app
+
+
+def _flask_settings(config: Config, *, shared_limits: bool) -> dict[str, Any]:
+    """Flask's and its extensions' settings for this configuration."""
+    return {
+        "SECRET_KEY": config.secret_key,
+        "TESTING": config.testing,
+        # Five photos of up to 5 MB each may come in one form (a new return), with room to
+        # spare; any other body is held to BODY_LIMIT (views.hooks).
+        "MAX_CONTENT_LENGTH": UPLOAD_LIMIT,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": config.session_cookie_secure,
+        "SESSION_COOKIE_NAME": "backroom_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": config.session_cookie_secure,
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "RATELIMIT_STORAGE_URI": config.redis_url
+        or (SHARED_LIMITS if shared_limits else IN_PROCESS_LIMITS),
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": config.redis_key_prefix,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 2, "socket_timeout": 2} if config.redis_url else {}
+        ),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "SEND_FILE_MAX_AGE_DEFAULT": 3600,
+    }
 
 
 class CookieSessions(SecureCookieSessionInterface):
