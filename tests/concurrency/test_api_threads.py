@@ -11,7 +11,7 @@ from app.config import Config
 from app.db import Database
 from app.models.users import User
 from app.services.users import issue_token
-from tests.concurrency.test_checkout_threads import race
+from tests.concurrency.test_orders_threads import race
 from tests.concurrency.workers import assert_conserved, ledger, seed
 from tests.conftest import app_settings
 

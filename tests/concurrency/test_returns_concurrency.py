@@ -28,7 +28,7 @@ from app.services.returns import (
     fire_return_trigger,
 )
 from tests.concurrency.test_api_threads import SECRET, tokens
-from tests.concurrency.test_checkout_threads import race
+from tests.concurrency.test_orders_threads import race
 from tests.concurrency.workers import payments_for, seed
 from tests.conftest import app_settings
 

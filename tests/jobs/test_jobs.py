@@ -18,7 +18,7 @@ from jobs import schedule
 from jobs.monitoring import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
-from tests.jobs import test_flash_sale_jobs as flash_jobs
+from tests.jobs import test_flash_sales_jobs as flash_jobs
 from tests.jobs import test_returns_jobs as returns_jobs
 from tests.services.conftest import Crash, CrashingGateway
 

@@ -13,7 +13,7 @@ from app.models.returns import ReturnPhoto
 from app.models.users import User
 from app.services.returns import MAX_PHOTOS, reencode, save_return_photo
 from tests.api.returns_helpers import image_bytes
-from tests.concurrency.test_checkout_threads import race
+from tests.concurrency.test_orders_threads import race
 from tests.concurrency.test_returns_concurrency import outcome, setup_return
 
 
