@@ -1,9 +1,11 @@
 """The engine: a `transitions` machine per (definition name, version), fired with full checks.
 
-The machine is built once per version and cached; each firing attaches a throw-away model
-whose initial state is the record's current state, triggers the event (guards are the
-machine's conditions), reads the destination and detaches the model. Before that, the
-engine explains any refusal precisely, in this order, each a distinct exception:
+The machine is built once per version and cached (one cache, `engine_for`); each firing
+attaches a throw-away model whose initial state is the record's current state and triggers
+the event. The machine's conditions are the whole decision: for each variant of the trigger,
+in definition order, its guards on the record, the actor's role, the fields and the guards
+that read them, each asked once. A refusal is explained precisely, in this order, each a
+distinct exception:
 
 1. `InvalidTransition`  - the trigger does not exist or cannot fire from this state (409)
 2. `NotAllowed`         - the actor's role may not fire it (403)
@@ -16,21 +18,21 @@ effects to perform, in the definition's order.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from transitions import Machine
-from transitions.extensions.diagrams import GraphMachine
+from transitions import EventData, Machine
 
 from workflows.registry import GUARDS, Actor, Subject
 from workflows.schema import Definition, FieldSpec, StateSpec, TransitionSpec
 
 MAX_TEXT = 2000
 MAX_INTEGER = 2**31 - 1  # what the database's INTEGER columns hold
+
+# Reads a trigger's fields from what the caller received, given the fields it declares.
+FieldReader = Callable[[Sequence[FieldSpec]], Mapping[str, Any]]
 
 
 class WorkflowRefusal(Exception):
@@ -76,12 +78,6 @@ class Available:
     label: str
     confirm: bool
     fields: tuple[FieldSpec, ...]
-
-
-@dataclass
-class _Model:
-    state: str
-    chosen: list[TransitionSpec] = field(default_factory=list)
 
 
 def role_allows(spec: TransitionSpec, actor: Actor, subject: Subject) -> bool:
@@ -157,6 +153,61 @@ def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict
     return clean
 
 
+class _Attempt:
+    """One firing's model on the shared machine. Its conditions decide each variant of the
+    trigger once (guards on the record, then the role, then the fields and the guards that
+    read them) and note why a variant was passed over, so a refusal can be explained."""
+
+    def __init__(
+        self, state: str, actor: Actor, subject: Subject, fields: Mapping[str, Any] | FieldReader
+    ) -> None:
+        self.state = state
+        self.actor = actor
+        self.subject = subject
+        self.given = fields
+        self.chosen: TransitionSpec | None = None
+        self.clean: dict[str, Any] = {}
+        self.refused: dict[TransitionSpec, dict[str, str]] = {}  # variant -> failing guards
+        self.other_role = False  # a variant that applies belongs to another role
+        self._guards: dict[str, str | None] = {}
+
+    def failures(self, spec: TransitionSpec, *, uses_fields: bool) -> dict[str, str]:
+        """The failing guards of `spec` (those reading fields, or those that do not); each
+        guard runs once per firing, however many variants name it."""
+        failures = {}
+        for name in spec.guards:
+            guard = GUARDS[name]
+            if guard.uses_fields != uses_fields:
+                continue
+            if uses_fields:
+                reason = guard.check(self.subject, self.actor, self.clean)
+            else:
+                if name not in self._guards:
+                    self._guards[name] = guard.check(self.subject, self.actor, {})
+                reason = self._guards[name]
+            if reason is not None:
+                failures[name] = reason
+        return failures
+
+    def admits(self, spec: TransitionSpec) -> bool:
+        """The machine's condition for `spec`. The first variant that applies to the record
+        and the actor's role is the one: its field problems or guard refusals are raised."""
+        failed = self.failures(spec, uses_fields=False)
+        if failed:
+            self.refused[spec] = failed
+            return False
+        if not role_allows(spec, self.actor, self.subject):
+            self.other_role = True
+            return False
+        self.chosen = spec
+        given = self.given(spec.fields) if callable(self.given) else self.given
+        self.clean = check_fields(spec.fields, given)
+        failed = self.failures(spec, uses_fields=True)
+        if failed:
+            raise GuardRefused(failed)
+        return True
+
+
 class Engine:
     """One definition version, its machine, and the questions services ask of it."""
 
@@ -175,26 +226,19 @@ class Engine:
             send_event=True,
             ignore_invalid_triggers=False,
         )
+        # The machine tries a trigger's variants in definition order; each condition is the
+        # whole decision for its variant (see `_Attempt.admits`).
         for spec in definition.transitions:
             self.machine.add_transition(
-                spec.trigger,
-                list(spec.source),
-                spec.dest,
-                conditions=[self._condition(spec)],
+                spec.trigger, list(spec.source), spec.dest, conditions=[self._condition(spec)]
             )
 
     @staticmethod
-    def _condition(spec: TransitionSpec) -> Any:
-        def allowed(event: Any) -> bool:
-            kwargs = event.kwargs
-            ok = role_allows(spec, kwargs["actor"], kwargs["subject"]) and not guard_failures(
-                spec, kwargs["subject"], kwargs["actor"], kwargs["fields"]
-            )
-            if ok:
-                event.model.chosen.append(spec)
-            return ok
+    def _condition(spec: TransitionSpec) -> Callable[[EventData], bool]:
+        def admits(event: EventData) -> bool:
+            return cast(_Attempt, event.model).admits(spec)
 
-        return allowed
+        return admits
 
     def state(self, name: str) -> StateSpec:
         return self.definition.state(name)
@@ -231,10 +275,12 @@ class Engine:
         *,
         actor: Actor,
         subject: Subject,
-        fields: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | FieldReader | None = None,
     ) -> Fired:
-        """Check and perform one transition; raises a WorkflowRefusal subclass if it may not."""
-        given = dict(fields or {})
+        """Check and perform one transition; raises a WorkflowRefusal subclass if it may not.
+
+        `fields` are the values given, or a function that reads them once the variant that
+        applies is known (a form types them by their declared specs)."""
         specs = self._by_trigger.get(trigger)
         if not specs:
             raise InvalidTransition(f"there is no action {trigger!r}", {"trigger": trigger})
@@ -244,70 +290,36 @@ class Engine:
                 f"{trigger!r} cannot be done while the return is {self.state(state).label}",
                 {"trigger": trigger, "state": state},
             )
-        permitted = [s for s in from_here if role_allows(s, actor, subject)]
-        # Which variant applies can depend on the record (e.g. its disposition); when the
-        # applicable variants all belong to other roles, that is a role refusal, not a guard's.
-        applicable = [
-            s for s in from_here if not guard_failures(s, subject, actor, {}, with_fields=False)
-        ]
-        if not permitted or (applicable and not any(s in permitted for s in applicable)):
-            raise NotAllowed(f"your role may not {trigger!r} now", {"trigger": trigger})
-        spec, clean = self._choose(permitted, subject, actor, given)
-        model = _Model(state=state)
+        attempt = _Attempt(state, actor, subject, {} if fields is None else fields)
         with self._lock:
-            self.machine.add_model(model, initial=state)
+            self.machine.add_model(attempt, initial=state)
             try:
-                moved = model.trigger(trigger, actor=actor, subject=subject, fields=clean)  # type: ignore[attr-defined]
+                moved = attempt.trigger(trigger)  # type: ignore[attr-defined]
             finally:
-                self.machine.remove_model(model)
-        if not moved or model.state != spec.dest:  # the machine disagreed with the checks
-            raise GuardRefused({"state": "the transition did not happen"})
-        return Fired(trigger, state, model.state, clean, spec.effects)
-
-    @staticmethod
-    def _choose(
-        permitted: list[TransitionSpec], subject: Subject, actor: Actor, given: dict[str, Any]
-    ) -> tuple[TransitionSpec, dict[str, Any]]:
-        """The first permitted transition whose subject guards pass, with its checked fields."""
+                self.machine.remove_model(attempt)
+        if moved and attempt.chosen is not None:
+            return Fired(trigger, state, attempt.state, attempt.clean, attempt.chosen.effects)
+        # No variant applies both to the record and to the actor's role. When the variants
+        # that apply all belong to other roles, that is a role refusal, not a guard's.
+        permitted = [s for s in from_here if role_allows(s, actor, subject)]
+        if attempt.other_role or not permitted:
+            raise NotAllowed(f"your role may not {trigger!r} now", {"trigger": trigger})
         reasons: dict[str, str] = {}
         for spec in permitted:
-            failed = guard_failures(spec, subject, actor, {}, with_fields=False)
-            if failed:
-                reasons.update(failed)
-                continue
-            clean = check_fields(spec.fields, given)
-            failed = guard_failures(spec, subject, actor, clean)
-            if failed:
-                raise GuardRefused(failed)
-            return spec, clean
+            reasons.update(attempt.refused.get(spec, {}))
         raise GuardRefused(reasons)
 
-    def mermaid(self, active: str | None = None) -> str:
-        """The definition as a Mermaid state diagram (for the admin page)."""
-        model = _Model(state=active or self.definition.initial)
-        graph_machine = GraphMachine(
-            model=model,
-            states=list(self.definition.state_names),
-            initial=model.state,
-            auto_transitions=False,
-            graph_engine="mermaid",
-        )
-        for spec in self.definition.transitions:
-            graph_machine.add_transition(spec.trigger, list(spec.source), spec.dest)
-        return str(model.get_graph().draw(None))  # type: ignore[attr-defined]
+
+_ENGINES: dict[tuple[str, int], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
 
 
-_CACHE: dict[tuple[str, int, str], Engine] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def engine_for(definition: Definition, version: int) -> Engine:
-    """The cached engine for (definition name, version). Saved versions never change; the
-    content hash in the key only guards against two databases (tests) reusing a number."""
-    digest = hashlib.sha256(json.dumps(definition.raw, sort_keys=True).encode()).hexdigest()
-    key = (definition.name, version, digest)
-    with _CACHE_LOCK:
-        engine = _CACHE.get(key)
-        if engine is None:
-            engine = _CACHE[key] = Engine(definition, version)
-        return engine
+def engine_for(name: str, version: int, load: Callable[[], Definition]) -> Engine:
+    """The engine for (definition name, version), built from `load()` the first time this
+    process asks for it. A saved version never changes, so it is never read again."""
+    engine = _ENGINES.get((name, version))
+    if engine is None:
+        built = Engine(load(), version)
+        with _ENGINES_LOCK:
+            engine = _ENGINES.setdefault((name, version), built)
+    return engine

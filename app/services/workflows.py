@@ -2,7 +2,8 @@
 
 Version 1 of each shipped workflow comes from `workflows/definitions/` and is published the
 first time it is needed. Records keep the version they started on, so an engine is loaded
-by (name, version); versions never change once saved, so parsed engines are cached.
+by (name, version); versions never change once saved, so each is read from the database
+once per process and kept by the engine's cache (`workflows.engine.engine_for`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from app.db import transaction, utcnow
 from app.errors import NotFound
 from app.models.workflows import WorkflowDefinition
 from app.services.read_cache import workflow_reads
-from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
+from workflows.definitions import load_shipped
 from workflows.engine import Engine, engine_for
 from workflows.registry import Actor
-from workflows.schema import parse_definition
+from workflows.schema import Definition, parse_definition
 
 RMA = "rma"
-PUBLISHED, DRAFT, RETIRED = "published", "draft", "retired"
-CORE = {RMA: (RMA_CORE_STATES, RMA_CORE_TRIGGERS)}
+PUBLISHED = "published"
 
 
 def ensure_shipped(session: Session, name: str) -> None:
@@ -99,24 +99,17 @@ def transition_event(
 
 
 def load_engine(session: Session, name: str, version: int) -> Engine:
-    """The engine for one saved version (cached once parsed)."""
-    text = workflow_reads.get(
-        session,
-        ("definition", name, version),
-        lambda: session.scalar(
-            select(WorkflowDefinition.definition).where(
-                WorkflowDefinition.name == name, WorkflowDefinition.version == version
-            )
-        ),
+    """The engine for one saved version; its definition is read the first time this process
+    needs it. Raises NotFound for a version that was never saved."""
+    return engine_for(name, version, lambda: _definition(session, name, version))
+
+
+def _definition(session: Session, name: str, version: int) -> Definition:
+    text = session.scalar(
+        select(WorkflowDefinition.definition).where(
+            WorkflowDefinition.name == name, WorkflowDefinition.version == version
+        )
     )
     if text is None:
         raise NotFound(f"workflow {name} has no version {version}")
-    key = (name, version, text)
-    engine = _ENGINES.get(key)
-    if engine is None:
-        engine = _ENGINES[key] = engine_for(parse_definition(json.loads(text)), version)
-    return engine
-
-
-# Parsing a definition costs more than a transition; saved versions never change.
-_ENGINES: dict[tuple[str, int, str], Engine] = {}
+    return parse_definition(json.loads(text))

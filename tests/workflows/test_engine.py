@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -75,7 +76,7 @@ VALID_FIELDS = {
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return engine_for(parse_definition(load_shipped("rma")), 1)
+    return engine_for("rma", 1, lambda: parse_definition(load_shipped("rma")))
 
 
 def subject(disposition: str | None = None) -> dict:
@@ -283,9 +284,56 @@ def test_check_fields_types_values():
 
 
 def test_engines_are_cached_per_name_and_version():
-    definition = parse_definition(load_shipped("rma"))
-    assert engine_for(definition, 1) is engine_for(definition, 1)
-    assert engine_for(definition, 2) is not engine_for(definition, 1)
+    loads: list[str] = []
+
+    def load():
+        loads.append("read")
+        return parse_definition(load_shipped("rma"))
+
+    first = engine_for("rma-cache-test", 1, load)
+    assert engine_for("rma-cache-test", 1, load) is first
+    assert engine_for("rma-cache-test", 2, load) is not first
+    assert loads == ["read", "read"]
+
+
+@pytest.mark.parametrize("role", ["finance", "warehouse", "support"])
+def test_it_asks_each_guard_once_per_firing(engine, monkeypatch, role):
+    asked: list[str] = []
+    for name, guard in list(GUARDS.items()):
+
+        def check(subject, actor, fields, _name=name, _check=guard.check):
+            asked.append(_name)
+            return _check(subject, actor, fields)
+
+        monkeypatch.setitem(GUARDS, name, dataclasses.replace(guard, check=check))
+    try:
+        engine.fire("DISPOSITION", "process", actor=ACTORS[role], subject=subject("REFUND"))
+    except NotAllowed:
+        assert role != "finance"
+    assert asked  # the variants' guards decided which applies
+    assert len(asked) == len(set(asked))
+
+
+def test_it_reads_the_fields_of_the_variant_that_applies_only(engine):
+    read: list[tuple[str, ...]] = []
+
+    def reader(specs):
+        read.append(tuple(spec.name for spec in specs))
+        return {"tracking_number": "T1"}
+
+    fired = engine.fire(
+        "PROCESSING", "complete", actor=ACTORS["warehouse"], subject=subject("REPLACEMENT"),
+        fields=reader,
+    )  # fmt: skip
+    assert (fired.dest, fired.fields, read) == (
+        "COMPLETED",
+        {"tracking_number": "T1"},
+        [("tracking_number",)],
+    )
+    with pytest.raises(NotAllowed):
+        engine.fire("PROCESSING", "complete", actor=ACTORS["support"],
+                    subject=subject("REPLACEMENT"), fields=reader)  # fmt: skip
+    assert len(read) == 1
 
 
 def test_concurrent_firings_on_one_machine_do_not_interfere(engine):
@@ -306,10 +354,3 @@ def test_concurrent_firings_on_one_machine_do_not_interfere(engine):
         t.join()
     assert results == ["INSPECTING"] * 400
     assert engine.machine.models == []
-
-
-def test_it_draws_the_definition_as_mermaid(engine):
-    text = engine.mermaid("INSPECTED")
-    assert text.lstrip("-\n ").startswith("State Machine") or "stateDiagram-v2" in text
-    assert "INSPECTED --> DISPOSITION: decide" in text
-    assert "[*] --> INSPECTED" in text

@@ -23,7 +23,7 @@ MOVES = {
 
 @pytest.fixture(scope="module")
 def engine():
-    return engine_for(parse_definition(load_shipped("flash_sale")), 1)
+    return engine_for("flash_sale", 1, lambda: parse_definition(load_shipped("flash_sale")))
 
 
 def actor(role: str) -> Actor:

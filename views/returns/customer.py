@@ -28,6 +28,7 @@ from app.services.returns import (
     CleanPhoto,
     Eligibility,
     LineRequest,
+    ReturnDetails,
     check_eligibility,
     count_unread_notices,
     create_return,
@@ -41,13 +42,18 @@ from app.services.returns import (
     published_states,
     reencode,
     save_return_photo,
-    state_labels,
 )
 from app.services.users import usernames_by_id
 from views.access import login_required, role_required, signed_in_user
 from views.parsing import MAX_INT, query_page
-from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
-from views.returns.parts import detail_context, duration, fire_from_form, unchanged
+from views.rendering import is_partial, page_or_partial, redirect_to
+from views.returns.parts import (
+    act_from_form,
+    after_action,
+    detail_context,
+    duration,
+    show_return,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("returns", __name__)
@@ -230,9 +236,11 @@ def create(order_id: int) -> Response:
 # One return -------------------------------------------------------------------------
 
 
-def _detail(viewer: User, record: ReturnRequest) -> dict[str, Any]:
+def _detail(
+    viewer: User, record: ReturnRequest, details: ReturnDetails | None = None
+) -> dict[str, Any]:
     return {
-        **detail_context(db_session(), viewer, record),
+        **detail_context(db_session(), viewer, record, details),
         "max_photos": MAX_PHOTOS,
     }
 
@@ -245,24 +253,23 @@ def show(return_id: int) -> Response:
     record = get_return(db_session(), viewer, return_id)
     if viewer.is_staff:
         return redirect_to(url_for("staff_returns.show", return_id=record.id))
-    quiet = unchanged(record)
-    if quiet is not None:
-        return quiet
-    return page_or_partial("returns/show.html", "returns/_live.html", **_detail(viewer, record))
+    return show_return(record, "returns", lambda details: _detail(viewer, record, details))
 
 
 @bp.post(f"/returns/<{ID}:return_id>/transitions")
 @customer_only
 def fire(return_id: int) -> Response:
     viewer = signed_in_user()
-    session = db_session()
-    record = fire_from_form(session, viewer, return_id)
-    if is_partial():
-        live = page_or_partial("returns/show.html", "returns/_live.html", **_detail(viewer, record))
-        return with_trigger(live, "return-changed")
-    label = state_labels(session, record.workflow_version)[record.state]
-    flash(f"Return {record.number}: {label}.", "success")
-    return redirect_to(url_for("returns.show", return_id=record.id))
+    action = act_from_form(db_session(), viewer, return_id, queue=None, with_history=is_partial())
+    record = action.details.record
+    return after_action(
+        action,
+        "returns",
+        lambda details: _detail(viewer, record, details),
+        event="return-changed",
+        done=f"Return {record.number}: {action.details.state_label}.",
+        back=url_for("returns.show", return_id=record.id),
+    )
 
 
 @bp.post(f"/returns/<{ID}:return_id>/photos")

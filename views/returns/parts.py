@@ -1,13 +1,13 @@
 """What the customer's and the staff's return pages share: the progress stepper, the stamp
-that lets a poll answer "nothing changed", and reading a trigger's fields from a form."""
+that lets a poll answer "nothing changed", and doing the action a form posted."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, request
+from flask import Response, flash, request
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -16,16 +16,16 @@ from app.models.returns import ReturnRequest
 from app.models.users import User
 from app.services.orders import get_order
 from app.services.returns import (
-    Available,
+    Action,
+    FieldSpec,
     HistoryEntry,
-    available_triggers,
+    ReturnDetails,
+    act_on_return,
     describe_return,
-    fire_return_trigger,
-    get_return,
     state_labels,
 )
 from views.parsing import form_cents, form_int
-from views.rendering import is_partial
+from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
 
 # The customer's view of the workflow: milestones, each covering one or more states.
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -89,24 +89,12 @@ def unchanged(record: ReturnRequest) -> Response | None:
     return None
 
 
-@dataclass(frozen=True)
-class TriggerForm:
-    trigger: str
-    fields: dict[str, Any]
-    version: int | None
-
-
-def read_trigger_form(available: Sequence[Available]) -> TriggerForm:
-    """The trigger, its fields as the workflow declares them (money typed as 12.99 becomes
-    cents) and the version the person saw. Required fields are the engine's to check."""
+def read_fields(specs: Sequence[FieldSpec]) -> dict[str, Any]:
+    """The posted values of a trigger's declared fields (money typed as 12.99 becomes
+    cents). Required fields are the engine's to check."""
     problems: dict[str, str] = {}
-    trigger = (request.form.get("trigger") or "").strip()[:40]
-    if not trigger:
-        problems["trigger"] = "is required"
-    version = form_int("version", problems, required=False, minimum=1)
     fields: dict[str, Any] = {}
-    spec = next((a for a in available if a.trigger == trigger), None)
-    for field in spec.fields if spec else ():
+    for field in specs:
         if field.type == "money":
             cents = form_cents(field.name, problems, required=False)
             if cents is not None:
@@ -115,7 +103,33 @@ def read_trigger_form(available: Sequence[Available]) -> TriggerForm:
             fields[field.name] = (request.form.get(field.name) or "")[:MAX_FIELD]
     if problems:
         raise ValidationError(problems)
-    return TriggerForm(trigger, fields, version)
+    return fields
+
+
+# What a return page shows, given the return as an action just described it (or None).
+Context = Callable[[ReturnDetails | None], dict[str, Any]]
+
+
+def show_return(record: ReturnRequest, templates: str, context: Context) -> Response:
+    """The return page, or (polled every 5 s) its live region; 204 while nothing changed."""
+    quiet = unchanged(record)
+    if quiet is not None:
+        return quiet
+    return page_or_partial(f"{templates}/show.html", f"{templates}/_live.html", **context(None))
+
+
+def after_action(
+    action: Action, templates: str, context: Context, *, event: str, done: str, back: str
+) -> Response:
+    """What a page's action answers: for htmx, the live region as it now is, with `event`
+    for the rest of the page; otherwise a flash saying `done` and a redirect to `back`."""
+    if is_partial():
+        live = page_or_partial(
+            f"{templates}/show.html", f"{templates}/_live.html", **context(action.details)
+        )
+        return with_trigger(live, event)
+    flash(done, "success")
+    return redirect_to(back)
 
 
 def duration(seconds: int | float) -> str:
@@ -133,24 +147,37 @@ def duration(seconds: int | float) -> str:
     return f"{days} d {rest} h" if rest else f"{days} d"
 
 
-def fire_from_form(session: Session, viewer: User, return_id: int) -> ReturnRequest:
-    """Fire the trigger a page's action form posted, as `viewer`, on a return they may see."""
-    record = get_return(session, viewer, return_id)
-    form = read_trigger_form(available_triggers(session, record, viewer))
-    return fire_return_trigger(
+def act_from_form(
+    session: Session, viewer: User, return_id: int, *, queue: str | None, with_history: bool
+) -> Action:
+    """Do what a page's action form posted (the trigger, the version the person saw, the
+    trigger's fields), as `viewer`, in one service call; see `act_on_return`."""
+    problems: dict[str, str] = {}
+    trigger = (request.form.get("trigger") or "").strip()[:40]
+    if not trigger:
+        problems["trigger"] = "is required"
+    version = form_int("version", problems, required=False, minimum=1)
+    if problems:
+        raise ValidationError(problems)
+    return act_on_return(
         session,
-        record.id,
-        form.trigger,
-        actor=viewer,
-        fields=form.fields,
-        expected_version=form.version,
+        viewer,
+        return_id,
+        trigger,
+        read_fields,
+        expected_version=version,
+        queue=queue,
+        with_history=with_history,
         now=utcnow(),
     )
 
 
-def detail_context(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
-    """What both the customer's and the staff's return page show."""
-    details = describe_return(session, viewer, record)
+def detail_context(
+    session: Session, viewer: User, record: ReturnRequest, details: ReturnDetails | None = None
+) -> dict[str, Any]:
+    """What both the customer's and the staff's return page show (`details`: the return as
+    an action just described it, with its history)."""
+    details = details or describe_return(session, viewer, record)
     order = get_order(session, viewer, record.order_id)
     return {
         "record": record,

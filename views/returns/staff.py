@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, make_response, render_template, request, url_for
+from flask import Blueprint, Response, g, make_response, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +29,7 @@ from app.services.returns import (
     MAX_PHOTOS,
     REASONS,
     TEAMS,
+    Action,
     Available,
     QueueFilters,
     QueueItem,
@@ -38,7 +39,6 @@ from app.services.returns import (
     get_return,
     list_queue,
     queue_counts,
-    state_labels,
     team_states,
 )
 from app.services.users import usernames_by_id
@@ -46,8 +46,14 @@ from views.access import signed_in_user, staff_required
 from views.page_cache import FragmentCache, render_shared, with_csrf
 from views.pages import when
 from views.parsing import MAX_INT, query_page
-from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
-from views.returns.parts import detail_context, duration, fire_from_form, unchanged
+from views.rendering import is_partial, safe_local, with_trigger
+from views.returns.parts import (
+    act_from_form,
+    after_action,
+    detail_context,
+    duration,
+    show_return,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
@@ -282,10 +288,12 @@ def queue(team: str) -> Response:
     )
 
 
-def _detail(session: Session, viewer: User, record: ReturnRequest) -> dict[str, Any]:
+def _detail(
+    session: Session, viewer: User, record: ReturnRequest, details: ReturnDetails | None = None
+) -> dict[str, Any]:
     now = utcnow()
     return {
-        **detail_context(session, viewer, record),
+        **detail_context(session, viewer, record, details),
         "customer": usernames_by_id(session, [record.customer_id]).get(record.customer_id, ""),
         "eligibility": check_eligibility(
             session, customer_id=record.customer_id, order_id=record.order_id, now=record.created_at
@@ -303,25 +311,25 @@ def show(return_id: int) -> Response:
     viewer = signed_in_user()
     session = db_session()
     record = get_return(session, viewer, return_id)
-    quiet = unchanged(record)
-    if quiet is not None:
-        return quiet
-    return page_or_partial(
-        "returns/staff/show.html", "returns/staff/_live.html", **_detail(session, viewer, record)
+    return show_return(
+        record, "returns/staff", lambda details: _detail(session, viewer, record, details)
     )
 
 
-def _row_response(session: Session, viewer: User, record: ReturnRequest, team: str) -> Response:
+def _row_response(action: Action, team: str) -> Response:
     """The row as the queue now shows it, or a note that the return left this queue."""
     now = utcnow()
-    found = list_queue(session, team, filters=QueueFilters(search=record.number), now=now)
-    items = [item for item in found.items if item.record.id == record.id]
-    label = state_labels(session, record.workflow_version)[record.state]
+    details = action.details
     next_url = url_for("staff_returns.queue", team=team)
-    context = {"team": team, "now": now, "record": record, "label": label, "next_url": next_url}
-    if items:
-        row = _rows(session, viewer, items, now, team=team, next_url=next_url)[0]
-        html = str(row_html(row))
+    context = {
+        "team": team,
+        "now": now,
+        "record": details.record,
+        "label": details.state_label,
+        "next_url": next_url,
+    }
+    if action.row is not None:
+        html = str(row_html(_row(action.row, details, now, team, next_url)))
     else:
         html = render_template("returns/staff/_row_moved.html", **context)
     return make_response(html + render_template("returns/staff/_notice.html", **context))
@@ -330,21 +338,24 @@ def _row_response(session: Session, viewer: User, record: ReturnRequest, team: s
 @bp.post(f"/returns/<{ID}:return_id>/transitions")
 @staff_required
 def fire(return_id: int) -> Response:
+    """A row's action answers htmx with the row as it now is; the page's, its live region."""
     viewer = signed_in_user()
     session = db_session()
-    record = fire_from_form(session, viewer, return_id)
     team = request.form.get("team", "")
-    if is_partial():
-        if team in TEAMS:
-            response = _row_response(session, viewer, record, team)
-        else:
-            response = page_or_partial(
-                "returns/staff/show.html",
-                "returns/staff/_live.html",
-                **_detail(session, viewer, record),
-            )
-        return with_trigger(response, "queue-changed")
-    label = state_labels(session, record.workflow_version)[record.state]
-    flash(f"{record.number} is now: {label}.", "success")
-    default = url_for("staff_returns.show", return_id=record.id)
-    return redirect_to(safe_local(request.form.get("next"), default))
+    queue = team if team in TEAMS and is_partial() else None
+    action = act_from_form(
+        session, viewer, return_id, queue=queue, with_history=is_partial() and queue is None
+    )
+    if queue is not None:
+        return with_trigger(_row_response(action, queue), "queue-changed")
+    record = action.details.record
+    return after_action(
+        action,
+        "returns/staff",
+        lambda details: _detail(session, viewer, record, details),
+        event="queue-changed",
+        done=f"{record.number} is now: {action.details.state_label}.",
+        back=safe_local(
+            request.form.get("next"), url_for("staff_returns.show", return_id=record.id)
+        ),
+    )

@@ -2,11 +2,13 @@
 through the workflow, the outbox moves the money and tells the customer.
 
 - create: `check_eligibility`, `create_return`, `get_return`, `list_returns`, `return_events`
-- transitions: `fire_return_trigger`, `available_triggers`, `state_label`
+- transitions: `act_on_return` (a page's action: one call, what the page shows next),
+  `fire_return_trigger` (the same for the API and jobs), `available_triggers`, `state_label`
 - effects: what transitions do (refund, credit, replacement, restock), run by `transitions`
 - details / reads: `describe_return(s)`, `state_labels`, `published_states`, `team_states`,
   `order_numbers`
-- queues: `list_queue`, `queue_counts` (the teams' work, oldest first, with SLA clocks)
+- queues: `list_queue`, `queue_item`, `queue_counts` (the teams' work, oldest first, with
+  SLA clocks)
 - photos: `save_return_photo`, `photo_file`, `reencode`
 - outbox: `execute_refunds`, `complete_settled_returns` (the scheduler's jobs)
 - notices: `deliver_notices`, `list_notices`, `count_unread_notices`, `mark_notices_read`
@@ -57,6 +59,7 @@ from app.services.returns.queues import (
     QueueItem,
     list_queue,
     queue_counts,
+    queue_item,
 )
 from app.services.returns.reads import (
     order_numbers,
@@ -65,11 +68,14 @@ from app.services.returns.reads import (
     team_states,
 )
 from app.services.returns.transitions import (
+    Action,
     Available,
+    act_on_return,
     available_triggers,
     fire_return_trigger,
     state_label,
 )
+from workflows.schema import FieldSpec
 
 __all__ = [
     "MAX_BYTES",
@@ -78,14 +84,17 @@ __all__ = [
     "MAX_REFUND_ATTEMPTS",
     "REASONS",
     "TEAMS",
+    "Action",
     "Available",
     "CleanPhoto",
     "Eligibility",
+    "FieldSpec",
     "HistoryEntry",
     "LineRequest",
     "QueueFilters",
     "QueueItem",
     "ReturnDetails",
+    "act_on_return",
     "available_triggers",
     "check_eligibility",
     "complete_settled_returns",
@@ -105,6 +114,7 @@ __all__ = [
     "photo_file",
     "published_states",
     "queue_counts",
+    "queue_item",
     "reencode",
     "render_notice",
     "return_events",

@@ -1,5 +1,5 @@
 """A return as one viewer sees it: its state label, its history with who did each step,
-and what that viewer may do next.
+and what that viewer may do next (and what guards may look at: `subject_of`, `actor_of`).
 
 Lists of returns are described in a fixed number of queries (one for every event of every
 return on the page, one engine per workflow version), never one query per return.
@@ -18,9 +18,24 @@ from sqlalchemy.orm import Session
 
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
-from app.services.returns.transitions import actor_of, subject_of
 from app.services.workflows import RMA, load_engine
 from workflows.engine import Available, Engine
+from workflows.registry import SYSTEM, Actor
+
+
+def subject_of(record: ReturnRequest) -> dict[str, Any]:
+    """What guards may look at."""
+    return {
+        "owner_id": record.customer_id,
+        "disposition": record.disposition,
+        "refund_status": record.refund_status,
+        "max_amount_cents": record.paid_cents,
+        "condition": record.condition,
+    }
+
+
+def actor_of(user: User | None) -> Actor:
+    return SYSTEM if user is None else Actor(user.id, user.role)
 
 
 @dataclass(frozen=True)

@@ -97,16 +97,35 @@ def list_queue(
         total=total if filters == QueueFilters() else None,
     )  # fmt: skip
     items = [
-        QueueItem(
-            record=record,
-            customer=name or username,
-            order_number=order_number,
-            age_seconds=max(0, int((now - record.state_entered_at).total_seconds())),
-            breached=record.sla_due_at is not None and record.sla_due_at < now,
-        )
-        for record, username, name, order_number in result.items
+        _item(record, username, name, number, now)
+        for record, username, name, number in result.items
     ]
     return Page(items, result.total, result.page, result.per_page)
+
+
+def queue_item(session: Session, record: ReturnRequest, now: datetime) -> QueueItem:
+    """`record` as a queue row shows it (its customer's name, its order number, its clock),
+    for a row shown again after an action. Read only."""
+    username, name, order_number = session.execute(
+        select(User.username, User.name, Order.number)
+        .select_from(ReturnRequest)
+        .join(User, User.id == ReturnRequest.customer_id)
+        .join(Order, Order.id == ReturnRequest.order_id)
+        .where(ReturnRequest.id == record.id)
+    ).one()
+    return _item(record, username, name, order_number, now)
+
+
+def _item(
+    record: ReturnRequest, username: str, name: str, order_number: str, now: datetime
+) -> QueueItem:
+    return QueueItem(
+        record=record,
+        customer=name or username,
+        order_number=order_number,
+        age_seconds=max(0, int((now - record.state_entered_at).total_seconds())),
+        breached=record.sla_due_at is not None and record.sla_due_at < now,
+    )
 
 
 def queue_counts(session: Session) -> dict[str, int]:

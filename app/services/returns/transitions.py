@@ -1,6 +1,11 @@
 """Moving a return: one trigger, checked by the engine, written with its event and effects.
 
-`fire_return_trigger` is one transaction: the state change is a compare-and-set on the
+`act_on_return` is what a page does: one call that loads the return once, authorises, fires
+and hands back what the page shows next (the return described for the viewer, and its queue
+row if it still waits on the queue the action came from). `fire_return_trigger` is the same
+action for the JSON API, the jobs and the builders, returning the record.
+
+Either is one transaction: the state change is a compare-and-set on the
 return's `version` (two staff clicking at once get exactly one transition; the other a
 409), the event row is appended, and every effect the transition names is performed in
 the same transaction or recorded in the outbox for a job (gateway refunds, customer
@@ -9,6 +14,8 @@ notices). No network call runs inside it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -20,35 +27,24 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
 from app.services.read_cache import returns_reads
+from app.services.returns.details import ReturnDetails, actor_of, describe_returns, subject_of
 from app.services.returns.effects import EFFECTS
+from app.services.returns.queues import QueueItem, queue_item
 from app.services.workflows import RMA, load_engine, transition_event
 from workflows.engine import (
     Available,
     Engine,
+    FieldReader,
     FieldsInvalid,
     Fired,
     GuardRefused,
     InvalidTransition,
     NotAllowed,
 )
-from workflows.registry import SYSTEM, Actor
+from workflows.registry import Actor
 
 _returns = cast(Table, ReturnRequest.__table__)
-
-
-def subject_of(record: ReturnRequest) -> dict[str, Any]:
-    """What guards may look at."""
-    return {
-        "owner_id": record.customer_id,
-        "disposition": record.disposition,
-        "refund_status": record.refund_status,
-        "max_amount_cents": record.paid_cents,
-        "condition": record.condition,
-    }
-
-
-def actor_of(user: User | None) -> Actor:
-    return SYSTEM if user is None else Actor(user.id, user.role)
+Fields = Mapping[str, Any] | FieldReader
 
 
 def enter_state(engine: Engine, record: ReturnRequest, state: str, now: datetime) -> None:
@@ -87,6 +83,39 @@ def run_effects(
         EFFECTS[name](session, record, fired, actor, now)
 
 
+@dataclass(frozen=True)
+class Action:
+    """What a page shows after an action: the return as the viewer now sees it, and its
+    queue row when it still waits on the queue the action came from (else None)."""
+
+    details: ReturnDetails
+    row: QueueItem | None
+
+
+def act_on_return(
+    session: Session,
+    viewer: User,
+    return_id: int,
+    trigger: str,
+    fields: Fields,
+    *,
+    expected_version: int | None,
+    queue: str | None = None,
+    with_history: bool = False,
+    now: datetime,
+) -> Action:
+    """Fire `trigger` as `viewer` and describe the result (with its history if asked).
+
+    `fields`: the values, or a function reading them given the fields the trigger declares
+    (a form types money in dollars). `queue`: the team queue the action came from; whether
+    the return stays there is its `team` after the move. Raises as `fire_return_trigger`,
+    and whatever `fields` raises."""
+    record = _move(session, viewer, return_id, trigger, fields, expected_version, now)
+    details = describe_returns(session, viewer, [record], with_history=with_history)[0]
+    stays = queue is not None and record.team == queue
+    return Action(details, queue_item(session, record, now) if stays else None)
+
+
 def fire_return_trigger(
     session: Session,
     return_id: int,
@@ -103,6 +132,18 @@ def fire_return_trigger(
     state), Forbidden (role), ValidationError (fields or a guard; details say which),
     Conflict(stale_version) (someone else moved it first, or `expected_version` is old).
     """
+    return _move(session, actor, return_id, trigger, fields, expected_version, now)
+
+
+def _move(
+    session: Session,
+    actor: User | None,
+    return_id: int,
+    trigger: str,
+    fields: Fields,
+    expected_version: int | None,
+    now: datetime,
+) -> ReturnRequest:
     who = actor_of(actor)
     with transaction(session):
         record = (
@@ -145,7 +186,7 @@ def fire_return_trigger(
 
 
 def _fire(
-    engine: Engine, record: ReturnRequest, trigger: str, actor: Actor, fields: dict[str, Any]
+    engine: Engine, record: ReturnRequest, trigger: str, actor: Actor, fields: Fields
 ) -> Fired:
     try:
         return engine.fire(
