@@ -89,26 +89,6 @@ def role_allows(spec: TransitionSpec, actor: Actor, subject: Subject) -> bool:
     return "owner" in spec.roles and actor.id is not None and subject.get("owner_id") == actor.id
 
 
-def guard_failures(
-    spec: TransitionSpec,
-    subject: Subject,
-    actor: Actor,
-    fields: Mapping[str, Any],
-    *,
-    with_fields: bool = True,
-) -> dict[str, str]:
-    """Each failing guard's name and reason (guards needing fields skipped if asked)."""
-    failures = {}
-    for name in spec.guards:
-        guard = GUARDS[name]
-        if guard.uses_fields and not with_fields:
-            continue
-        reason = guard.check(subject, actor, fields)
-        if reason is not None:
-            failures[name] = reason
-    return failures
-
-
 def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict[str, Any]:
     """The declared fields, typed and checked; undeclared keys are ignored."""
     problems: dict[str, str] = {}
@@ -154,9 +134,10 @@ def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict
 
 
 class _Attempt:
-    """One firing's model on the shared machine. Its conditions decide each variant of the
-    trigger once (guards on the record, then the role, then the fields and the guards that
-    read them) and note why a variant was passed over, so a refusal can be explained."""
+    """One firing's model on the shared machine (and the guards' answers while listing what
+    may fire). Its conditions decide each variant of the trigger once (guards on the record,
+    then the role, then the fields and the guards that read them) and note why a variant
+    was passed over, so a refusal can be explained."""
 
     def __init__(
         self, state: str, actor: Actor, subject: Subject, fields: Mapping[str, Any] | FieldReader
@@ -255,6 +236,7 @@ class Engine:
         """What `actor` may fire from `state` now (guards that need input are checked on fire)."""
         result: list[Available] = []
         seen: set[str] = set()
+        attempt = _Attempt(state, actor, subject, {})
         for spec in self.definition.transitions:
             if state not in spec.source or spec.trigger in seen:
                 continue
@@ -262,7 +244,7 @@ class Engine:
                 continue  # system steps are not offered to people, admins included
             if not role_allows(spec, actor, subject):
                 continue
-            if guard_failures(spec, subject, actor, {}, with_fields=False):
+            if attempt.failures(spec, uses_fields=False):
                 continue
             seen.add(spec.trigger)
             result.append(Available(spec.trigger, spec.dest, spec.label, spec.confirm, spec.fields))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAM_KEYS, TEAMS
@@ -79,7 +79,6 @@ class Definition:
     initial: str
     states: tuple[StateSpec, ...]
     transitions: tuple[TransitionSpec, ...]
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def state(self, name: str) -> StateSpec:
         for state in self.states:
@@ -378,5 +377,4 @@ def _build(data: Mapping[str, Any]) -> Definition:
         initial=data["initial"],
         states=tuple(states),
         transitions=tuple(transitions),
-        raw=data,
     )

@@ -16,6 +16,7 @@ from app.services.orders import LineRequest as OrderLine
 from app.services.orders import place_order
 from app.services.returns import (
     LineRequest,
+    act_on_return,
     available_triggers,
     create_return,
     fire_return_trigger,
@@ -185,3 +186,42 @@ def test_it_keeps_the_events_append_only_with_the_workflow_version(
     assert len(events) == session.get(ReturnRequest, record.id).version == 8
     assert {e.workflow_version for e in events} == {1}
     assert json.loads(events[-1].data) == {"disposition": "REPAIR"}
+
+
+def test_an_action_hands_back_the_row_only_while_the_return_stays_in_that_queue(
+    session, payments, customer, staff
+):
+    stays = open_one(session, customer, buy(session, payments, customer))
+    walk_return(session, stays.id, staff, customer, until="ship")
+    kept = act_on_return(
+        session, staff["warehouse"], stays.id, "receive", {},
+        expected_version=None, queue="warehouse", now=utcnow(),
+    )  # fmt: skip
+    assert (kept.details.state_label, [a.trigger for a in kept.details.triggers]) == (
+        "Received",
+        ["start_inspection"],
+    )
+    assert kept.row is not None
+    assert (kept.row.record.id, kept.row.customer) == (stays.id, customer.name or customer.username)
+    assert kept.details.history == []  # a queue row shows none
+    leaves = open_one(session, customer, buy(session, payments, customer))
+    left = act_on_return(
+        session, staff["support"], leaves.id, "approve", lambda specs: {"note": "fine"},
+        expected_version=2, queue="support", with_history=True, now=utcnow(),
+    )  # fmt: skip
+    assert (left.row, left.details.record.team) == (None, "customer")
+    assert [e.trigger for e in left.details.history] == ["submit", "validate", "approve"]
+    assert left.details.history[-1].data == {"note": "fine"}
+
+
+def test_an_action_refuses_what_fire_return_trigger_refuses(session, payments, customer, staff):
+    record = open_one(session, customer, buy(session, payments, customer))
+    with pytest.raises(Forbidden):
+        act_on_return(session, staff["finance"], record.id, "approve", {},
+                      expected_version=None, now=utcnow())  # fmt: skip
+    with pytest.raises(NotFound):
+        act_on_return(session, make_user(session, "customer"), record.id, "cancel", {},
+                      expected_version=None, now=utcnow())  # fmt: skip
+    with pytest.raises(Conflict):
+        act_on_return(session, staff["support"], record.id, "approve", {},
+                      expected_version=1, now=utcnow())  # fmt: skip
