@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from flask import request
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from app.db import MAX_INT
 from app.errors import BadRequest, ValidationError
@@ -13,6 +16,7 @@ from app.errors import BadRequest, ValidationError
 ID = f"int(max={MAX_INT})"
 """The URL converter of every row id (`@bp.get(f"/orders/<{ID}:order_id>")`): a path id past
 MAX_INT answers 404 from the router, before any view or query sees it."""
+B = TypeVar("B", bound="Body")
 
 
 def json_body() -> dict[str, Any]:
@@ -26,62 +30,157 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def get_str(
-    data: dict[str, Any],
-    name: str,
-    problems: dict[str, str],
+# -- Request bodies: pydantic models at the boundary --------------------------------------
+#
+# A model declares each field with one of the types below; `validate` turns pydantic's
+# errors into the contract's 422 `validation_error`, `details.fields` mapping each field
+# (`lines[0].quantity`, `payment.card_number`) to its message. The messages are the API's
+# own, so every check raises them itself (`refuse`) instead of pydantic's English.
+
+NUL = "\x00"
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def clean_text(value: str) -> str:
+    """The one NUL rule for text read leniently (search terms, filters, page forms that
+    keep what was typed): NUL is dropped, since PostgreSQL refuses it in a parameter and no
+    stored name holds one. Text a JSON body asks to store is refused instead (`text`,
+    `NUL_MESSAGE`)."""
+    return value.replace(NUL, "")
+
+
+class Body(BaseModel):
+    """A request body: unknown keys are ignored, every field checks itself."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def refuse(message: str) -> NoReturn:
+    raise PydanticCustomError("backroom", message)
+
+
+def _null(required: bool, null: str | None, default: Any) -> Any:
+    """What a JSON null is: "is required", `null` (a message) when given, else `default`."""
+    if required:
+        refuse("is required")
+    if null is not None:
+        refuse(null)
+    return default
+
+
+def text(
+    max_len: int | None = 10_000,
     *,
     required: bool = True,
-    max_len: int = 10_000,
-    default: str = "",
-) -> str:
-    value = data.get(name)
-    if value is None:
-        if required:
-            problems[name] = "is required"
-        return default
-    if not isinstance(value, str):
-        problems[name] = "must be a string"
-        return default
-    if len(value) > max_len:
-        problems[name] = f"must have at most {max_len} characters"
-        return default
-    return value
+    nul: bool = False,
+    null: str | None = None,
+    if_null: str | None = "",
+) -> BeforeValidator:
+    """A string field (`Annotated[str, text(200)]`) of at most `max_len` characters.
+    Null: "is required", the `null` message, or else `if_null`. Text with NUL is refused
+    (PostgreSQL cannot store it) unless `nul` (credentials: a wrong one is just not found)."""
+
+    def check(value: Any) -> str | None:
+        if value is None:
+            return _null(required, null, if_null)
+        if not isinstance(value, str):
+            refuse("must be a string")
+        if max_len is not None and len(value) > max_len:
+            refuse(f"must have at most {max_len} characters")
+        if not nul and NUL in value:
+            refuse(NUL_MESSAGE)
+        return value
+
+    return BeforeValidator(check)
 
 
-def get_int(
-    data: dict[str, Any],
-    name: str,
-    problems: dict[str, str],
-    *,
-    required: bool = True,
-    minimum: int = 0,
-    maximum: int = MAX_INT,
-    label: str | None = None,
-) -> int | None:
-    label = label or name
-    value = data.get(name)
-    if value is None:
-        if required:
-            problems[label] = "is required"
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems[label] = "must be an integer"
-        return None
-    if not minimum <= value <= maximum:
-        problems[label] = f"must be from {minimum} to {maximum}"
-        return None
-    return value
+def integer(
+    minimum: int = 0, maximum: int = MAX_INT, *, required: bool = True, null: str | None = None
+) -> BeforeValidator:
+    """An integer field (`Annotated[int, integer(1)]`): a JSON integer (not a bool, float or
+    string) from `minimum` to `maximum`; null as for `text` (else None)."""
+
+    def check(value: Any) -> int | None:
+        if value is None:
+            return _null(required, null, None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            refuse("must be an integer")
+        if not minimum <= value <= maximum:
+            refuse(f"must be from {minimum} to {maximum}")
+        return value
+
+    return BeforeValidator(check)
 
 
-def get_bool(data: dict[str, Any], name: str, problems: dict[str, str]) -> bool | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        problems[name] = "must be true or false"
-        return None
-    return value
+def boolean(*, null: str | None = None) -> BeforeValidator:
+    """A `bool | None` field: true or false; null: the `null` message when given, else None."""
+
+    def check(value: Any) -> bool | None:
+        if value is None:
+            return _null(False, null, None)
+        if not isinstance(value, bool):
+            refuse("must be true or false")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _moment(value: Any) -> datetime:
+    if value is None or value == "":
+        refuse("is required")
+    parsed = parse_datetime(value)
+    if parsed is None:
+        refuse("must be an ISO 8601 date and time, such as 2026-12-01T09:00:00Z")
+    return parsed
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment)]
+"""A required ISO 8601 time field, as UTC (`parse_datetime`)."""
+
+
+def nonempty(
+    *, max_items: int | None = None, too_many: str = "", keep: int | None = None
+) -> BeforeValidator:
+    """A non-empty list field (`Annotated[list[Line], nonempty()]`): more than `max_items`
+    is refused with `too_many`; with `keep`, only the first `keep` are read (the service
+    names the rest)."""
+
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or not value:
+            refuse("must be a non-empty list")
+        if max_items is not None and len(value) > max_items:
+            refuse(too_many)
+        return value[:keep] if keep is not None else value
+
+    return BeforeValidator(check)
+
+
+def _label(location: tuple[int | str, ...]) -> str:
+    label = ""
+    for part in location:
+        label += f"[{part}]" if isinstance(part, int) else (f".{part}" if label else part)
+    return label
+
+
+GENERIC = {
+    "missing": "is required",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+}
+
+
+def validate(model: type[B], data: Any) -> B:
+    """`data` as `model`, or 422 `validation_error` naming every bad field at once."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as error:
+        problems: dict[str, str] = {}
+        for problem in error.errors(include_url=False, include_context=False):
+            label = _label(tuple(problem["loc"]))
+            message = problem["msg"] if problem["type"] == "backroom" else None
+            problems.setdefault(label, message or GENERIC.get(problem["type"], "is invalid"))
+        raise ValidationError(problems) from None
 
 
 def form_int(
@@ -92,7 +191,7 @@ def form_int(
     minimum: int = 0,
     maximum: int = MAX_INT,
 ) -> int | None:
-    """An integer from a form field (text), with the same rules as `get_int`."""
+    """An integer from a form field (text), with the same range rules as `Int`."""
     raw = (request.form.get(name) or "").strip()
     if not raw:
         if required:
@@ -169,20 +268,6 @@ def parse_datetime(value: Any) -> datetime | None:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError):  # year 1 with a positive offset, and the like
         return None
-
-
-def get_datetime(
-    data: dict[str, Any], name: str, problems: dict[str, str], *, required: bool = True
-) -> datetime | None:
-    value = data.get(name)
-    if value is None or value == "":
-        if required:
-            problems[name] = "is required"
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        problems[name] = "must be an ISO 8601 date and time, such as 2026-12-01T09:00:00Z"
-    return parsed
 
 
 def active_flag() -> bool:

@@ -20,8 +20,9 @@ from app.services.catalog import (
     update_product,
 )
 from views.api import actor, bp, optional_actor
+from views.api.schemas import ProductFields
 from views.api.serializers import page_json, product_json
-from views.parsing import ID, get_bool, get_int, get_str, json_body, query_page, raise_if
+from views.parsing import ID, json_body, query_page, validate
 
 
 @bp.get("/products")
@@ -61,24 +62,17 @@ def _with_sale_prices(products: list[Product]) -> Callable[[Product], dict[str, 
 
 
 def _product_input(data: dict[str, Any]) -> ProductInput:
-    problems: dict[str, str] = {}
-    given = ProductInput(
-        sku=get_str(data, "sku", problems, required=False, max_len=200) or None,
-        name=get_str(data, "name", problems, required=False, max_len=1000) or None,
-        description=data.get("description") if isinstance(data.get("description"), str) else None,
-        category=get_str(data, "category", problems, required=False, max_len=200) or None,
-        price_cents=get_int(data, "price_cents", problems, required=False),
-        stock=get_int(data, "stock", problems, required=False),
-        image_url=get_str(data, "image_url", problems, required=False, max_len=1000) or None,
-        active=get_bool(data, "active", problems),
+    body = validate(ProductFields, data)
+    return ProductInput(
+        sku=body.sku or None,
+        name=body.name or None,
+        description=body.description,
+        category=body.category or None,
+        price_cents=body.price_cents,
+        stock=body.stock,
+        image_url=body.image_url or None,
+        active=body.active,
     )
-    if "description" in data and not isinstance(data["description"], str | None):
-        problems["description"] = "must be a string"
-    for name in ("sku", "name", "price_cents", "stock", "active"):
-        if name in data and data[name] is None:  # not "leave unchanged": a mistake to report
-            problems[name] = "must not be null"
-    raise_if(problems)
-    return given
 
 
 @bp.post("/products")

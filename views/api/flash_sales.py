@@ -7,15 +7,12 @@ whatever its answer.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 
 from app.current import current_config, current_payments, db_session
 from app.db import utcnow
-from app.errors import ValidationError
 from app.extensions import rate_limit
 from app.models.users import Role
 from app.services.flash_sales import (
@@ -28,14 +25,13 @@ from app.services.flash_sales import (
     get_sale,
     list_sales,
     release_hold,
-    reserve,
 )
 from views.api import actor, bp
 from views.api.idempotency import idempotent
-from views.api.serializers import order_json, page_json
-from views.parsing import ID, get_datetime, get_int, get_str, json_body, query_page
-
-MAX_ITEMS = 50
+from views.api.schemas import CheckoutRequest, ReservationRequest, SaleRequest
+from views.api.serializers import order_created, page_json
+from views.flash_sales.holds import reserve_now
+from views.parsing import ID, json_body, query_page, validate
 
 
 def _flash_limit() -> str:
@@ -78,52 +74,21 @@ def hold_json(hold: HoldView) -> dict[str, Any]:
     }
 
 
-def parse_sale(data: dict[str, Any]) -> tuple[str, datetime, datetime, list[SaleItemInput]]:
-    """The sale's fields, every malformed one named at once (the service checks the rest)."""
-    problems: dict[str, str] = {}
-    name = get_str(data, "name", problems, max_len=1000)
-    starts_at = get_datetime(data, "starts_at", problems)
-    ends_at = get_datetime(data, "ends_at", problems)
-    items: list[SaleItemInput] = []
-    raw_items = data.get("items")
-    if not isinstance(raw_items, list) or not raw_items:
-        problems["items"] = "must be a non-empty list"
-    elif len(raw_items) > MAX_ITEMS:
-        problems["items"] = f"must have at most {MAX_ITEMS} items"
-    else:
-        for i, raw in enumerate(raw_items):
-            if not isinstance(raw, dict):
-                problems[f"items[{i}]"] = "must be an object"
-                continue
-            values = [
-                get_int(raw, field, problems, minimum=low, label=f"items[{i}].{field}")
-                for field, low in (
-                    ("product_id", 1),
-                    ("sale_price_cents", 1),
-                    ("quantity", 1),
-                    ("per_customer_limit", 1),
-                )
-            ]
-            if all(v is not None for v in values):
-                product_id, price, quantity, limit = (int(v or 0) for v in values)
-                items.append(SaleItemInput(product_id, price, quantity, limit))
-    if problems or starts_at is None or ends_at is None:
-        raise ValidationError(problems)
-    return name, starts_at, ends_at, items
-
-
 @bp.post("/flash-sales")
 def flash_sale_create() -> Any:
     admin = actor(Role.ADMIN)
-    name, starts_at, ends_at, items = parse_sale(json_body())
+    body = validate(SaleRequest, json_body())
     session = db_session()
     now = utcnow()
     sale = create_sale(
         session,
-        name=name,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        items=items,
+        name=body.name,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        items=[
+            SaleItemInput(i.product_id, i.sale_price_cents, i.quantity, i.per_customer_limit)
+            for i in body.items
+        ],
         now=now,
         created_by=admin.id,
     )
@@ -161,20 +126,9 @@ def flash_sale_cancel(sale_id: int) -> Any:
 @rate_limit(_flash_limit, scope="flash")
 def flash_reserve(sale_id: int) -> Any:
     customer = actor(Role.CUSTOMER)
-    data = json_body()
-    problems: dict[str, str] = {}
-    product_id = get_int(data, "product_id", problems, minimum=1)
-    quantity = get_int(data, "quantity", problems, minimum=1, maximum=1000)
-    if problems or product_id is None or quantity is None:
-        raise ValidationError(problems)
-    hold = reserve(
-        db_session(),
-        sale_id=sale_id,
-        product_id=product_id,
-        customer_id=customer.id,
-        quantity=quantity,
-        now=utcnow(),
-        ttl_seconds=current_config().flash_reservation_ttl_seconds,
+    body = validate(ReservationRequest, json_body())
+    hold = reserve_now(
+        sale_id=sale_id, product_id=body.product_id, customer_id=customer.id, quantity=body.quantity
     )
     return jsonify(hold_json(hold)), 201
 
@@ -186,19 +140,16 @@ def reservation_checkout(hold_id: int) -> Any:
     data = json_body()
 
     def work() -> Response:
-        payment = data.get("payment")
-        card = payment.get("card_number") if isinstance(payment, dict) else None
-        if not isinstance(card, str) or not card.strip():
-            raise ValidationError({"payment.card_number": "is required"})
+        body = validate(CheckoutRequest, data)
         order = checkout_hold(
             db_session(),
             current_payments(),
             hold_id=hold_id,
             customer_id=customer.id,
-            card_number=card[:40],
+            card_number=body.payment.card_number,
             now=utcnow(),
         )
-        return Response(json.dumps(order_json(order)), status=201, mimetype="application/json")
+        return order_created(order)
 
     return idempotent(f"reservation-{hold_id}", customer.id, data, work)
 

@@ -13,7 +13,6 @@ from app.extensions import rate_limit
 from app.models.users import Role
 from app.services.returns import (
     MAX_BYTES,
-    MAX_DESCRIPTION,
     TEAMS,
     LineRequest,
     QueueFilters,
@@ -29,49 +28,18 @@ from app.services.returns import (
 )
 from views.api import actor, bp, optional_actor
 from views.api.return_serializers import queue_item_json, return_json
+from views.api.schemas import ReturnRequest, TransitionRequest
 from views.hooks import accepts
-from views.parsing import ID, get_int, get_str, json_body, query_page, raise_if
+from views.parsing import ID, json_body, query_page, validate
 
-MAX_LINES = 100
 MAX_HOURS = 24 * 366 * 10
 NOT_FIELDS = ("trigger", "version")
 
 
-def parse_return(data: dict[str, Any]) -> tuple[int, str, str, list[LineRequest]]:
-    problems: dict[str, str] = {}
-    order_id = get_int(data, "order_id", problems, minimum=1)
-    reason = get_str(data, "reason", problems, max_len=40)
-    description = get_str(data, "description", problems, max_len=MAX_DESCRIPTION)
-    lines: list[LineRequest] = []
-    raw_lines = data.get("lines")
-    if not isinstance(raw_lines, list) or not raw_lines:
-        problems["lines"] = "must be a non-empty list"
-    elif len(raw_lines) > MAX_LINES:
-        problems["lines"] = f"may have at most {MAX_LINES} lines"
-    else:
-        for i, raw in enumerate(raw_lines):
-            if not isinstance(raw, dict):
-                problems[f"lines[{i}]"] = "must be an object"
-                continue
-            line_id = get_int(raw, "order_line_id", problems, minimum=1,
-                              label=f"lines[{i}].order_line_id")  # fmt: skip
-            quantity = get_int(raw, "quantity", problems, minimum=1, label=f"lines[{i}].quantity")
-            if line_id is not None and quantity is not None:
-                lines.append(LineRequest(line_id, quantity))
-    raise_if(problems)
-    assert order_id is not None
-    return order_id, reason, description, lines
-
-
 def parse_transition(data: dict[str, Any]) -> tuple[str, int | None, dict[str, Any]]:
     """The trigger, the version the caller saw (optional), and every other key as fields."""
-    problems: dict[str, str] = {}
-    trigger = get_str(data, "trigger", problems, max_len=60).strip()
-    if not trigger and "trigger" not in problems:
-        problems["trigger"] = "is required"
-    version = get_int(data, "version", problems, required=False, minimum=1)
-    raise_if(problems)
-    return trigger, version, {k: v for k, v in data.items() if k not in NOT_FIELDS}
+    body = validate(TransitionRequest, data)
+    return body.trigger, body.version, {k: v for k, v in data.items() if k not in NOT_FIELDS}
 
 
 def parse_queue_filters() -> QueueFilters:
@@ -92,7 +60,9 @@ def parse_queue_filters() -> QueueFilters:
 @bp.post("/returns")
 def return_create() -> Any:
     customer = actor(Role.CUSTOMER)
-    order_id, reason, description, lines = parse_return(json_body())
+    body = validate(ReturnRequest, json_body())
+    order_id, reason, description = body.order_id, body.reason, body.description
+    lines = [LineRequest(line.order_line_id, line.quantity) for line in body.lines]
     session = db_session()
     record = create_return(
         session,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
+
+from flask import Response
 
 from app.models.catalog import Product
 from app.models.credit import CreditEntry
@@ -76,6 +79,11 @@ def order_json(order: Order) -> dict[str, Any]:
         ],
         "payment": payment_json(order.payment),
     }
+
+
+def order_created(order: Order) -> Response:
+    """201 with the new order: a whole Response, so an idempotency record can keep it."""
+    return Response(json.dumps(order_json(order)), status=201, mimetype="application/json")
 
 
 def credit_json(balance: int, entries: Iterable[CreditEntry]) -> dict[str, Any]:

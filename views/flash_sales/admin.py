@@ -36,7 +36,7 @@ from app.services.flash_sales import (
 )
 from views.access import admin_required, signed_in_user
 from views.pages import money
-from views.parsing import ID, form_cents, form_int, parse_datetime, query_page
+from views.parsing import ID, clean_text, form_cents, form_int, parse_datetime, query_page
 from views.rendering import page_or_partial, redirect_to
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")
@@ -69,7 +69,7 @@ class Submitted:
 
 
 def _typed(name: str) -> str:
-    return (request.form.get(name) or "").replace("\x00", "")[:300]
+    return clean_text(request.form.get(name) or "")[:300]
 
 
 def _read_form() -> Submitted:

@@ -10,7 +10,9 @@ card declined, payments unavailable for a moment (the hold is kept).
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
 from flask_login import current_user
@@ -27,14 +29,15 @@ from app.services.flash_sales import (
     customer_holds,
     list_sales,
     release_hold,
-    reserve,
 )
 from views.access import role_required, signed_in_user
+from views.flash_sales.holds import reserve_now
 from views.parsing import ID, form_int
 from views.rendering import htmx_redirect, is_partial, redirect_to
 
 bp = Blueprint("flash_sales", __name__)
 customer_only = role_required(Role.CUSTOMER, next_path="/flash-sales")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _flash_limit() -> str:
@@ -92,29 +95,34 @@ def _refused(error: DomainError) -> Response:
     return redirect_to(url_for("flash_sales.index"))
 
 
+def refusals_shown(view: F) -> F:
+    """An action's refusals go to `_refused`: one place for all three actions."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except DomainError as error:
+            return _refused(error)
+
+    return cast(F, wrapper)
+
+
 @bp.post(f"/flash-sales/<{ID}:sale_id>/reserve")
 @customer_only
 @rate_limit(_flash_limit, scope="flash")
+@refusals_shown
 def reserve_units(sale_id: int) -> Response:
     customer = signed_in_user()
     problems: dict[str, str] = {}
     product_id = form_int("product_id", problems, minimum=1)
     quantity = form_int("quantity", problems, minimum=1, maximum=1000)
-    try:
-        if problems or product_id is None or quantity is None:
-            raise DomainError("choose a product and a quantity", status=422,
-                              code="validation_error", details={"fields": problems})  # fmt: skip
-        hold = reserve(
-            db_session(),
-            sale_id=sale_id,
-            product_id=product_id,
-            customer_id=customer.id,
-            quantity=quantity,
-            now=utcnow(),
-            ttl_seconds=current_config().flash_reservation_ttl_seconds,
-        )
-    except DomainError as error:
-        return _refused(error)
+    if problems or product_id is None or quantity is None:
+        raise DomainError("choose a product and a quantity", status=422,
+                          code="validation_error", details={"fields": problems})  # fmt: skip
+    hold = reserve_now(
+        sale_id=sale_id, product_id=product_id, customer_id=customer.id, quantity=quantity
+    )
     return _answer(
         f"Reserved {hold.quantity} of {hold.product_name}. Pay before the hold runs out."
     )
@@ -123,20 +131,18 @@ def reserve_units(sale_id: int) -> Response:
 @bp.post(f"/reservations/<{ID}:hold_id>/pay")
 @customer_only
 @rate_limit(_flash_limit, scope="flash")
+@refusals_shown
 def pay(hold_id: int) -> Response:
     customer = signed_in_user()
     card = (request.form.get("card_number") or "")[:40]
-    try:
-        order = checkout_hold(
-            db_session(),
-            current_payments(),
-            hold_id=hold_id,
-            customer_id=customer.id,
-            card_number=card,
-            now=utcnow(),
-        )
-    except DomainError as error:
-        return _refused(error)
+    order = checkout_hold(
+        db_session(),
+        current_payments(),
+        hold_id=hold_id,
+        customer_id=customer.id,
+        card_number=card,
+        now=utcnow(),
+    )
     flash(f"Paid: order {order.number}. Enjoy the deal!", "success")
     target = url_for("orders.show", order_id=order.id)
     if is_partial():  # htmx follows to the order page: nothing here to re-render
@@ -146,10 +152,8 @@ def pay(hold_id: int) -> Response:
 
 @bp.post(f"/reservations/<{ID}:hold_id>/release")
 @customer_only
+@refusals_shown
 def release(hold_id: int) -> Response:
     customer = signed_in_user()
-    try:
-        release_hold(db_session(), hold_id, customer.id, now=utcnow())
-    except DomainError as error:
-        return _refused(error)
+    release_hold(db_session(), hold_id, customer.id, now=utcnow())
     return _answer("Released: those units are available to others again.")
