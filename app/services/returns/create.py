@@ -26,6 +26,7 @@ from app.services.read_cache import returns_reads
 from app.services.returns.transitions import enter_state, record_event, run_effects, subject_of
 from app.services.settings import get_setting_int
 from app.services.workflows import RMA, load_engine, published_version
+from workflows.engine import Engine
 from workflows.registry import SYSTEM, Actor
 
 REASONS = (
@@ -164,20 +165,7 @@ def create_return(
         eligibility = check_eligibility(
             session, customer_id=customer.id, order_id=order_id, now=now
         )
-        if not eligibility.open:
-            raise ValidationError({"order_id": eligibility.reasons[0]})
-        by_line = {line.order_line_id: line for line in eligibility.lines}
-        problems: dict[str, str] = {}
-        for line_id, qty in wanted.items():
-            line = by_line.get(line_id)
-            if line is None:
-                problems[f"lines.{line_id}"] = "is not a line of this order"
-            elif qty > line.returnable:
-                problems[f"lines.{line_id}"] = (
-                    f"only {line.returnable} of {line.bought} can still be returned"
-                )
-        if problems:
-            raise ValidationError(problems)
+        by_line = _returnable_lines(eligibility, wanted)
         record = ReturnRequest(
             number="RMA-" + secrets.token_hex(4).upper(),
             order_id=order_id,
@@ -202,16 +190,45 @@ def create_return(
         ]
         session.add(record)
         session.flush()
-        enter_state(engine, record, record.state, now)
-        actor = Actor(customer.id, customer.role)
-        record_event(session, record, actor, "submit", None, record.state, {}, now)
-        fired = engine.fire(record.state, "validate", actor=SYSTEM, subject=subject_of(record))
-        record_event(session, record, SYSTEM, "validate", fired.source, fired.dest, {}, now)
-        enter_state(engine, record, fired.dest, now)
-        record.version = 2
-        run_effects(session, record, fired, SYSTEM, now)
+        _submit(session, engine, record, Actor(customer.id, customer.role), now)
     returns_reads.changed()
     return record
+
+
+def _submit(
+    session: Session, engine: Engine, record: ReturnRequest, customer: Actor, now: datetime
+) -> None:
+    """The new return's first two events: the customer's `submit` into the initial state,
+    then the system's `validate`, with its effects (the customer's notice)."""
+    enter_state(engine, record, record.state, now)
+    record_event(session, record, customer, "submit", None, record.state, {}, now)
+    fired = engine.fire(record.state, "validate", actor=SYSTEM, subject=subject_of(record))
+    record_event(session, record, SYSTEM, "validate", fired.source, fired.dest, {}, now)
+    enter_state(engine, record, fired.dest, now)
+    record.version = 2
+    run_effects(session, record, fired, SYSTEM, now)
+
+
+def _returnable_lines(
+    eligibility: Eligibility, wanted: dict[int, int]
+) -> dict[int, LineEligibility]:
+    """The order's lines by id, once every wanted line is one of them with enough units
+    left to return; ValidationError naming each line that is not (or the closed window)."""
+    if not eligibility.open:
+        raise ValidationError({"order_id": eligibility.reasons[0]})
+    by_line = {line.order_line_id: line for line in eligibility.lines}
+    problems: dict[str, str] = {}
+    for line_id, qty in wanted.items():
+        line = by_line.get(line_id)
+        if line is None:
+            problems[f"lines.{line_id}"] = "is not a line of this order"
+        elif qty > line.returnable:
+            problems[f"lines.{line_id}"] = (
+                f"only {line.returnable} of {line.bought} can still be returned"
+            )
+    if problems:
+        raise ValidationError(problems)
+    return by_line
 
 
 def get_return(session: Session, viewer: User, return_id: int) -> ReturnRequest:
