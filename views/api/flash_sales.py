@@ -14,6 +14,7 @@ from flask import Response, jsonify, request
 from app.current import current_config, current_payments, db_session
 from app.db import utcnow
 from app.extensions import rate_limit
+from app.models.orders import Order
 from app.models.users import Role
 from app.services.flash_sales import (
     HoldView,
@@ -27,9 +28,9 @@ from app.services.flash_sales import (
     release_hold,
 )
 from views.api import actor, bp
-from views.api.idempotency import idempotent
+from views.api.idempotency import order_once
 from views.api.schemas import CheckoutRequest, ReservationRequest, SaleRequest
-from views.api.serializers import order_created, page_json
+from views.api.serializers import page_json
 from views.flash_sales.holds import reserve_now
 from views.parsing import ID, json_body, query_page, validate
 
@@ -137,11 +138,9 @@ def flash_reserve(sale_id: int) -> Any:
 @rate_limit(_flash_limit, scope="flash")
 def reservation_checkout(hold_id: int) -> Any:
     customer = actor(Role.CUSTOMER)
-    data = json_body()
 
-    def work() -> Response:
-        body = validate(CheckoutRequest, data)
-        order = checkout_hold(
+    def place(body: CheckoutRequest) -> Order:
+        return checkout_hold(
             db_session(),
             current_payments(),
             hold_id=hold_id,
@@ -149,9 +148,8 @@ def reservation_checkout(hold_id: int) -> Any:
             card_number=body.payment.card_number,
             now=utcnow(),
         )
-        return order_created(order)
 
-    return idempotent(f"reservation-{hold_id}", customer.id, data, work)
+    return order_once(f"reservation-{hold_id}", customer.id, CheckoutRequest, place)
 
 
 @bp.delete(f"/reservations/<{ID}:hold_id>")

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 
 from app.current import current_payments, db_session
+from app.models.orders import Order
 from app.models.users import Role
 from app.services.credit import credit_balance, list_credit_entries
 from app.services.orders import LineRequest, get_order, list_orders, place_order
 from views.api import actor, bp
-from views.api.idempotency import idempotent
+from views.api.idempotency import order_once
 from views.api.schemas import OrderRequest
-from views.api.serializers import credit_json, order_created, order_json
-from views.parsing import ID, json_body, query_page, validate
+from views.api.serializers import credit_json, order_json
+from views.parsing import ID, query_page
 
 
 @bp.post("/orders")
 def order_create() -> Any:
     customer = actor(Role.CUSTOMER)
-    data = json_body()
 
-    def work() -> Response:
-        body = validate(OrderRequest, data)
-        order = place_order(
+    def place(body: OrderRequest) -> Order:
+        return place_order(
             db_session(),
             current_payments(),
             customer_id=customer.id,
@@ -32,9 +31,8 @@ def order_create() -> Any:
             card_number=body.payment.card_number,
             store_credit_cents=body.store_credit_cents or 0,
         )
-        return order_created(order)
 
-    return idempotent("orders", customer.id, data, work)
+    return order_once("orders", customer.id, OrderRequest, place)
 
 
 @bp.get("/orders")

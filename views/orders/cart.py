@@ -202,7 +202,7 @@ def _place_once(
     session = db_session()
     try:
         record_id, stored = _claim(key, payload)
-    except Conflict as error:
+    except Conflict as error:  # kept: the cart form says what to do
         message = (
             "This order is already being placed; check your orders in a moment."
             if error.code == "idempotency_in_progress"
@@ -221,7 +221,7 @@ def _place_once(
             card_number=card,
             store_credit_cents=credit,
         )
-    except DomainError as error:
+    except DomainError as error:  # kept: the cart form shows it, and a repeat replays it
         store_response(session, record_id, status=error.status, body=checkout_message(error))
         return _failed(error)
     except BaseException:

@@ -131,7 +131,7 @@ def register() -> Any:
         user = register_customer(db_session(), password=password, **form)
     except ValidationError as error:
         return render_template("users/register.html", form=form, errors=error.fields), 422
-    except DomainError as error:
+    except DomainError as error:  # kept: the form shows it beside the username
         return render_template(
             "users/register.html", form=form, errors={"username": error.message}
         ), error.status
