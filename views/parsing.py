@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -53,6 +53,16 @@ class Body(BaseModel):
     """A request body: unknown keys are ignored, every field checks itself."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_is_null(cls, data: Any) -> Any:
+        """An absent required field is checked as a null one, so its own check names the
+        problem ("is required", "must be a non-empty list") rather than pydantic."""
+        if not isinstance(data, dict):
+            return data
+        absent = [n for n, f in cls.model_fields.items() if f.is_required() and n not in data]
+        return {**data, **dict.fromkeys(absent)} if absent else data
 
 
 def refuse(message: str) -> NoReturn:

@@ -181,3 +181,18 @@ def test_it_answers_deeply_nested_json_with_400(client, session, customer_header
     )
     assert_error(response, 400, "bad_request")
     assert order_count(session) == 0
+
+
+def test_it_names_every_bad_part_with_its_message_at_once(client, session, customer_headers):
+    body = {"lines": [5, {"product_id": True, "quantity": 1001}, {}], "store_credit_cents": -1}
+    response = client.post(ORDERS, json=body, headers=customer_headers)
+    assert assert_error(response, 422, "validation_error")["details"]["fields"] == {
+        "lines[0]": "must be an object",
+        "lines[1].product_id": "must be an integer",
+        "lines[1].quantity": "must be from 1 to 1000",
+        "lines[2].product_id": "is required",
+        "lines[2].quantity": "is required",
+        "payment": "must be an object with card_number",
+        "store_credit_cents": "must be from 0 to 2147483647",
+    }
+    assert order_count(session) == 0

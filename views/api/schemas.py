@@ -30,9 +30,9 @@ class TokenRequest(Body):
 class UserCreate(Body):
     """POST /users (admin)."""
 
-    username: Annotated[str, text(200)]
+    username: Annotated[str, text(200, nul=True)]  # the service names the characters it takes
     password: Annotated[str, text(1000, nul=True)]
-    role: Annotated[str, text(50)]
+    role: Annotated[str, text(50, nul=True)]  # the service names the roles
     name: Annotated[str, text(200, required=False)] = ""
     email: Annotated[str, text(400, required=False)] = ""
 
@@ -40,7 +40,7 @@ class UserCreate(Body):
 class Registration(Body):
     """POST /register (anyone)."""
 
-    username: Annotated[str, text(200)]
+    username: Annotated[str, text(200, nul=True)]
     password: Annotated[str, text(1000, nul=True)]
     email: Annotated[str, text(400)]
 
