@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.db import MAX_INT, as_loaded, transaction
+from app.db import as_loaded, is_row_id, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import Role, User
 from app.services.pagination import Page, paginate
@@ -112,7 +112,7 @@ def find_user(session: Session, username: str) -> User | None:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id) if 0 < user_id <= MAX_INT else None
+    user = session.get(User, user_id) if is_row_id(user_id) else None
     if user is None:
         raise NotFound("no such user")
     return user
@@ -165,7 +165,7 @@ def active_user(session: Session, user_id: int) -> User | None:
     (`user_reads`) and at once after this process changed an account; a deactivation made by
     another process applies within that second. Each call gets its own instance in
     `session`, as if just loaded (no SQL)."""
-    if not 0 < user_id <= MAX_INT:
+    if not is_row_id(user_id):
         return None
 
     def load() -> dict[str, object] | None:

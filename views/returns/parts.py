@@ -22,6 +22,7 @@ from app.services.returns import (
     ReturnDetails,
     act_on_return,
     describe_return,
+    get_return,
     state_labels,
 )
 from views.parsing import form_cents, form_int
@@ -158,6 +159,7 @@ def act_from_form(
         problems["trigger"] = "is required"
     version = form_int("version", problems, required=False, minimum=1)
     if problems:
+        get_return(session, viewer, return_id)  # someone else's return is a 404 whatever came
         raise ValidationError(problems)
     return act_on_return(
         session,

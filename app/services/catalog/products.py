@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT, transaction
+from app.db import is_row_id, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
@@ -166,7 +166,7 @@ def list_categories(session: Session) -> list[str]:
 
 def get_product(session: Session, product_id: int, *, include_inactive: bool = False) -> Product:
     """The product, or NotFound (also for an inactive one unless asked)."""
-    product = session.get(Product, product_id) if 0 < product_id <= MAX_INT else None
+    product = session.get(Product, product_id) if is_row_id(product_id) else None
     if product is None or (not product.active and not include_inactive):
         raise NotFound("no such product")
     return product
@@ -228,7 +228,7 @@ def active_sale_prices(
     """The flash-sale price of each product whose sale window contains `now`
     (starts_at inclusive, ends_at exclusive), computed at read time so it is exact
     whatever the scheduler's lag; cancelled and ended sales never apply."""
-    ids = [pid for pid in set(product_ids) if 0 < pid <= MAX_INT]
+    ids = [pid for pid in set(product_ids) if is_row_id(pid)]
     if not ids:
         return {}
     rows = session.execute(

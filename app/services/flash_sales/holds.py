@@ -37,7 +37,7 @@ from sqlalchemy import Row, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import MAX_INT, as_loaded, transaction
+from app.db import as_loaded, is_row_id, transaction
 from app.errors import (
     Conflict,
     Gone,
@@ -109,7 +109,7 @@ def reserve(
         raise ValidationError({"quantity": "must be a whole number"})
     if not 1 <= quantity <= MAX_RESERVE:
         raise ValidationError({"quantity": f"must be from 1 to {MAX_RESERVE}"})
-    if not (0 < sale_id <= MAX_INT and 0 < product_id <= MAX_INT):
+    if not (is_row_id(sale_id) and is_row_id(product_id)):
         raise NotFound("no such product in this sale")
     with transaction(session):
         conn = session.connection()
@@ -180,7 +180,7 @@ def _refuse_past_stock_or_limit(item: Row[Any], quantity: int, *, live: int, min
 
 def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime) -> HoldView:
     """The customer's hold; another customer's (or none) is NotFound."""
-    if not 0 < hold_id <= MAX_INT:
+    if not is_row_id(hold_id):
         raise NotFound("no such reservation")
     row = session.connection().execute(q.HOLD, {"hid": hold_id, "cid": customer_id}).first()
     if row is None:
@@ -244,7 +244,7 @@ def checkout_hold(
     after any payment failure the hold is `held` again until its original expiry.
     """
     card = check_card(card_number)
-    if not 0 < hold_id <= MAX_INT:
+    if not is_row_id(hold_id):
         raise NotFound("no such reservation")
     try:
         checked = payments.breaker.check()  # fail fast, keeping the hold

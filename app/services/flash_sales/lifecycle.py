@@ -24,7 +24,7 @@ from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.db import MAX_INT, transaction
+from app.db import is_row_id, transaction
 from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.models.flash_sales import (
     FlashHold,
@@ -203,9 +203,7 @@ def sweep_expired_holds(session: Session, now: datetime, limit: int = BATCH) -> 
 
 
 def get_sale_row(session: Session, sale_id: int) -> FlashSale:
-    sale = (
-        session.get(FlashSale, sale_id, populate_existing=True) if 0 < sale_id <= MAX_INT else None
-    )
+    sale = session.get(FlashSale, sale_id, populate_existing=True) if is_row_id(sale_id) else None
     if sale is None:
         raise NotFound("no such flash sale")
     return sale

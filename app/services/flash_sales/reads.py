@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT
+from app.db import is_row_id
 from app.errors import NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashHold, FlashSale, HoldStatus, SaleState
@@ -60,9 +60,7 @@ class SaleView:
 
 def get_sale(session: Session, sale_id: int, *, now: datetime) -> SaleView:
     """One sale with its items' numbers as of `now`; NotFound if there is none."""
-    sale = (
-        session.get(FlashSale, sale_id, populate_existing=True) if 0 < sale_id <= MAX_INT else None
-    )
+    sale = session.get(FlashSale, sale_id, populate_existing=True) if is_row_id(sale_id) else None
     if sale is None:
         raise NotFound("no such flash sale")
     return sale_views(session, [sale], now)[0]

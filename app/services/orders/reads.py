@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT
+from app.db import is_row_id
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.payments import Payment
@@ -32,7 +32,7 @@ def list_orders(
 
 def get_order(session: Session, viewer: User, order_id: int) -> Order:
     """The order if the viewer may see it, else NotFound (never 'forbidden': no leak)."""
-    order = session.get(Order, order_id) if 0 < order_id <= MAX_INT else None
+    order = session.get(Order, order_id) if is_row_id(order_id) else None
     if order is None or (not viewer.is_staff and order.customer_id != viewer.id):
         raise NotFound("no such order")
     if not viewer.is_staff and order.status == OrderStatus.PAYMENT_FAILED:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT, transaction
+from app.db import is_row_id, transaction
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
@@ -71,7 +71,7 @@ class Eligibility:
 
 
 def _customer_order(session: Session, customer_id: int, order_id: int) -> Order:
-    order = session.get(Order, order_id) if 0 < order_id <= MAX_INT else None
+    order = session.get(Order, order_id) if is_row_id(order_id) else None
     if order is None or order.customer_id != customer_id or order.status != OrderStatus.PAID:
         raise NotFound("no such order")
     if order.kind != "standard":
@@ -233,7 +233,7 @@ def _returnable_lines(
 
 def get_return(session: Session, viewer: User, return_id: int) -> ReturnRequest:
     """The return if the viewer may see it (its owner or staff), else NotFound."""
-    record = session.get(ReturnRequest, return_id) if 0 < return_id <= MAX_INT else None
+    record = session.get(ReturnRequest, return_id) if is_row_id(return_id) else None
     if record is None or (not viewer.is_staff and record.customer_id != viewer.id):
         raise NotFound("no such return")
     return record

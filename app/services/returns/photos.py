@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT, transaction, utcnow
+from app.db import is_row_id, transaction, utcnow
 from app.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationError
 from app.models.returns import ReturnPhoto, ReturnRequest
 from app.models.users import User
@@ -46,7 +46,7 @@ class CleanPhoto(NamedTuple):
 
 
 def _owned_return(session: Session, viewer: User, return_id: int) -> ReturnRequest:
-    record = session.get(ReturnRequest, return_id) if 0 < return_id <= MAX_INT else None
+    record = session.get(ReturnRequest, return_id) if is_row_id(return_id) else None
     if record is None or (not viewer.is_staff and record.customer_id != viewer.id):
         raise NotFound("no such return")
     return record
@@ -145,7 +145,7 @@ def photo_file(
 ) -> tuple[Path, str]:
     """The stored file and its type, for the return's owner or staff; NotFound otherwise."""
     _owned_return(session, viewer, return_id)
-    photo = session.get(ReturnPhoto, photo_id) if 0 < photo_id <= MAX_INT else None
+    photo = session.get(ReturnPhoto, photo_id) if is_row_id(photo_id) else None
     if photo is None or photo.return_id != return_id:
         raise NotFound("no such photo")
     path = upload_dir / "returns" / photo.stored_name

@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT, transaction
+from app.db import is_row_id, transaction
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
@@ -148,7 +148,7 @@ def _move(
     with transaction(session):
         record = (
             session.get(ReturnRequest, return_id, populate_existing=True)
-            if 0 < return_id <= MAX_INT
+            if is_row_id(return_id)
             else None
         )
         if record is None or (
