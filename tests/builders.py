@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import secrets
+from typing import Any
 
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from app.models.catalog import Product
+from app.models.settings import Setting
 from app.models.users import User
 from app.services.catalog import ProductInput, create_product
 from app.services.users import create_user
@@ -118,3 +122,20 @@ def walk_return(
         if trigger == until:
             break
     return record
+
+
+def make_image(kind: str = "PNG", size: tuple[int, int] = (64, 48), **save: Any) -> bytes:
+    """A small real image file of `kind` (PIL's format name), e.g. for return photos."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, format=kind, **save)
+    return out.getvalue()
+
+
+def set_setting(session: Session, key: str, value: object) -> None:
+    """What an admin's settings change would store (there is no settings page yet)."""
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=str(value)))
+    else:
+        row.value = str(value)
+    session.commit()

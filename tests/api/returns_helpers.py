@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
-from PIL import Image
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -133,12 +132,6 @@ def walk(
         if trigger == until:
             return body
     raise AssertionError(f"{until!r} is not on the path")
-
-
-def image_bytes(kind: str = "JPEG", size: tuple[int, int] = (64, 48), **save: Any) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(out, format=kind, **save)
-    return out.getvalue()
 
 
 def upload(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import assert_error
-from tests.api.returns_helpers import bought, headers_for, image_bytes, open_return, upload
+from tests.api.returns_helpers import bought, headers_for, open_return, upload
+from tests.builders import make_image
 from tests.conftest import bearer
 
 TOKEN = "/api/v1/auth/token"
@@ -74,7 +75,7 @@ def test_it_takes_a_photo_only_as_multipart_form_data(app, client, session, cust
     headers = headers_for(customer)
     record = open_return(client, headers, order)
     path = f"/api/v1/returns/{record['id']}/photos"
-    raw = client.post(path, data=image_bytes("PNG"), content_type="image/png", headers=headers)
+    raw = client.post(path, data=make_image("PNG"), content_type="image/png", headers=headers)
     error = assert_error(raw, 415, "unsupported_media_type")
     assert error["details"]["accepted"] == ["multipart/form-data"]
-    assert upload(client, headers, record["id"], image_bytes("PNG")).status_code == 201
+    assert upload(client, headers, record["id"], make_image("PNG")).status_code == 201

@@ -12,7 +12,6 @@ from app.errors import PaymentDeclined
 from app.models.orders import Order
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.services.orders import LineRequest, place_order
-from app.services.settings import set_return_window_days
 from tests.api.helpers import CARD_DECLINED, assert_error
 from tests.api.returns_helpers import (
     RETURNS,
@@ -23,7 +22,7 @@ from tests.api.returns_helpers import (
     payments_of,
     return_body,
 )
-from tests.builders import make_product
+from tests.builders import make_product, set_setting
 
 CONTRACT_KEYS = {
     "id",
@@ -150,7 +149,7 @@ def test_it_frees_the_units_of_a_cancelled_return(client, session, app, customer
 
 def test_it_refuses_a_return_once_the_window_has_closed(client, session, app, customer, crew):
     order, _ = bought(session, app, customer)
-    set_return_window_days(session, 10)
+    set_setting(session, "return_window_days", 10)
     session.execute(
         update(Order).where(Order.id == order.id).values(created_at=utcnow() - timedelta(days=11))
     )
@@ -160,7 +159,8 @@ def test_it_refuses_a_return_once_the_window_has_closed(client, session, app, cu
         "validation_error",
     )
     assert "10-day return window closed" in error["details"]["fields"]["order_id"]
-    set_return_window_days(session, 12)  # an admin widens the window: the order qualifies again
+    # An admin widens the window: the order qualifies again.
+    set_setting(session, "return_window_days", 12)
     open_return(client, crew["customer"], order)
 
 

@@ -10,7 +10,8 @@ from PIL import Image
 
 import app.services.returns.photos as photos
 from tests.api.helpers import assert_error
-from tests.api.returns_helpers import bought, headers_for, image_bytes, open_return, upload
+from tests.api.returns_helpers import bought, headers_for, open_return, upload
+from tests.builders import make_image
 from tests.conftest import sign_in
 
 
@@ -54,7 +55,7 @@ def test_it_decodes_each_photo_of_a_new_return_once(app, client, session, custom
             "csrf_token": token,
             f"qty-{order.lines[0].id}": "1",
             "reason": "damaged",
-            "photos": [(io.BytesIO(image_bytes("PNG")), f"{n}.png") for n in range(3)],
+            "photos": [(io.BytesIO(make_image("PNG")), f"{n}.png") for n in range(3)],
         },
         content_type="multipart/form-data",
     )
@@ -68,33 +69,33 @@ def test_it_limits_photo_uploads_per_user(make_app, session, customer):
     order, _ = bought(session, app, customer)
     record = open_return(client, headers_for(customer), order)
     answers = [
-        upload(client, headers_for(customer), record["id"], image_bytes("PNG")).status_code
+        upload(client, headers_for(customer), record["id"], make_image("PNG")).status_code
         for _ in range(4)
     ]
     assert answers == [201, 201, 201, 429]
-    limited = upload(client, headers_for(customer), record["id"], image_bytes("PNG"))
+    limited = upload(client, headers_for(customer), record["id"], make_image("PNG"))
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     # The page's uploads draw on the same budget.
     token = sign_in(client, customer)
     page = client.post(
         f"/returns/{record['id']}/photos",
-        data={"csrf_token": token, "photo": (io.BytesIO(image_bytes("PNG")), "p.png")},
+        data={"csrf_token": token, "photo": (io.BytesIO(make_image("PNG")), "p.png")},
         content_type="multipart/form-data",
     )
     assert page.status_code == 429
 
 
 def test_it_keeps_one_users_budget_apart_from_anothers(make_app, session, customer):
-    from tests.builders import make_user
+    from tests.builders import make_image, make_user
 
     app = make_app(photo_rate_limit="1 per minute")
     client = app.test_client()
     other = make_user(session, "customer", username="other")
     mine = open_return(client, headers_for(customer), bought(session, app, customer)[0])
     theirs = open_return(client, headers_for(other), bought(session, app, other)[0])
-    assert upload(client, headers_for(customer), mine["id"], image_bytes()).status_code == 201
-    assert upload(client, headers_for(customer), mine["id"], image_bytes()).status_code == 429
-    assert upload(client, headers_for(other), theirs["id"], image_bytes()).status_code == 201
+    assert upload(client, headers_for(customer), mine["id"], make_image("JPEG")).status_code == 201
+    assert upload(client, headers_for(customer), mine["id"], make_image("JPEG")).status_code == 429
+    assert upload(client, headers_for(other), theirs["id"], make_image("JPEG")).status_code == 201
 
 
 def test_it_caps_pixels_at_the_documented_number():

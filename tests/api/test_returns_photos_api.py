@@ -16,11 +16,11 @@ from tests.api.returns_helpers import (
     RETURNS,
     bought,
     fire,
-    image_bytes,
     make_crew,
     open_return,
     upload,
 )
+from tests.builders import make_image
 from tests.conftest import sign_in
 
 EXIF_MAKE, EXIF_GPS = 0x010F, 0x8825
@@ -75,7 +75,7 @@ def jpeg_with_exif() -> bytes:
 def test_it_accepts_jpeg_png_and_webp_and_serves_them_back(
     client, session, app, crew, opened, kind, filename, content_type
 ):
-    response = upload(client, crew["customer"], opened["id"], image_bytes(kind), filename)
+    response = upload(client, crew["customer"], opened["id"], make_image(kind), filename)
     assert response.status_code == 201
     body = response.get_json()
     assert set(body) == {"id", "url"}
@@ -129,11 +129,11 @@ def test_it_strips_png_text_chunks(client, session, app, crew, opened):
 @pytest.mark.parametrize(
     ("data", "filename"),
     [
-        (image_bytes("GIF"), "anim.gif"),
-        (image_bytes("BMP"), "old.bmp"),
+        (make_image("GIF"), "anim.gif"),
+        (make_image("BMP"), "old.bmp"),
         (b"just some text, not a picture", "notes.txt"),
         (b"not a jpeg either", "photo.jpg"),
-        (image_bytes("JPEG")[:200], "truncated.jpg"),
+        (make_image("JPEG")[:200], "truncated.jpg"),
         (b"", "empty.jpg"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "vector.svg"),
     ],
@@ -147,7 +147,7 @@ def test_it_refuses_what_is_not_a_jpeg_png_or_webp_with_415(
 
 
 def test_it_refuses_a_photo_over_five_megabytes_with_413(client, session, app, crew, opened):
-    big = image_bytes("PNG") + b"\0" * (5 * 1024 * 1024)
+    big = make_image("PNG") + b"\0" * (5 * 1024 * 1024)
     assert_error(upload(client, crew["customer"], opened["id"], big), 413, "too_large")
     exactly = b"\0" * (5 * 1024 * 1024)  # at the limit: judged on content, not size
     assert_error(
@@ -163,9 +163,9 @@ def test_it_refuses_a_request_over_the_upload_limit_with_413(client, crew, opene
 
 def test_it_refuses_a_sixth_photo_with_422(client, session, app, crew, opened):
     for _ in range(5):
-        assert upload(client, crew["customer"], opened["id"], image_bytes()).status_code == 201
+        assert upload(client, crew["customer"], opened["id"], make_image("JPEG")).status_code == 201
     error = assert_error(
-        upload(client, crew["customer"], opened["id"], image_bytes()), 422, "validation_error"
+        upload(client, crew["customer"], opened["id"], make_image("JPEG")), 422, "validation_error"
     )
     assert "at most 5 photos" in error["details"]["fields"]["photo"]
     assert photo_count(session) == 5
@@ -179,31 +179,31 @@ def test_it_needs_the_photo_field(client, session, crew, opened):
     # a photo sent as JSON is not the multipart upload CONTRACT §3.4 names: 415 (§3.1)
     as_json = client.post(url, headers=crew["customer"], json={"photo": "aGVsbG8="})
     assert_error(as_json, 415, "unsupported_media_type")
-    missing = upload(client, crew["customer"], opened["id"], image_bytes(), field="picture")
+    missing = upload(client, crew["customer"], opened["id"], make_image("JPEG"), field="picture")
     assert set(assert_error(missing, 422, "validation_error")["details"]["fields"]) == {"photo"}
     assert photo_count(session) == 0
 
 
 def test_it_lets_only_the_owner_and_staff_add_photos(client, session, app, crew, opened):
-    stranger = upload(client, crew["other"], opened["id"], image_bytes())
-    missing = upload(client, crew["other"], opened["id"] + 1000, image_bytes())
+    stranger = upload(client, crew["other"], opened["id"], make_image("JPEG"))
+    missing = upload(client, crew["other"], opened["id"] + 1000, make_image("JPEG"))
     assert_error(stranger, 404, "not_found")
     assert stranger.get_json() == missing.get_json()
-    assert_error(upload(client, {}, opened["id"], image_bytes()), 401, "unauthorized")
-    assert upload(client, crew["support"], opened["id"], image_bytes()).status_code == 201
+    assert_error(upload(client, {}, opened["id"], make_image("JPEG")), 401, "unauthorized")
+    assert upload(client, crew["support"], opened["id"], make_image("JPEG")).status_code == 201
     assert photo_count(session) == 1
 
 
 def test_it_refuses_photos_on_a_closed_return(client, session, crew, opened):
     fire(client, crew["customer"], opened["id"], "cancel")
     error = assert_error(
-        upload(client, crew["customer"], opened["id"], image_bytes()), 422, "validation_error"
+        upload(client, crew["customer"], opened["id"], make_image("JPEG")), 422, "validation_error"
     )
     assert "open return" in error["details"]["fields"]["photo"]
 
 
 def test_it_serves_a_photo_only_to_the_owner_and_staff(client, session, app, crew, opened):
-    url = upload(client, crew["customer"], opened["id"], image_bytes()).get_json()["url"]
+    url = upload(client, crew["customer"], opened["id"], make_image("JPEG")).get_json()["url"]
     for who in ("customer", "support", "warehouse", "finance", "admin"):
         assert fetch(client, url, crew[who]).status_code == 200, who
     stranger = client.get(url, headers=crew["other"])
@@ -215,7 +215,7 @@ def test_it_serves_a_photo_only_to_the_owner_and_staff(client, session, app, cre
 def test_it_serves_a_photo_to_browser_sessions_of_the_owner_and_staff(
     client, session, app, customer, crew, opened
 ):
-    url = upload(client, crew["customer"], opened["id"], image_bytes()).get_json()["url"]
+    url = upload(client, crew["customer"], opened["id"], make_image("JPEG")).get_json()["url"]
     for user, status in (
         (customer, 200),
         (crew.user("warehouse"), 200),
@@ -231,9 +231,9 @@ def test_it_takes_uploads_from_a_browser_session_with_its_csrf_token(
 ):
     browser = app.test_client()
     token = sign_in(browser, customer)
-    refused = upload(browser, {}, opened["id"], image_bytes())
+    refused = upload(browser, {}, opened["id"], make_image("JPEG"))
     assert assert_error(refused, 400, "bad_request")["details"] == {"reason": "csrf"}
-    accepted = upload(browser, {"X-CSRFToken": token}, opened["id"], image_bytes())
+    accepted = upload(browser, {"X-CSRFToken": token}, opened["id"], make_image("JPEG"))
     assert accepted.status_code == 201
     assert fetch(browser, accepted.get_json()["url"]).status_code == 200
 
@@ -243,7 +243,7 @@ def test_it_does_not_serve_a_photo_under_another_return(
 ):
     order, _ = bought(session, app, customer)
     mine_too = open_return(client, crew["customer"], order)
-    photo = upload(client, crew["customer"], opened["id"], image_bytes()).get_json()
+    photo = upload(client, crew["customer"], opened["id"], make_image("JPEG")).get_json()
     wrong = f"{RETURNS}/{mine_too['id']}/photos/{photo['id']}"
     assert_error(client.get(wrong, headers=crew["customer"]), 404, "not_found")
     for path in (
@@ -255,7 +255,7 @@ def test_it_does_not_serve_a_photo_under_another_return(
 
 
 def test_it_answers_404_when_the_stored_file_is_gone(client, session, app, crew, opened):
-    url = upload(client, crew["customer"], opened["id"], image_bytes()).get_json()["url"]
+    url = upload(client, crew["customer"], opened["id"], make_image("JPEG")).get_json()["url"]
     [stored] = stored_files(app)
     stored.unlink()
     assert_error(client.get(url, headers=crew["customer"]), 404, "not_found")

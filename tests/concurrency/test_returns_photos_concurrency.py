@@ -12,14 +12,14 @@ from app.db import Database
 from app.models.returns import ReturnPhoto
 from app.models.users import User
 from app.services.returns import MAX_PHOTOS, reencode, save_return_photo
-from tests.api.returns_helpers import image_bytes
+from tests.builders import make_image
 from tests.concurrency.test_orders_threads import race
 from tests.concurrency.test_returns_concurrency import outcome, setup_return
 
 
 def test_it_keeps_five_photos_when_uploads_race_for_the_last_places(fresh_url, tmp_path: Path):
     database = Database(fresh_url, pool_size=12)
-    photo = reencode(image_bytes("PNG", (16, 16)))
+    photo = reencode(make_image("PNG", (16, 16)))
     try:
         customer, _order, return_id = setup_return(database, fresh_url)
 

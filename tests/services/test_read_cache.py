@@ -12,7 +12,7 @@ from app.models.returns import ReturnRequest
 from app.services.read_cache import ReadCache, workflow_reads
 from app.services.returns import queue_counts
 from app.services.workflows import RMA, ensure_shipped, published_version
-from tests.views.return_helpers import open_return
+from tests.views.returns_helpers import open_return
 
 
 def test_it_reads_once_until_the_time_limit_or_a_change_made_here():

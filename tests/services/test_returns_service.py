@@ -22,8 +22,7 @@ from app.services.returns import (
     list_returns,
     return_events,
 )
-from app.services.settings import set_return_window_days
-from tests.builders import make_paid_order, make_product, make_user
+from tests.builders import make_paid_order, make_product, make_user, set_setting
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def test_it_explains_why_nothing_can_be_returned(session, customer, order):
 
 
 def test_it_keeps_the_window_open_to_the_second(session, customer, order):
-    set_return_window_days(session, 7)
+    set_setting(session, "return_window_days", 7)
     edge = order.created_at + timedelta(days=7)
     open_one(session, customer, order, now=edge)
     with pytest.raises(ValidationError) as caught:

@@ -20,12 +20,11 @@ from app.services.returns import (
     execute_refunds,
     fire_return_trigger,
 )
-from tests.builders import make_user, walk_return
+from tests.builders import make_image, make_user, walk_return
 from tests.conftest import csrf_token, sign_in
 from tests.views.conftest import text
-from tests.views.return_helpers import (
+from tests.views.returns_helpers import (
     HX,
-    image,
     make_team,
     open_return,
     paid_order,
@@ -160,7 +159,7 @@ def test_it_opens_a_return_with_photos_stripped_of_metadata(app, client, session
     order = paid_order(app, session, customer, quantity=2)
     exif = Image.Exif()
     exif[0x010F] = "SpyCam"
-    photo = image("JPEG", exif=exif.tobytes())
+    photo = make_image("JPEG", exif=exif.tobytes())
     token = sign_in(client, customer)
     response = client.post(
         f"/orders/{order.id}/returns",
@@ -169,7 +168,7 @@ def test_it_opens_a_return_with_photos_stripped_of_metadata(app, client, session
             f"qty-{order.lines[0].id}": "2",
             "reason": "defective",
             "description": "Stopped working after a day.",
-            "photos": [(io.BytesIO(photo), "a.jpg"), (io.BytesIO(image("PNG")), "b.png")],
+            "photos": [(io.BytesIO(photo), "a.jpg"), (io.BytesIO(make_image("PNG")), "b.png")],
         },
         content_type="multipart/form-data",
     )
@@ -194,7 +193,7 @@ def test_five_photos_of_almost_five_megabytes_fit_in_one_form(app, client, sessi
 
     order = paid_order(app, session, customer, quantity=1)
     token = sign_in(client, customer)
-    big = image("PNG", size=(40, 30)) + b"\0" * (5 * 1024 * 1024 - 4096)  # pads a real PNG
+    big = make_image("PNG", size=(40, 30)) + b"\0" * (5 * 1024 * 1024 - 4096)  # pads a real PNG
     fields = MultiDict(
         [("csrf_token", token), (f"qty-{order.lines[0].id}", "1"), ("reason", "defective")]
         + [("photos", FileStorage(io.BytesIO(big), f"{n}.png", content_type="image/png"))
@@ -275,7 +274,7 @@ def test_it_refuses_once_the_window_has_closed(app, client, session, customer, m
     [
         ([(b"GIF89a not really", "x.gif")], "x.gif: the file is not a readable"),
         ([(b"\xff" * 3000, "huge.jpg")], "huge.jpg: a photo may be at most 0 MB"),
-        ([(image(), f"{i}.png") for i in range(6)], "You may attach at most 5 photos."),
+        ([(make_image(), f"{i}.png") for i in range(6)], "You may attach at most 5 photos."),
     ],
 )
 def test_it_refuses_bad_photos_and_opens_nothing(
@@ -596,7 +595,7 @@ def post_photo(client, session, customer, record, data=None):
     token = sign_in(client, customer)
     response = client.post(
         f"/returns/{record.id}/photos",
-        data={"csrf_token": token, "photo": (io.BytesIO(data or image()), "p.png")},
+        data={"csrf_token": token, "photo": (io.BytesIO(data or make_image()), "p.png")},
         content_type="multipart/form-data",
     )
     # Without htmx: back to the return's page, where the flash says it was added.
@@ -614,7 +613,7 @@ def test_it_adds_photos_with_or_without_htmx(app, client, session, customer):
     token = csrf_token(client)
     response = client.post(
         f"/returns/{record.id}/photos",
-        data={"csrf_token": token, "photo": (io.BytesIO(image("WEBP")), "p.webp")},
+        data={"csrf_token": token, "photo": (io.BytesIO(make_image("WEBP")), "p.webp")},
         content_type="multipart/form-data",
         headers=HX,
     )

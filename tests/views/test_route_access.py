@@ -200,9 +200,9 @@ def current_password(world: World, caller: str) -> dict[str, Any]:
 
 
 ROUTES: dict[str, Policy | Route] = {
-    # Operations
-    "ops.health": PUBLIC,
-    "ops.live": PUBLIC,
+    # Monitoring
+    "monitoring.health": PUBLIC,
+    "monitoring.live": PUBLIC,
     "metrics.scrape": METRICS,
     # Sign-in and the storefront
     "auth.login": Route(PUBLIC, body=own_credentials),

@@ -13,7 +13,7 @@ from app.db import utcnow
 from app.services.monitoring import check_health
 from app.shared_state import STATE_ADDRESS, connect_shared_state
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint("monitoring", __name__)
 
 
 @bp.get("/health")

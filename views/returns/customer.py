@@ -45,7 +45,7 @@ from app.services.returns import (
 )
 from app.services.users import usernames_by_id
 from views.access import login_required, role_required, signed_in_user
-from views.parsing import MAX_INT, query_page
+from views.parsing import ID, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
 from views.returns.parts import (
     act_from_form,
@@ -58,7 +58,6 @@ from views.returns.parts import (
 log = logging.getLogger(__name__)
 bp = Blueprint("returns", __name__)
 bp.add_app_template_filter(duration, "duration")
-ID = f"int(max={MAX_INT})"
 customer_only = role_required(Role.CUSTOMER)
 
 

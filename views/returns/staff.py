@@ -45,7 +45,7 @@ from app.services.users import usernames_by_id
 from views.access import signed_in_user, staff_required
 from views.page_cache import FragmentCache, render_shared, with_csrf
 from views.pages import when
-from views.parsing import MAX_INT, query_page
+from views.parsing import ID, query_page
 from views.rendering import is_partial, safe_local, with_trigger
 from views.returns.parts import (
     act_from_form,
@@ -57,7 +57,6 @@ from views.returns.parts import (
 
 log = logging.getLogger(__name__)
 bp = Blueprint("staff_returns", __name__, url_prefix="/staff")
-ID = f"int(max={MAX_INT})"
 AGES = (1, 4, 24, 48, 168)  # "waiting longer than" choices, in hours
 FILTERS = ("q", "state", "reason", "age")
 

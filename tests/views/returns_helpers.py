@@ -3,14 +3,12 @@ small images, and the CSRF-carrying form posts a browser would send."""
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from PIL import Image
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -81,12 +79,6 @@ def age(session: Session, record: ReturnRequest, *, hours: float, sla_hours: flo
         .values(state_entered_at=entered, sla_due_at=entered + timedelta(hours=sla_hours))
     )
     session.commit()
-
-
-def image(kind: str = "PNG", size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (180, 30, 30)).save(out, format=kind, **save)
-    return out.getvalue()
 
 
 def post(client: FlaskClient, path: str, token: str, htmx: bool = False, **data: Any) -> Any:

@@ -15,10 +15,10 @@ from app.models.orders import Order
 from app.models.returns import ReturnRequest
 from app.services.read_cache import returns_reads
 from app.services.returns import execute_refunds, fire_return_trigger
-from tests.builders import walk_return
+from tests.builders import make_image, walk_return
 from tests.conftest import sign_in
 from tests.views.conftest import text
-from tests.views.return_helpers import HX, age, image, make_team, open_return, post, stamp_of
+from tests.views.returns_helpers import HX, age, make_team, open_return, post, stamp_of
 
 
 @pytest.fixture
@@ -484,7 +484,7 @@ def test_it_shows_staff_the_whole_return(app, client, session, customer, team):
     token = sign_in(customer_client, customer)
     customer_client.post(
         f"/returns/{record.id}/photos",
-        data={"csrf_token": token, "photo": (io.BytesIO(image()), "p.png")},
+        data={"csrf_token": token, "photo": (io.BytesIO(make_image()), "p.png")},
         content_type="multipart/form-data",
     )
     walk_return(session, record.id, team, customer, until="start_inspection")
