@@ -65,6 +65,18 @@ def is_row_id(value: int) -> bool:
     return 0 < value <= MAX_INT
 
 
+# PostgreSQL's text cannot hold NUL (nor take it in a parameter). The one rule: text to be
+# stored is refused with NUL_MESSAGE; text only looked up (search terms, filters) drops it.
+NUL = "\x00"
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def clean_text(value: str) -> str:
+    """Text read leniently (a search term, a filter, a page form that keeps what was typed)
+    without NUL: no stored name holds one."""
+    return value.replace(NUL, "")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from app.db import MAX_INT
+from app.db import MAX_INT, NUL, NUL_MESSAGE
 from app.errors import BadRequest, ValidationError
 
 ID = f"int(max={MAX_INT})"
@@ -36,17 +36,6 @@ def json_body() -> dict[str, Any]:
 # errors into the contract's 422 `validation_error`, `details.fields` mapping each field
 # (`lines[0].quantity`, `payment.card_number`) to its message. The messages are the API's
 # own, so every check raises them itself (`refuse`) instead of pydantic's English.
-
-NUL = "\x00"
-NUL_MESSAGE = "must not contain NUL characters"
-
-
-def clean_text(value: str) -> str:
-    """The one NUL rule for text read leniently (search terms, filters, page forms that
-    keep what was typed): NUL is dropped, since PostgreSQL refuses it in a parameter and no
-    stored name holds one. Text a JSON body asks to store is refused instead (`text`,
-    `NUL_MESSAGE`)."""
-    return value.replace(NUL, "")
 
 
 class Body(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import transaction, utcnow
+from app.db import NUL, transaction, utcnow
 from app.errors import Conflict, ValidationError
 from app.models.idempotency import IdempotencyRecord
 
@@ -42,7 +42,7 @@ def claim_key(
     """Claim `key` for this request. Returns (record id, None) to go ahead, or
     (None, stored answer) for a repeat. Raises Conflict when the key is in flight or was
     used with a different body."""
-    if not key or len(key) > MAX_KEY or "\x00" in key:
+    if not key or len(key) > MAX_KEY or NUL in key:
         raise ValidationError({"Idempotency-Key": f"must have 1-{MAX_KEY} characters, no NUL"})
     digest = request_hash(payload)
     record = IdempotencyRecord(user_id=user_id, scope=scope, key=key, request_hash=digest)

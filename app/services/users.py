@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.db import as_loaded, is_row_id, transaction
+from app.db import NUL, NUL_MESSAGE, as_loaded, is_row_id, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import Role, User
 from app.services.pagination import Page, paginate
@@ -61,8 +61,8 @@ def check_user_fields(
     if len(name) > 120:
         problems["name"] = "must have at most 120 characters"
     for label, value in (("name", name), ("email", email)):
-        if "\x00" in value:  # PostgreSQL text cannot hold NUL
-            problems[label] = "must not contain NUL characters"
+        if NUL in value:
+            problems[label] = NUL_MESSAGE
     if problems:
         raise ValidationError(problems)
 
@@ -120,7 +120,7 @@ def get_user(session: Session, user_id: int) -> User:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None (same timing either way)."""
-    user = find_user(session, username.strip()) if username and "\x00" not in username else None
+    user = find_user(session, username.strip()) if username and NUL not in username else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None

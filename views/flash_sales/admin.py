@@ -19,7 +19,7 @@ from flask import Blueprint, Response, flash, make_response, render_template, re
 from sqlalchemy.orm import Session
 
 from app.current import current_payments, db_session
-from app.db import utcnow
+from app.db import clean_text, utcnow
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
 from app.services.catalog import list_products
@@ -36,7 +36,7 @@ from app.services.flash_sales import (
 )
 from views.access import admin_required, signed_in_user
 from views.pages import money
-from views.parsing import ID, clean_text, form_cents, form_int, parse_datetime, query_page
+from views.parsing import ID, form_cents, form_int, parse_datetime, query_page
 from views.rendering import page_or_partial, redirect_to
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")

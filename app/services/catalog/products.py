@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import is_row_id, transaction
+from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
@@ -87,8 +87,8 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
         problems["image_url"] = "must be an http(s) URL of at most 500 characters"
     for name in ("sku", "name", "description", "category", "image_url"):
         value = getattr(data, name)
-        if value is not None and "\x00" in value:  # PostgreSQL text cannot hold NUL
-            problems[name] = "must not contain NUL characters"
+        if value is not None and NUL in value:
+            problems[name] = NUL_MESSAGE
     if problems:
         raise ValidationError(problems)
 
@@ -139,7 +139,7 @@ def list_products(
 ) -> Page[Product]:
     """Search the catalog. With `q`, best matches first (exact sku, then name prefix, name,
     sku, description); without, by name. Inactive products only for admins."""
-    q, category = q.replace("\x00", ""), category.replace("\x00", "")
+    q, category = clean_text(q), clean_text(category)
     query = select(Product)
     if not include_inactive:
         query = query.where(Product.active.is_(True))

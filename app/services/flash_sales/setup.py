@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import MAX_INT, transaction
+from app.db import MAX_INT, NUL, transaction
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
@@ -159,7 +159,7 @@ def _check_header(name: Any, starts_at: Any, ends_at: Any, now: datetime) -> str
     clean = name.strip() if isinstance(name, str) else ""
     if not clean:
         problems["name"] = "is required"
-    elif len(clean) > MAX_NAME or "\x00" in clean:
+    elif len(clean) > MAX_NAME or NUL in clean:
         problems["name"] = f"must be at most {MAX_NAME} characters of text"
     for field, value in (("starts_at", starts_at), ("ends_at", ends_at)):
         if not isinstance(value, datetime) or value.tzinfo is None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import is_row_id, transaction
+from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, transaction
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
@@ -123,8 +123,8 @@ def _check_request(reason: str, description: str, lines: Sequence[LineRequest]) 
         problems["reason"] = f"must be one of {', '.join(REASONS)}"
     if len(description) > MAX_DESCRIPTION:
         problems["description"] = f"must have at most {MAX_DESCRIPTION} characters"
-    elif "\x00" in description:  # PostgreSQL text cannot hold NUL
-        problems["description"] = "must not contain NUL characters"
+    elif NUL in description:
+        problems["description"] = NUL_MESSAGE
     if not lines:
         problems["lines"] = "choose at least one item to return"
     wanted: dict[int, int] = {}
@@ -248,7 +248,7 @@ def list_returns(
         query = query.where(ReturnRequest.customer_id == viewer.id)
     if state:
         # No state has a NUL in its name, and PostgreSQL refuses one in a parameter.
-        query = query.where(ReturnRequest.state == state.replace("\x00", ""))
+        query = query.where(ReturnRequest.state == clean_text(state))
     return paginate(session, query, page=page, per_page=per_page)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
+from app.db import clean_text
 from app.errors import NotFound
 from app.models.orders import Order
 from app.models.returns import ReturnRequest
@@ -62,7 +63,7 @@ def list_queue(
     # (each return has exactly one customer and one order).
     conditions = [ReturnRequest.team == team]
     # PostgreSQL refuses NUL in a parameter; no state, reason or name contains one.
-    state, reason = filters.state.replace("\x00", ""), filters.reason.replace("\x00", "")
+    state, reason = clean_text(filters.state), clean_text(filters.reason)
     if state:
         conditions.append(ReturnRequest.state == state)
     if reason:
@@ -80,7 +81,7 @@ def list_queue(
     if not with_lines:
         query = query.options(lazyload(ReturnRequest.lines), lazyload(ReturnRequest.photos))
     count_query: Select[*tuple[Any, ...]] = select(ReturnRequest.id).where(*conditions)
-    term = filters.search.replace("\x00", "").strip().lower()[:100]
+    term = clean_text(filters.search).strip().lower()[:100]
     if term:
         like = f"%{term}%"
         query = query.where(
