@@ -23,7 +23,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, MetaData, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    DateTime,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -285,6 +294,14 @@ def _sqlite_begin(conn: Connection) -> None:
 def database_of(session: Session) -> Database | None:
     db = session.info.get("db")
     return db if isinstance(db, Database) else None
+
+
+def due_ids(session: Session, query: Select[int]) -> list[int]:
+    """The ids a job is due to handle (`query` selects them, ordered and limited), read in a
+    transaction that ends at once: each is then handled in a transaction of its own."""
+    ids = list(session.scalars(query))
+    session.commit()
+    return ids
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.db import transaction, utcnow
+from app.db import due_ids, transaction, utcnow
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatus
 from app.payments import ChargeResult, GatewayFailure, Payments
@@ -120,15 +120,13 @@ def reconcile_pending_orders(
     A gateway that cannot answer leaves the order for the next run. Returns orders settled.
     """
     cutoff = now - timedelta(seconds=grace_seconds)
-    due = list(
-        session.scalars(
-            select(Order.id)
-            .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < cutoff)
-            .order_by(Order.id)
-            .limit(limit)
-        )
+    due = due_ids(
+        session,
+        select(Order.id)
+        .where(Order.status == OrderStatus.PENDING_PAYMENT, Order.created_at < cutoff)
+        .order_by(Order.id)
+        .limit(limit),
     )
-    session.commit()
     settled = 0
     for order_id in due:
         try:

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import due_ids, transaction
 from app.errors import DomainError
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
@@ -113,15 +113,13 @@ def _refund_failed_attempt(
 
 def complete_settled_returns(session: Session, *, now: datetime, limit: int = 50) -> int:
     """Fire the system's `complete` on returns whose refund or credit has succeeded."""
-    due = list(
-        session.scalars(
-            select(ReturnRequest.id)
-            .where(ReturnRequest.refund_status == "succeeded", ReturnRequest.state.not_in(TERMINAL))
-            .order_by(ReturnRequest.id)
-            .limit(limit)
-        )
+    due = due_ids(
+        session,
+        select(ReturnRequest.id)
+        .where(ReturnRequest.refund_status == "succeeded", ReturnRequest.state.not_in(TERMINAL))
+        .order_by(ReturnRequest.id)
+        .limit(limit),
     )
-    session.commit()
     completed = 0
     for return_id in due:
         try:
