@@ -27,7 +27,7 @@ from app.services.returns import (
     save_return_photo,
 )
 from views.api import actor, bp, optional_actor
-from views.api.return_serializers import queue_item_json, return_json
+from views.api.returns_serializers import queue_item_json, return_json
 from views.api.schemas import ReturnRequest, TransitionRequest
 from views.hooks import accepts
 from views.parsing import ID, json_body, query_page, validate

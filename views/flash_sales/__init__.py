@@ -1,4 +1,5 @@
-"""Flash sales on the web: the customer's live sales (shop) and the admin's pages (admin)."""
+"""Flash sales on the web: the customer's live sales (shop), reserving units as the page and
+the API both do it (holds), and the admin's pages (admin)."""
 
 from __future__ import annotations
 
