@@ -71,8 +71,8 @@ staff_required = role_required(*STAFF)
 admin_required = role_required(Role.ADMIN)
 
 
-# Every /admin page (catalog and users alike) hangs on this one blueprint, so that no page
-# under /admin can be added without the admin check below.
+# The admin pages of the catalog and of the accounts hang on this one blueprint, so that no
+# page added to either goes without the admin check below (/admin/flash-sales has its own).
 admin_pages = Blueprint("admin", __name__, url_prefix="/admin")
 
 

@@ -18,6 +18,7 @@ from app.current import current_config
 from app.errors import UnsupportedMediaType
 from app.extensions import csrf
 from app.logs import request_id_var
+from views.rendering import varies_with_htmx
 
 log = logging.getLogger("backroom.access")
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -124,7 +125,7 @@ def _finish(response: Response) -> Response:
     headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     if response.mimetype == "text/html":
-        response.vary.add("HX-Request")
+        varies_with_htmx(response)
         headers.setdefault("Cache-Control", "no-store")
     started = g.get("started")
     if started is None or request.endpoint == "static":

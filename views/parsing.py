@@ -190,7 +190,7 @@ def form_int(
     minimum: int = 0,
     maximum: int = MAX_INT,
 ) -> int | None:
-    """An integer from a form field (text), with the same range rules as `Int`."""
+    """An integer from a form field (text), with the same range rules as `integer`."""
     raw = (request.form.get(name) or "").strip()
     if not raw:
         if required:
@@ -246,11 +246,6 @@ def query_page() -> tuple[int, int]:
     if problems:
         raise ValidationError(problems)
     return values[0], min(values[1], 100)
-
-
-def raise_if(problems: dict[str, str]) -> None:
-    if problems:
-        raise ValidationError(problems)
 
 
 def parse_datetime(value: Any) -> datetime | None:

@@ -69,3 +69,10 @@ def with_trigger(response: Response, event: str) -> Response:
 def as_alert(response: Response) -> Response:
     """`response` swapped into the page's alert region (`HX-Retarget`, `HX-Reswap`)."""
     return make_response(response, retarget="#alerts", reswap="innerHTML")
+
+
+def varies_with_htmx(response: Response) -> Response:
+    """`response` marked as differing between a page and its htmx partial (`Vary`), so no
+    cache hands one for the other."""
+    response.vary.add("HX-Request")
+    return response

@@ -1,6 +1,6 @@
 """The engine: a `transitions` machine per (definition name, version), fired with full checks.
 
-The machine is built once per version and cached (one cache, `engine_for`); each firing
+The machine is built once per version of a store and cached (one cache, `engine_for`); each firing
 attaches a throw-away model whose initial state is the record's current state and triggers
 the event. The machine's conditions are the whole decision: for each variant of the trigger,
 in definition order, its guards on the record, the actor's role, the fields and the guards
@@ -19,6 +19,7 @@ effects to perform, in the definition's order.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -262,7 +263,9 @@ class Engine:
         """Check and perform one transition; raises a WorkflowRefusal subclass if it may not.
 
         `fields` are the values given, or a function that reads them once the variant that
-        applies is known (a form types them by their declared specs)."""
+        applies is known (a form types them by their declared specs). The function runs while
+        this engine's machine is held, so it must only read what is already at hand (a parsed
+        form), never wait on anything."""
         specs = self._by_trigger.get(trigger)
         if not specs:
             raise InvalidTransition(f"there is no action {trigger!r}", {"trigger": trigger})
@@ -292,16 +295,31 @@ class Engine:
         raise GuardRefused(reasons)
 
 
-_ENGINES: dict[tuple[str, int], Engine] = {}
+class Store:
+    """Where saved definitions come from when no database is at hand (the shipped files):
+    engines are cached per store, so two databases in one process never share a machine."""
+
+
+SHIPPED = Store()
+_ENGINES: weakref.WeakKeyDictionary[object, dict[tuple[str, int], Engine]] = (
+    weakref.WeakKeyDictionary()
+)
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_for(name: str, version: int, load: Callable[[], Definition]) -> Engine:
-    """The engine for (definition name, version), built from `load()` the first time this
-    process asks for it. A saved version never changes, so it is never read again."""
-    engine = _ENGINES.get((name, version))
+def engine_for(
+    name: str, version: int, load: Callable[[], Definition], *, store: object = SHIPPED
+) -> Engine:
+    """The engine for (definition name, version) of `store` (the database the versions are
+    saved in), built from `load()` the first time this process asks for it. A saved version
+    never changes, so it is never read again; a store that goes away takes its engines."""
+    engines = _ENGINES.get(store)
+    if engines is None:
+        with _ENGINES_LOCK:
+            engines = _ENGINES.setdefault(store, {})
+    engine = engines.get((name, version))
     if engine is None:
         built = Engine(load(), version)
         with _ENGINES_LOCK:
-            engine = _ENGINES.setdefault((name, version), built)
+            engine = engines.setdefault((name, version), built)
     return engine

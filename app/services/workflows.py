@@ -3,7 +3,7 @@
 Version 1 of each shipped workflow comes from `workflows/definitions/` and is published the
 first time it is needed. Records keep the version they started on, so an engine is loaded
 by (name, version); versions never change once saved, so each is read from the database
-once per process and kept by the engine's cache (`workflows.engine.engine_for`).
+once per process and database, and kept by the engine's cache (`workflows.engine.engine_for`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import transaction, utcnow
+from app.db import database_of, transaction, utcnow
 from app.errors import NotFound
 from app.models.workflows import WorkflowDefinition
 from app.services.read_cache import workflow_reads
@@ -101,7 +101,8 @@ def transition_event(
 def load_engine(session: Session, name: str, version: int) -> Engine:
     """The engine for one saved version; its definition is read the first time this process
     needs it. Raises NotFound for a version that was never saved."""
-    return engine_for(name, version, lambda: _definition(session, name, version))
+    store = database_of(session) or session.get_bind()
+    return engine_for(name, version, lambda: _definition(session, name, version), store=store)
 
 
 def _definition(session: Session, name: str, version: int) -> Definition:

@@ -15,6 +15,7 @@ from workflows.engine import (
     GuardRefused,
     InvalidTransition,
     NotAllowed,
+    Store,
     check_fields,
     engine_for,
 )
@@ -294,6 +295,23 @@ def test_engines_are_cached_per_name_and_version():
     assert engine_for("rma-cache-test", 1, load) is first
     assert engine_for("rma-cache-test", 2, load) is not first
     assert loads == ["read", "read"]
+
+
+def test_two_stores_never_share_a_version_s_engine():
+    """Two databases in one process may each save a different version 2: each store (the
+    service passes its database) gets the engine built from its own definition."""
+    shipped = parse_definition(load_shipped("rma"))
+    relabelled = parse_definition(
+        {**load_shipped("rma"), "states": [
+            {**state, "label": state["label"] + " (b)"} for state in load_shipped("rma")["states"]
+        ]}
+    )  # fmt: skip
+    a, b = Store(), Store()
+    first = engine_for("rma-stores-test", 2, lambda: shipped, store=a)
+    second = engine_for("rma-stores-test", 2, lambda: relabelled, store=b)
+    assert first is not second
+    assert second.definition.states[0].label.endswith("(b)")
+    assert engine_for("rma-stores-test", 2, lambda: relabelled, store=a) is first
 
 
 @pytest.mark.parametrize("role", ["finance", "warehouse", "support"])

@@ -26,7 +26,13 @@ from app.services.returns import (
     state_labels,
 )
 from views.parsing import form_cents, form_int
-from views.rendering import is_partial, page_or_partial, redirect_to, with_trigger
+from views.rendering import (
+    is_partial,
+    page_or_partial,
+    redirect_to,
+    varies_with_htmx,
+    with_trigger,
+)
 
 # The customer's view of the workflow: milestones, each covering one or more states.
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -83,8 +89,7 @@ def stamp(record: ReturnRequest) -> str:
 def unchanged(record: ReturnRequest) -> Response | None:
     """For a poll that has already seen this stamp: 204, and htmx swaps nothing."""
     if is_partial() and request.args.get("seen") == stamp(record):
-        response = Response(status=204)
-        response.vary.add("HX-Request")
+        response = varies_with_htmx(Response(status=204))
         response.headers["Cache-Control"] = "no-store"
         return response
     return None
