@@ -16,22 +16,54 @@ a mapping from one subject attribute to teams, e.g. {"disposition": {"REFUND": "
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAM_KEYS, TEAMS
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 STATE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-MAX_STATES = 50
-MAX_TRANSITIONS = 200
+MAX_STATES = 100
+MAX_TRANSITIONS = 400
+MAX_BYTES = 256 * 1024  # the definition serialised as JSON
+# The format nests objects and lists at most 6 deep (definition > transitions > transition >
+# fields > field > choices); anything deeper is not a definition, whatever it holds.
+MAX_DEPTH = 6
+MAX_LABEL = 200
+DEFINITION_KEYS = frozenset({"name", "initial", "states", "transitions"})
+# step, tone, notice and guidance are presentation hints whose contents the pages check.
+STATE_KEYS = frozenset(
+    {"name", "label", "team", "sla_hours", "terminal", "step", "tone", "notice", "guidance"}
+)
+TRANSITION_KEYS = frozenset(
+    {"trigger", "source", "dest", "roles", "fields", "guards", "effects", "label", "confirm"}
+)
+FIELD_KEYS = frozenset({"name", "type", "required", "choices", "label"})
 
 
 def _member(value: Any, allowed: Iterable[str]) -> TypeGuard[str]:
     """`value in allowed`, safe for the lists and objects malformed JSON brings."""
     return isinstance(value, str) and value in allowed
+
+
+@dataclass(frozen=True)
+class CoreRules:
+    """What a workflow's services rely on, so an admin's edit must keep it: the definition's
+    name, states and triggers, which states stay terminal, edges (trigger, source, dest,
+    role) the services fire themselves, effects some variant of a trigger must keep, the only
+    triggers an effect may be on, and the guard that must stand beside an effect."""
+
+    name: str
+    states: tuple[str, ...] = ()
+    triggers: tuple[str, ...] = ()
+    terminals: tuple[str, ...] = ()
+    edges: tuple[tuple[str, str, str, str], ...] = ()
+    effects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    effect_triggers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    effect_guards: Mapping[str, str] = field(default_factory=dict)
 
 
 class DefinitionError(ValueError):
@@ -92,11 +124,15 @@ class Definition:
 
 
 def parse_definition(
-    data: Any, *, required_states: Iterable[str] = (), required_triggers: Iterable[str] = ()
+    data: Any,
+    *,
+    required_states: Iterable[str] = (),
+    required_triggers: Iterable[str] = (),
+    core: CoreRules | None = None,
 ) -> Definition:
     """Check `data` and build a Definition; raises DefinitionError listing every problem."""
     problems = validate_definition(
-        data, required_states=required_states, required_triggers=required_triggers
+        data, required_states=required_states, required_triggers=required_triggers, core=core
     )
     if problems:
         raise DefinitionError(problems)
@@ -104,12 +140,26 @@ def parse_definition(
 
 
 def validate_definition(
-    data: Any, *, required_states: Iterable[str] = (), required_triggers: Iterable[str] = ()
+    data: Any,
+    *,
+    required_states: Iterable[str] = (),
+    required_triggers: Iterable[str] = (),
+    core: CoreRules | None = None,
 ) -> list[str]:
-    """Every problem with `data` as a sentence; an empty list means it may be published."""
+    """Every problem with `data` as a sentence; an empty list means it may be published.
+    With `core`, also what that workflow's services rely on (`CoreRules`)."""
     if not isinstance(data, Mapping):
         return ["the definition must be a JSON object"]
+    hostile = _check_shape(data)
+    if hostile:  # too deep or too big to look into any further
+        return hostile
     problems: list[str] = []
+    if core is not None:
+        required_states = (*required_states, *core.states)
+        required_triggers = (*required_triggers, *core.triggers)
+        if data.get("name") != core.name:
+            problems.append(f"name must be {core.name!r}")
+    _check_keys(data, problems)
     name = data.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         problems.append("name must be lower_snake_case (1-40 characters)")
@@ -148,7 +198,117 @@ def validate_definition(
         problems.append(f"core trigger {missing} must be kept")
     if _member(initial, names):
         _check_graph(initial, names, terminals, edges, problems)
+    if core is not None:
+        _check_core(core, states, transitions, terminals, problems)
     return problems
+
+
+def _check_shape(data: Mapping[str, Any]) -> list[str]:
+    """Nesting and size, checked without recursion before anything walks the data."""
+    todo: list[tuple[Any, int]] = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return [f"the definition nests objects and lists more than {MAX_DEPTH} deep"]
+        children = value.values() if isinstance(value, Mapping) else value
+        todo.extend((c, depth + 1) for c in children if isinstance(c, Mapping | list))
+    try:
+        size = len(json.dumps(data).encode("utf-8"))
+    except (TypeError, ValueError):
+        return ["the definition must hold only JSON values"]
+    if size > MAX_BYTES:
+        return [f"the definition is larger than {MAX_BYTES // 1024} KB"]
+    return []
+
+
+def _check_keys(data: Mapping[str, Any], problems: list[str]) -> None:
+    """Unknown keys at every level, and labels: text of at most MAX_LABEL characters."""
+    _unknown(data, DEFINITION_KEYS, "the definition", problems)
+    for what, items, allowed in (
+        ("states", data.get("states"), STATE_KEYS),
+        ("transitions", data.get("transitions"), TRANSITION_KEYS),
+    ):
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, Mapping):
+                continue
+            where = f"{what}[{i}]"
+            _unknown(item, allowed, where, problems)
+            _check_label(item.get("label"), where, problems, typed=False)
+            fields = item.get("fields") if what == "transitions" else None
+            for j, spec in enumerate(fields if isinstance(fields, list) else []):
+                if isinstance(spec, Mapping):
+                    _unknown(spec, FIELD_KEYS, f"{where}.fields[{j}]", problems)
+                    _check_label(spec.get("label"), f"{where}.fields[{j}]", problems)
+
+
+def _unknown(
+    item: Mapping[Any, Any], allowed: frozenset[str], where: str, problems: list[str]
+) -> None:
+    unknown = sorted(repr(k)[:60] for k in item if k not in allowed)
+    if unknown:
+        problems.append(
+            f"{where} has unknown keys {', '.join(unknown[:10])} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _check_label(label: Any, where: str, problems: list[str], *, typed: bool = True) -> None:
+    """`typed`: also say a label that is not text is wrong (states and transitions say so
+    where their other attributes are checked)."""
+    if label is None:
+        return
+    if not isinstance(label, str):
+        if typed:
+            problems.append(f"{where}.label must be text")
+    elif len(label) > MAX_LABEL:
+        problems.append(f"{where}.label must have at most {MAX_LABEL} characters")
+
+
+def _check_core(
+    core: CoreRules,
+    states: list[Any],
+    transitions: list[Any],
+    terminals: set[str],
+    problems: list[str],
+) -> None:
+    names = {s.get("name") for s in states if isinstance(s, Mapping)}
+    for name in core.terminals:
+        if name in names and name not in terminals:
+            problems.append(f"core state {name} must stay terminal")
+    specs = [t for t in transitions if isinstance(t, Mapping)]
+
+    def listed(t: Mapping[str, Any], key: str) -> list[Any]:
+        value = t.get(key)
+        if isinstance(value, str) and key == "source":
+            return [value]
+        return value if isinstance(value, list) else []
+
+    for trigger, source, dest, role in core.edges:
+        if not any(
+            t.get("trigger") == trigger
+            and source in listed(t, "source")
+            and t.get("dest") == dest
+            and role in listed(t, "roles")
+            for t in specs
+        ):
+            problems.append(
+                f"core transition {trigger} from {source} to {dest} by {role} must be kept"
+            )
+    for trigger, effects in core.effects.items():
+        for effect in effects:
+            if not any(
+                t.get("trigger") == trigger and effect in listed(t, "effects") for t in specs
+            ):
+                problems.append(f"core trigger {trigger} must keep its effect {effect}")
+    for t in specs:
+        where = f"transition {t.get('trigger')!r}"
+        for effect in listed(t, "effects"):
+            allowed = core.effect_triggers.get(effect) if isinstance(effect, str) else None
+            if allowed is not None and t.get("trigger") not in allowed:
+                problems.append(f"{where}: effect {effect} belongs only on {', '.join(allowed)}")
+            guard = core.effect_guards.get(effect) if isinstance(effect, str) else None
+            if guard is not None and guard not in listed(t, "guards"):
+                problems.append(f"{where}: effect {effect} needs the guard {guard}")
 
 
 def _check_states(states: list[Any], problems: list[str]) -> set[str]:
@@ -232,8 +392,9 @@ def _check_transitions(
         if not isinstance(t.get("label", ""), str) or not isinstance(t.get("confirm", False), bool):
             problems.append(f"{where}: label must be text and confirm true or false")
         guards = t.get("guards", [])
+        # A guard named twice tells nothing apart: variants are compared by their guard sets.
         key_guards = (
-            tuple(sorted(g for g in guards if isinstance(g, str)))
+            tuple(sorted({g for g in guards if isinstance(g, str)}))
             if isinstance(guards, list)
             else ()
         )

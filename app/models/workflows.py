@@ -14,7 +14,10 @@ from app.db import Base, UTCDateTime, utcnow
 
 
 class WorkflowDefinition(Base):
-    """One version of a workflow: draft, then published (exactly one per name), then retired."""
+    """One version of a workflow: draft, then published (exactly one per name), then retired.
+
+    A draft's definition may be replaced (each save adds one to `revision`, so a second
+    admin saving over the first gets 409); published and retired versions never change."""
 
     __tablename__ = "workflow_definitions"
     __table_args__ = (UniqueConstraint("name", "version"),)
@@ -27,6 +30,11 @@ class WorkflowDefinition(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class TransitionEventColumns:

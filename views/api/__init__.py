@@ -53,7 +53,16 @@ def actor(*roles: str) -> User:
     return user
 
 
-from views.api import auth, catalog, flash_sales, orders, payments, returns, users  # noqa: E402
+from views.api import (  # noqa: E402
+    auth,
+    catalog,
+    flash_sales,
+    orders,
+    payments,
+    returns,
+    users,
+    workflows,
+)
 
 __all__ = [
     "actor",
@@ -66,4 +75,5 @@ __all__ = [
     "payments",
     "returns",
     "users",
+    "workflows",
 ]

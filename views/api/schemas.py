@@ -183,3 +183,26 @@ class TransitionRequest(Body):
 
     trigger: Annotated[str, BeforeValidator(_trigger), text(60, nul=True)]
     version: Annotated[int | None, integer(1, required=False)] = None
+
+
+# -- workflow definitions (admin) ----------------------------------------------------------
+
+
+def _definition(value: Any) -> Any:
+    """The definition itself is the workflow schema's to check (every problem at once)."""
+    if not isinstance(value, dict):
+        refuse("must be a JSON object")
+    return value
+
+
+class WorkflowDraftRequest(Body):
+    """POST /workflows/<name>/versions (admin): a new draft."""
+
+    definition: Annotated[dict[str, Any], BeforeValidator(_definition)]
+
+
+class WorkflowDraftUpdate(WorkflowDraftRequest):
+    """PUT /workflows/<name>/versions/<n> (admin): the draft's new definition and the
+    revision the admin edited (409 `stale_version` when someone saved it since)."""
+
+    revision: Annotated[int, integer(1)]

@@ -1,0 +1,98 @@
+"""Workflow definitions (CONTRACT §3.4, admin): the RMA workflow's versions, drafts and
+publishing. The definition is checked by the workflow schema (422 `details.problems`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from app.current import db_session
+from app.db import utcnow
+from app.models.users import Role
+from app.services.workflows import (
+    VersionInfo,
+    create_draft,
+    get_version,
+    list_versions,
+    publish_version,
+    update_draft,
+)
+from views.api import actor, bp
+from views.api.schemas import WorkflowDraftRequest, WorkflowDraftUpdate
+from views.parsing import ID, json_body, validate
+
+NAME = "<string(maxlength=40):name>"
+
+
+def version_json(info: VersionInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": info.version,
+        "status": info.status,
+        "revision": info.revision,
+        "created_at": info.created_at.isoformat(),
+        "created_by": info.created_by,
+        "published_at": info.published_at.isoformat() if info.published_at else None,
+        "published_by": info.published_by,
+    }
+    if info.definition is not None:
+        data["definition"] = info.definition
+    return data
+
+
+@bp.get(f"/workflows/{NAME}")
+def workflow_show(name: str) -> Any:
+    actor(Role.ADMIN)
+    result = list_versions(db_session(), name)
+    return jsonify(
+        name=result.name,
+        published=result.published,
+        versions=[version_json(info) for info in result.versions],
+    )
+
+
+@bp.get(f"/workflows/{NAME}/versions/<{ID}:version>")
+def workflow_version_show(name: str, version: int) -> Any:
+    actor(Role.ADMIN)
+    return jsonify(version_json(get_version(db_session(), name, version)))
+
+
+@bp.post(f"/workflows/{NAME}/versions")
+def workflow_version_create(name: str) -> Any:
+    """A new draft version; 422 with `details.problems` naming everything wrong with it."""
+    admin = actor(Role.ADMIN)
+    body = validate(WorkflowDraftRequest, json_body())
+    info = create_draft(db_session(), name, body.definition, actor=admin.id, now=utcnow())
+    return jsonify(version_json(info)), 201
+
+
+@bp.put(f"/workflows/{NAME}/versions/<{ID}:version>")
+def workflow_version_update(name: str, version: int) -> Any:
+    """Replace a draft's definition: `revision` must be the draft's current one (409
+    `stale_version` when another admin saved it since; 409 `conflict` once published)."""
+    admin = actor(Role.ADMIN)
+    body = validate(WorkflowDraftUpdate, json_body())
+    info = update_draft(
+        db_session(),
+        name,
+        version,
+        body.definition,
+        revision=body.revision,
+        actor=admin.id,
+        now=utcnow(),
+    )
+    return jsonify(version_json(info))
+
+
+@bp.post(f"/workflows/{NAME}/versions/<{ID}:version>/publish")
+def workflow_version_publish(name: str, version: int) -> Any:
+    """Publish a draft: new returns start on it at once, returns in flight keep theirs, and
+    the version published before it is retired. 409 `conflict` for a version that is not a
+    draft; 422 with `details.problems` when it no longer passes the checks.
+
+    Roll back by creating a new draft from an earlier version's definition (GET its
+    version, POST its `definition` to /versions) and publishing that: a version is never
+    published twice, so the history shows what ran when."""
+    admin = actor(Role.ADMIN)
+    info = publish_version(db_session(), name, version, actor=admin.id, now=utcnow())
+    return jsonify(version_json(info))
