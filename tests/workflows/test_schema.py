@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workflows.definitions import RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
+from workflows.definitions import RMA_CORE, RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
 from workflows.schema import DefinitionError, parse_definition, validate_definition
 
 
@@ -215,3 +215,139 @@ def test_the_shipped_file_is_valid_json_with_labels_for_everything():
     data = json.loads(json.dumps(load_shipped("rma")))
     assert all(s.get("label") for s in data["states"])
     assert all(t.get("label") for t in data["transitions"])
+
+
+# -- hostile input and the RMA core rules (issue 11) ---------------------------------------
+
+
+def rma() -> dict:
+    return copy.deepcopy(load_shipped("rma"))
+
+
+def variant(data: dict, trigger: str, index: int = 0) -> dict:
+    return [t for t in data["transitions"] if t["trigger"] == trigger][index]
+
+
+def test_it_refuses_nesting_deeper_than_the_format_without_recursing():
+    data = tiny()
+    deep: object = "x"
+    for _ in range(100_000):  # far past Python's recursion limit
+        deep = [deep]
+    data["states"][0]["team"] = deep
+    assert problems_of(data) == ["the definition nests objects and lists more than 6 deep"]
+
+
+def test_it_accepts_the_deepest_nesting_the_format_has():
+    data = tiny()
+    data["transitions"][0]["fields"] = [{"name": "grade", "type": "choice", "choices": ["a"]}]
+    assert problems_of(data) == []
+
+
+def test_it_refuses_a_definition_larger_than_256_kb():
+    data = tiny()
+    data["states"][0]["notice"] = "x" * (256 * 1024)
+    assert problems_of(data) == ["the definition is larger than 256 KB"]
+
+
+def test_it_refuses_values_json_cannot_hold():
+    data = tiny()
+    data["states"][0]["sla_hours"] = {1, 2}
+    assert problems_of(data) == ["the definition must hold only JSON values"]
+
+
+def test_it_counts_states_and_transitions():
+    data = tiny()
+    data["states"] += [{"name": f"S{i}", "terminal": True} for i in range(98)]
+    data["transitions"] += [{"trigger": "finish", "source": ["B"], "dest": "DONE",
+                             "roles": ["system"], "guards": ["refund_settled"]}] * 399  # fmt: skip
+    found = problems_of(data)
+    assert "at most 100 states" in found
+    assert "at most 400 transitions" in found
+
+
+def test_it_names_unknown_keys_at_every_level():
+    data = tiny()
+    data["code"] = "x"
+    data["states"][0]["on_enter"] = "os.system"
+    data["transitions"][0]["before"] = "x"
+    data["transitions"][0]["fields"] = [{"name": "n", "type": "text", "default": "x"}]
+    found = problems_of(data)
+    assert any(p.startswith("the definition has unknown keys 'code'") for p in found)
+    assert any(p.startswith("states[0] has unknown keys 'on_enter'") for p in found)
+    assert any(p.startswith("transitions[0] has unknown keys 'before'") for p in found)
+    assert any(p.startswith("transitions[0].fields[0] has unknown keys 'default'") for p in found)
+
+
+def test_it_accepts_the_presentation_keys_of_a_state():
+    data = tiny()
+    data["states"][0].update(step="Review", tone="wait", notice="is waiting", guidance="Soon")
+    assert not [p for p in problems_of(data) if "unknown keys" in p]
+
+
+def test_it_limits_labels_to_200_characters_of_text():
+    data = tiny()
+    data["states"][0]["label"] = "x" * 201
+    data["transitions"][0]["label"] = "y" * 201
+    data["transitions"][0]["fields"] = [{"name": "n", "type": "text", "label": 7}]
+    found = problems_of(data)
+    assert "states[0].label must have at most 200 characters" in found
+    assert "transitions[0].label must have at most 200 characters" in found
+    assert "transitions[0].fields[0].label must be text" in found
+    data = tiny()
+    data["states"][0]["label"] = "x" * 200
+    assert problems_of(data) == []
+
+
+def test_a_guard_named_twice_does_not_tell_two_variants_apart():
+    data = tiny()
+    data["transitions"][0]["guards"] = ["refund_settled"]
+    twice = ["refund_settled"] * 2
+    data["transitions"].append(
+        {"trigger": "go", "source": ["A"], "dest": "DONE", "roles": ["support"], "guards": twice}
+    )
+    assert any("ambiguous" in p for p in problems_of(data))
+
+
+def test_the_shipped_rma_keeps_every_core_rule():
+    assert problems_of(rma(), core=RMA_CORE) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(name="returns"), "name must be 'rma'"),
+        (
+            lambda d: d["states"][9].update(terminal=False),
+            "core state COMPLETED must stay terminal",
+        ),
+        (
+            lambda d: variant(d, "validate").update(roles=["support"]),
+            "core transition validate from SUBMITTED to VALIDATING by system must be kept",
+        ),
+        (
+            lambda d: variant(d, "complete").update(roles=["finance"]),
+            "core transition complete from PROCESSING to COMPLETED by system must be kept",
+        ),
+        (
+            lambda d: variant(d, "process", 1).update(effects=[]),
+            "core trigger process must keep its effect issue_store_credit",
+        ),
+        (
+            lambda d: variant(d, "complete", 1).update(effects=["notify_customer"]),
+            "core trigger complete must keep its effect create_replacement_order",
+        ),
+        (
+            lambda d: variant(d, "approve")["effects"].append("queue_refund"),
+            "transition 'approve': effect queue_refund belongs only on process, retry_refund",
+        ),
+        (
+            lambda d: variant(d, "process", 0).update(guards=["disposition_is_money"]),
+            "transition 'process': effect queue_refund needs the guard disposition_is_refund",
+        ),
+    ],
+)
+def test_it_keeps_what_the_returns_services_rely_on(edit, message):
+    data = rma()
+    edit(data)
+    found = problems_of(data, core=RMA_CORE)
+    assert message in found, found
