@@ -33,6 +33,7 @@ MAX_BYTES = 256 * 1024  # the definition serialised as JSON
 # fields > field > choices); anything deeper is not a definition, whatever it holds.
 MAX_DEPTH = 6
 MAX_LABEL = 200
+MAX_SLA_HOURS = 24 * 366 * 10
 DEFINITION_KEYS = frozenset({"name", "initial", "states", "transitions"})
 # step, tone, notice and guidance are presentation hints whose contents the pages check.
 STATE_KEYS = frozenset(
@@ -234,6 +235,13 @@ def _check_keys(data: Mapping[str, Any], problems: list[str]) -> None:
             where = f"{what}[{i}]"
             _unknown(item, allowed, where, problems)
             _check_label(item.get("label"), where, problems, typed=False)
+            sla: Any = item.get("sla_hours") if what == "states" else None
+            # JSON lets NaN and 1e308 through; a due time must be a real moment.
+            number = isinstance(sla, int | float) and not isinstance(sla, bool)
+            if number and not sla <= MAX_SLA_HOURS:  # NaN compares false
+                problems.append(
+                    f"{where}: sla_hours must be a finite number, at most {MAX_SLA_HOURS}"
+                )
             fields = item.get("fields") if what == "transitions" else None
             for j, spec in enumerate(fields if isinstance(fields, list) else []):
                 if isinstance(spec, Mapping):
@@ -271,7 +279,11 @@ def _check_core(
     terminals: set[str],
     problems: list[str],
 ) -> None:
-    names = {s.get("name") for s in states if isinstance(s, Mapping)}
+    names = {
+        s.get("name")
+        for s in states
+        if isinstance(s, Mapping) and _member(s.get("name"), core.terminals)
+    }
     for name in core.terminals:
         if name in names and name not in terminals:
             problems.append(f"core state {name} must stay terminal")
@@ -442,7 +454,7 @@ def _check_fields(fields: Any, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: field {name} is listed twice")
         names.add(name)
         kind = spec.get("type")
-        if kind not in FIELD_TYPES:
+        if not _member(kind, FIELD_TYPES):
             problems.append(f"{where}: field {name} has unknown type {kind!r}")
         if not isinstance(spec.get("required", False), bool):
             problems.append(f"{where}: field {name}: required must be true or false")

@@ -127,6 +127,7 @@ def test_it_refuses_an_ambiguous_pair_of_transitions():
         ({"name": "Bad Name", "type": "text"}, "fields[0].name must be lower_snake_case"),
         ({"name": "version", "type": "text"}, "fields[0].name must be lower_snake_case"),
         ({"name": "note", "type": "blob"}, "field note has unknown type 'blob'"),
+        ({"name": "note", "type": ["text"]}, "field note has unknown type ['text']"),
         ({"name": "grade", "type": "choice"}, "field grade needs a non-empty list of text choices"),
         ({"name": "note", "type": "text", "choices": ["a"]}, "only choice fields have choices"),
         ({"name": "note", "type": "text", "required": "yes"}, "required must be true or false"),
@@ -351,3 +352,19 @@ def test_it_keeps_what_the_returns_services_rely_on(edit, message):
     edit(data)
     found = problems_of(data, core=RMA_CORE)
     assert message in found, found
+
+
+@pytest.mark.parametrize("hours", [float("nan"), float("inf"), 1e308, 10**12, -0.5])
+def test_it_refuses_an_sla_that_is_no_real_time(hours):
+    data = tiny()
+    data["states"][0]["sla_hours"] = hours
+    assert any("sla_hours must be" in p for p in problems_of(data)), problems_of(data)
+
+
+def test_it_checks_the_core_rules_of_garbage_without_crashing():
+    data = rma()
+    data["states"][4]["name"] = ["RECEIVED"]
+    data["transitions"][0] = {"trigger": {"a": 1}, "effects": [["queue_refund"]], "roles": 1}
+    found = problems_of(data, core=RMA_CORE)
+    assert "core state RECEIVED must be kept" in found
+    assert "core transition validate from SUBMITTED to VALIDATING by system must be kept" in found
