@@ -43,6 +43,14 @@ TRANSITION_KEYS = frozenset(
     {"trigger", "source", "dest", "roles", "fields", "guards", "effects", "label", "confirm"}
 )
 FIELD_KEYS = frozenset({"name", "type", "required", "choices", "label"})
+# How a state shows to people (all optional): its badge's tone, the customer's milestone on
+# the return's progress bar (`step`), the words of the customer's notice ("is being
+# reviewed"), and what the return's page tells the customer to expect (`guidance`: text, or
+# text per value of an attribute like `team`; `{amount}` and `{due}` are filled in).
+TONES = ("wait", "info", "ok", "bad", "neutral")
+MAX_STEP = 40
+MAX_NOTICE = 200
+MAX_GUIDANCE = 500
 
 
 def _member(value: Any, allowed: Iterable[str]) -> TypeGuard[str]:
@@ -91,6 +99,18 @@ class StateSpec:
     team_by: tuple[str, dict[str, str]] | None
     sla_hours: float | None
     terminal: bool
+    tone: str = "info"
+    step: str | None = None
+    notice: str = ""
+    guidance: str = ""
+    guidance_by: tuple[str, dict[str, str]] | None = None
+
+    def guidance_for(self, subject: Mapping[str, Any]) -> str:
+        """What the customer's page says in this state for a record like `subject`."""
+        if self.guidance_by is not None:
+            key, mapping = self.guidance_by
+            return mapping.get(str(subject.get(key)), self.guidance)
+        return self.guidance
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,11 @@ class Definition:
     @property
     def state_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.states)
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The customer's milestones, in the order their first state is listed."""
+        return tuple(dict.fromkeys(s.step for s in self.states if s.step))
 
 
 def parse_definition(
@@ -348,7 +373,38 @@ def _check_states(states: list[Any], problems: list[str]) -> set[str]:
             problems.append(f"{where}: sla_hours must be a number of hours >= 0, or null")
         if not isinstance(state.get("terminal", False), bool):
             problems.append(f"{where}: terminal must be true or false")
+        _check_presentation(state, where, problems)
     return names
+
+
+def _short_text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit
+
+
+def _check_presentation(state: Mapping[str, Any], where: str, problems: list[str]) -> None:
+    """The optional keys that say how a state shows to people (see TONES above)."""
+    if "tone" in state and not _member(state["tone"], TONES):
+        problems.append(f"{where}: tone must be one of {', '.join(TONES)}")
+    if "step" in state and state["step"] is not None and not _short_text(state["step"], MAX_STEP):
+        problems.append(f"{where}: step must be text of 1-{MAX_STEP} characters, or null")
+    if "notice" in state and not _short_text(state["notice"], MAX_NOTICE):
+        problems.append(f"{where}: notice must be text of 1-{MAX_NOTICE} characters")
+    guidance = state.get("guidance", "-")
+    if _short_text(guidance, MAX_GUIDANCE):
+        return
+    if isinstance(guidance, Mapping) and len(guidance) == 1:
+        key, mapping = next(iter(guidance.items()))
+        if (
+            key in TEAM_KEYS
+            and isinstance(mapping, Mapping)
+            and mapping
+            and all(isinstance(k, str) and _short_text(v, MAX_GUIDANCE) for k, v in mapping.items())
+        ):
+            return
+    problems.append(
+        f"{where}: guidance must be text of 1-{MAX_GUIDANCE} characters, or "
+        f"{{attribute: {{value: text}}}} with attribute in {', '.join(sorted(TEAM_KEYS))}"
+    )
 
 
 def _check_team(team: Any, where: str, problems: list[str]) -> None:
@@ -502,14 +558,20 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
     return seen
 
 
+def _by_attribute(value: Any) -> tuple[Any, tuple[str, dict[str, str]] | None]:
+    """A plain value, or (None, (attribute, {value: result})) for `{attribute: {...}}`."""
+    if isinstance(value, Mapping):
+        key, mapping = next(iter(value.items()))
+        return None, (key, dict(mapping))
+    return value, None
+
+
 def _build(data: Mapping[str, Any]) -> Definition:
     states = []
     for s in data["states"]:
-        team = s.get("team")
-        team_by = None
-        if isinstance(team, Mapping):
-            key, mapping = next(iter(team.items()))
-            team_by, team = (key, dict(mapping)), None
+        team, team_by = _by_attribute(s.get("team"))
+        guidance, guidance_by = _by_attribute(s.get("guidance", ""))
+        terminal = bool(s.get("terminal", False))
         states.append(
             StateSpec(
                 name=s["name"],
@@ -517,7 +579,12 @@ def _build(data: Mapping[str, Any]) -> Definition:
                 team=team,
                 team_by=team_by,
                 sla_hours=s.get("sla_hours"),
-                terminal=bool(s.get("terminal", False)),
+                terminal=terminal,
+                tone=s.get("tone") or ("neutral" if terminal else "info"),
+                step=s.get("step"),
+                notice=s.get("notice", ""),
+                guidance=guidance or "",
+                guidance_by=guidance_by,
             )
         )
     transitions = []

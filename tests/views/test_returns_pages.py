@@ -3,6 +3,7 @@ cancelling, photos, outcomes and notices (and staff's /returns list)."""
 
 import io
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -32,6 +33,8 @@ from tests.views.returns_helpers import (
     stamp_of,
 )
 from views.returns.parts import Step, duration, progress
+from workflows.definitions import load_shipped
+from workflows.schema import parse_definition
 
 
 def count_returns(session):
@@ -675,7 +678,7 @@ def test_it_lists_a_customers_own_returns_with_their_status_in_words(
     assert approved.number in html
     assert theirs.number not in html
     assert "Awaiting review" in html
-    assert "Ship it back and add the tracking number" in html
+    assert "<strong>Your turn:</strong> Approved: ship it back" in html
     assert 'href="/returns"' in html  # the nav link
 
 
@@ -771,6 +774,45 @@ def test_it_words_durations(seconds, words):
     assert duration(seconds) == words
 
 
+def shown_in(state: str, extra: dict | None = None) -> SimpleNamespace:
+    """What `progress` reads of a return in `state` of version 1, plus an `extra` state that
+    support moves returns into from VALIDATING and back."""
+    data = load_shipped("rma")
+    if extra:
+        data["states"] = [*data["states"], extra]
+        data["transitions"] = [
+            *data["transitions"],
+            {"trigger": "hold", "source": ["VALIDATING"], "dest": extra["name"],
+             "roles": ["support"]},
+            {"trigger": "resume", "source": [extra["name"]], "dest": "VALIDATING",
+             "roles": ["support"]},
+        ]  # fmt: skip
+    definition = parse_definition(data)
+    return SimpleNamespace(
+        state=definition.state(state),
+        milestones=definition.steps,
+        history=[],
+        step_of={s.name: s.step for s in definition.states if s.step},
+    )
+
+
 def test_it_draws_progress_for_states_it_does_not_know():
-    assert {step.status for step in progress("ON_HOLD", [])} == {"todo"}
-    assert progress("CANCELLED", []) == [Step("Requested", "done"), Step("Cancelled", "stopped")]
+    on_hold = {"name": "ON_HOLD", "label": "On hold", "team": "support", "terminal": False}
+    assert {step.status for step in progress(shown_in("ON_HOLD", on_hold))} == {"todo"}
+    assert progress(shown_in("CANCELLED")) == [
+        Step("Requested", "done"),
+        Step("Cancelled", "stopped"),
+    ]
+
+
+def test_a_state_added_to_a_version_shows_at_its_own_step():
+    """The stepper is the version's data: a state an admin adds with `step: Review` is
+    shown as the review milestone, current, with the ones before it done."""
+    waiting = {"name": "AWAITING_INFO", "label": "Waiting for you", "team": "customer",
+               "terminal": False, "step": "Review"}  # fmt: skip
+    steps = progress(shown_in("AWAITING_INFO", waiting))
+    assert [(s.label, s.status) for s in steps[:3]] == [
+        ("Requested", "done"),
+        ("Review", "current"),
+        ("Ship back", "todo"),
+    ]

@@ -52,12 +52,14 @@ from views.returns.parts import (
     after_action,
     detail_context,
     duration,
+    guidance,
     show_return,
 )
 
 log = logging.getLogger(__name__)
 bp = Blueprint("returns", __name__)
 bp.add_app_template_filter(duration, "duration")
+bp.add_app_template_global(guidance, "return_guidance")
 customer_only = role_required(Role.CUSTOMER)
 
 
@@ -286,7 +288,11 @@ def add_photo(return_id: int) -> Response:
         record = get_return(session, viewer, return_id)
         session.refresh(record, ["photos"])  # loaded before the upload, in this session
         return page_or_partial(
-            "returns/show.html", "returns/_photos.html", record=record, max_photos=MAX_PHOTOS
+            "returns/show.html",
+            "returns/_photos.html",
+            record=record,
+            max_photos=MAX_PHOTOS,
+            photos_closed=False,  # a photo was just added: the return is open
         )
     flash("Your photo was added.", "success")
     return redirect_to(url_for("returns.show", return_id=return_id))

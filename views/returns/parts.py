@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, flash, request
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -18,13 +19,13 @@ from app.services.orders import get_order
 from app.services.returns import (
     Action,
     FieldSpec,
-    HistoryEntry,
     ReturnDetails,
     act_on_return,
     describe_return,
     get_return,
     state_labels,
 )
+from views.pages import when
 from views.parsing import form_cents, form_int
 from views.rendering import (
     is_partial,
@@ -34,18 +35,6 @@ from views.rendering import (
     with_trigger,
 )
 
-# The customer's view of the workflow: milestones, each covering one or more states.
-STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Requested", ("SUBMITTED",)),
-    ("Review", ("VALIDATING",)),
-    ("Ship back", ("APPROVED",)),
-    ("In transit", ("SHIPPING",)),
-    ("Inspection", ("RECEIVED", "INSPECTING")),
-    ("Decision", ("INSPECTED",)),
-    ("Processing", ("DISPOSITION", "PROCESSING")),
-    ("Completed", ("COMPLETED",)),
-)
-STOPPED = {"REJECTED": "Rejected", "CANCELLED": "Cancelled"}
 MAX_FIELD = 2000
 
 
@@ -55,29 +44,40 @@ class Step:
     status: str  # done, current, todo, stopped
 
 
-def _position(state: str) -> int | None:
-    return next((i for i, (_, states) in enumerate(STEPS) if state in states), None)
-
-
-def progress(state: str, history: Sequence[HistoryEntry]) -> list[Step]:
-    """The stepper: milestones done, the current one, those to come; a rejected or
-    cancelled return ends where it stopped."""
-    if state in STOPPED:
-        left = next((e.source for e in reversed(history) if e.dest == state), None)
-        reached = _position(left or "") or 0
-        done = [Step(label, "done") for label, _ in STEPS[: max(1, reached)]]
-        return [*done, Step(STOPPED[state], "stopped")]
-    position = _position(state)
+def progress(details: ReturnDetails) -> list[Step]:
+    """The stepper: the milestones of the return's own workflow version (its states'
+    `step`s) done, the current one, those to come. A terminal state with a step completes
+    them all; one without (rejected, cancelled) ends the bar where the return stopped."""
+    state, milestones = details.state, list(details.milestones)
+    if state.terminal and state.step is None:
+        left = next((e.source for e in reversed(details.history) if e.dest == state.name), None)
+        step = details.step_of.get(left or "")
+        reached = milestones.index(step) if step in milestones else 0
+        done = [Step(label, "done") for label in milestones[: max(1, reached)]]
+        return [*done, Step(state.label, "stopped")]
+    position = milestones.index(state.step) if state.step in milestones else None
     steps = []
-    for i, (label, _) in enumerate(STEPS):
+    for i, label in enumerate(milestones):
         if position is None or i > position:
             status = "todo"
-        elif i < position or state == "COMPLETED":
+        elif i < position or state.terminal:
             status = "done"
         else:
             status = "current"
         steps.append(Step(label, status))
     return steps
+
+
+def guidance(details: ReturnDetails, amount: str) -> Markup:
+    """What the return's page tells its customer now: the state's `guidance` (for this
+    return's disposition, where it depends on one), escaped, with `{amount}` and `{due}`
+    (the state's SLA deadline, in bold) filled in; else the state's label."""
+    record = details.record
+    text = details.state.guidance_for({"disposition": record.disposition}) or (
+        details.state_label + "."
+    )
+    due = Markup("<strong>%s</strong>") % when(record.sla_due_at) if record.sla_due_at else "soon"
+    return escape(text).replace("{amount}", escape(amount)).replace("{due}", due)
 
 
 def stamp(record: ReturnRequest) -> str:
@@ -190,7 +190,8 @@ def detail_context(
         "record": record,
         "details": details,
         "labels": state_labels(session, record.workflow_version),
-        "steps": progress(record.state, details.history),
+        "steps": progress(details),
+        "photos_closed": details.terminal,
         "stamp": stamp(record),
         "order": order,
         "order_lines": {line.id: line for line in order.lines},

@@ -75,6 +75,7 @@ class Row:
     customer: str
     state: str
     state_label: str
+    state_tone: str
     disposition: str | None
     amount_cents: int | None
     reason: str
@@ -115,6 +116,7 @@ def _row(item: QueueItem, details: ReturnDetails, now: datetime, team: str, next
         customer=item.customer,
         state=record.state,
         state_label=details.state_label,
+        state_tone=details.state.tone,
         disposition=record.disposition,
         amount_cents=record.amount_cents,
         reason=record.reason,
@@ -325,6 +327,7 @@ def _row_response(action: Action, team: str) -> Response:
         "now": now,
         "record": details.record,
         "label": details.state_label,
+        "tone": details.state.tone,
         "next_url": next_url,
     }
     if action.row is not None:

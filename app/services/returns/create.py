@@ -33,6 +33,8 @@ REASONS = (
     "damaged", "defective", "wrong_item", "not_as_described", "changed_mind",
     "no_longer_needed", "other",
 )  # fmt: skip
+# A return ended here frees its units for another: core states of CONTRACT §3.4, kept in
+# every published version (`workflows.definitions.RMA_CORE`).
 CLOSED_STATES = ("CANCELLED", "REJECTED")
 MAX_DESCRIPTION = 2000
 

@@ -21,6 +21,7 @@ from app.models.users import User
 from app.services.workflows import RMA, load_engine
 from workflows.engine import Available, Engine
 from workflows.registry import SYSTEM, Actor
+from workflows.schema import StateSpec
 
 
 def subject_of(record: ReturnRequest) -> dict[str, Any]:
@@ -56,6 +57,11 @@ class ReturnDetails:
     terminal: bool
     history: list[HistoryEntry]
     triggers: list[Available]
+    # How the state shows, from the return's own workflow version: its spec (tone, step,
+    # notice, guidance), and that version's milestones with the states' steps.
+    state: StateSpec
+    milestones: tuple[str, ...]
+    step_of: dict[str, str]
 
 
 def describe_return(session: Session, viewer: User, record: ReturnRequest) -> ReturnDetails:
@@ -103,6 +109,7 @@ def describe_returns(
                 session, RMA, record.workflow_version
             )
         state = engine.state(record.state)
+        definition = engine.definition
         described.append(
             ReturnDetails(
                 record=record,
@@ -110,6 +117,9 @@ def describe_returns(
                 terminal=state.terminal,
                 history=history[record.id],
                 triggers=engine.available(record.state, who, subject_of(record)),
+                state=state,
+                milestones=definition.steps,
+                step_of={s.name: s.step for s in definition.states if s.step},
             )
         )
     return described

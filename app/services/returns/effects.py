@@ -23,6 +23,7 @@ from app.models.payments import Payment, PaymentStatus
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.services.catalog.stock import give_back_stock, take_stock
 from app.services.credit import add_credit_entry
+from app.services.returns.reads import state_of
 from workflows.engine import Fired
 from workflows.registry import Actor
 
@@ -57,7 +58,8 @@ def notify_customer(
         kind="notification",
         key=f"notice-{r.id}-{r.version}",
         payload={"customer_id": r.customer_id, "return_id": r.id, "number": r.number,
-                 "trigger": fired.trigger, "state": fired.dest, "note": note},
+                 "trigger": fired.trigger, "state": fired.dest, "note": note,
+                 "words": state_of(session, r, fired.dest).notice},
         now=now,
     )  # fmt: skip
 

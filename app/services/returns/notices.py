@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from app.db import transaction
 from app.models.returns import Notice
 from app.services.returns.outbox import close_message, due_messages
+from app.services.workflows import RMA
+from workflows.definitions import load_shipped
 
 email_log = logging.getLogger("backroom.email")
 
@@ -75,21 +77,14 @@ def deliver_notices(session: Session, *, now: datetime, limit: int = 100) -> int
     return delivered
 
 
-STATE_WORDS = {
-    "VALIDATING": "is being reviewed",
-    "APPROVED": "was approved: please ship the items back",
-    "REJECTED": "was rejected",
-    "CANCELLED": "was cancelled",
-    "SHIPPING": "is on its way back to us",
-    "RECEIVED": "has arrived at our warehouse",
-    "DISPOSITION": "has been decided",
-    "COMPLETED": "is complete",
-}
+# What the shipped version 1 says of each state: for notices enqueued before the words
+# travelled with the message (the words now come from the return's own version).
+_SHIPPED_WORDS = {s["name"]: s.get("notice", "") for s in load_shipped(RMA)["states"]}
 
 
 def render_notice(payload: dict[str, Any]) -> tuple[str, str]:
     state = str(payload.get("state", ""))
-    words = STATE_WORDS.get(state, "was updated")
+    words = payload.get("words") or _SHIPPED_WORDS.get(state) or "was updated"
     subject = f"Your return {payload.get('number', '')} {words}"
     body = subject + "."
     if payload.get("note"):

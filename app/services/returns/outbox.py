@@ -22,11 +22,11 @@ from app.errors import DomainError
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
 from app.services.read_cache import returns_reads
+from app.services.returns.reads import open_filter
 from app.services.returns.transitions import fire_return_trigger
 
 log = logging.getLogger("backroom.outbox")
 MAX_REFUND_ATTEMPTS = 5
-TERMINAL = ("COMPLETED", "REJECTED", "CANCELLED")
 _outbox = cast(Table, OutboxMessage.__table__)
 _returns = cast(Table, ReturnRequest.__table__)
 
@@ -116,7 +116,7 @@ def complete_settled_returns(session: Session, *, now: datetime, limit: int = 50
     due = due_ids(
         session,
         select(ReturnRequest.id)
-        .where(ReturnRequest.refund_status == "succeeded", ReturnRequest.state.not_in(TERMINAL))
+        .where(ReturnRequest.refund_status == "succeeded", open_filter(session))
         .order_by(ReturnRequest.id)
         .limit(limit),
     )

@@ -22,6 +22,7 @@ from app.db import is_row_id, transaction, utcnow
 from app.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationError
 from app.models.returns import ReturnPhoto, ReturnRequest
 from app.models.users import User
+from app.services.returns.reads import state_of
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PHOTOS = 5
@@ -33,7 +34,6 @@ FORMATS = {
     "PNG": ("image/png", "png"),
     "WEBP": ("image/webp", "webp"),
 }
-TERMINAL = ("COMPLETED", "REJECTED", "CANCELLED")
 
 
 class CleanPhoto(NamedTuple):
@@ -101,7 +101,7 @@ def save_return_photo(
     NotFound, TooLarge (413), UnsupportedMediaType (415), ValidationError (more than five
     photos, or the return is closed)."""
     record = _owned_return(session, viewer, return_id)
-    if record.state in TERMINAL:
+    if state_of(session, record).terminal:
         raise ValidationError({"photo": "photos can only be added to an open return"})
     clean = photo if isinstance(photo, CleanPhoto) else reencode(photo)
     content_type, extension = FORMATS[clean.kind]

@@ -1,16 +1,18 @@
-"""What the return pages read from the workflow definitions: state labels per version, and
-which states a team waits on (for the queue filters), and order numbers for lists. Read
-only; engines are cached."""
+"""What the return pages and jobs read from the workflow definitions: state labels and specs
+per version, which states a team waits on (for the queue filters), which returns are still
+open in their own version, and order numbers for lists. Read only; engines are cached."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models.orders import Order
+from app.models.returns import ReturnRequest
 from app.services.workflows import RMA, load_engine, published_version
+from workflows.schema import StateSpec
 
 
 def state_labels(session: Session, version: int) -> dict[str, str]:
@@ -34,6 +36,27 @@ def team_states(session: Session, team: str) -> list[tuple[str, str]]:
         if team in teams:
             waits.append((state.name, state.label))
     return waits
+
+
+def state_of(session: Session, record: ReturnRequest, state: str | None = None) -> StateSpec:
+    """The return's state (or `state`) as the return's own workflow version defines it."""
+    return load_engine(session, RMA, record.workflow_version).state(state or record.state)
+
+
+def open_filter(session: Session) -> ColumnElement[bool]:
+    """Returns whose state is not terminal in their own workflow version (each version in
+    use asked once; their engines are cached)."""
+    versions = session.scalars(select(ReturnRequest.workflow_version).distinct()).all()
+    closed = [
+        and_(
+            ReturnRequest.workflow_version == version,
+            ReturnRequest.state.in_(
+                [s.name for s in load_engine(session, RMA, version).definition.states if s.terminal]
+            ),
+        )
+        for version in versions
+    ]
+    return not_(or_(*closed)) if closed else true()
 
 
 def order_numbers(session: Session, order_ids: Iterable[int]) -> dict[int, str]:
