@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import secrets
 from typing import Any
@@ -14,6 +15,7 @@ from app.models.settings import Setting
 from app.models.users import User
 from app.services.catalog import ProductInput, create_product
 from app.services.users import create_user
+from workflows.definitions import load_shipped
 
 PASSWORD = "password123"
 
@@ -139,3 +141,37 @@ def set_setting(session: Session, key: str, value: object) -> None:
     else:
         row.value = str(value)
     session.commit()
+
+
+def rma_with_awaiting_info() -> dict[str, Any]:
+    """Version 1 of the RMA workflow plus AWAITING_INFO (support asks the customer for more
+    with `ask_info`; the owner answers with `provide_info`; it may be cancelled there)."""
+    data = copy.deepcopy(load_shipped("rma"))
+    data["states"].insert(
+        2,
+        {"name": "AWAITING_INFO", "label": "Waiting for your answer", "team": "customer",
+         "sla_hours": 72, "terminal": False, "tone": "wait", "step": "Review",
+         "notice": "needs your answer", "guidance": "Please answer our question below."},
+    )  # fmt: skip
+    data["transitions"] += [
+        {"trigger": "ask_info", "source": ["VALIDATING"], "dest": "AWAITING_INFO",
+         "roles": ["support"], "label": "Ask for information",
+         "fields": [{"name": "note", "type": "text", "required": True, "label": "Question"}],
+         "effects": ["notify_customer"]},
+        {"trigger": "provide_info", "source": ["AWAITING_INFO"], "dest": "VALIDATING",
+         "roles": ["owner"], "label": "Send the answer"},
+    ]  # fmt: skip
+    for transition in data["transitions"]:
+        if transition["trigger"] == "cancel":
+            transition["source"].append("AWAITING_INFO")
+    return data
+
+
+def publish_new_version(session: Session, data: dict[str, Any], admin: User) -> int:
+    """Store `data` as a draft of the RMA workflow and publish it; its version number."""
+    from app.db import utcnow
+    from app.services.workflows import RMA, create_draft, publish_version
+
+    draft = create_draft(session, RMA, data, actor=admin.id, now=utcnow())
+    publish_version(session, RMA, draft.version, actor=admin.id, now=utcnow())
+    return draft.version

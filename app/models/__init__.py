@@ -24,7 +24,7 @@ from app.models.returns import (
 )
 from app.models.settings import Setting
 from app.models.users import STAFF_ROLES, Role, User
-from app.models.workflows import WorkflowDefinition
+from app.models.workflows import WorkflowDefinition, WorkflowMigration
 
 __all__ = [
     "STAFF_ROLES",
@@ -55,4 +55,5 @@ __all__ = [
     "Setting",
     "User",
     "WorkflowDefinition",
+    "WorkflowMigration",
 ]

@@ -37,6 +37,22 @@ class WorkflowDefinition(Base):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class WorkflowMigration(Base):
+    """One audited move of a workflow's records in flight from one version to another, with
+    the state mapping used; each moved record also gets an event of its own."""
+
+    __tablename__ = "workflow_migrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    mapping: Mapped[str] = mapped_column(Text)
+    moved: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
 class TransitionEventColumns:
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

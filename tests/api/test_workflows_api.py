@@ -331,3 +331,52 @@ def test_new_returns_take_the_published_version_and_old_ones_keep_theirs(
     assert answered.get_json()["state"] == "VALIDATING"
     shown = client.get(f"/api/v1/returns/{before['id']}", headers=crew["customer"]).get_json()
     assert shown["workflow_version"] == 1
+
+
+def test_returns_in_flight_move_to_a_new_version_after_a_dry_run(
+    client, session, app, admin_h, customer: User
+):
+    """The dry run counts who would move where and moves nothing; the move itself answers
+    201 with the same plan, and the moved return carries on on the new version."""
+    crew = make_crew(session, customer)
+    order, _ = bought(session, app, customer, quantity=2)
+    record = open_return(client, crew["customer"], order)
+    version = draft(client, admin_h, with_awaiting_info())["version"]
+    assert publish(client, admin_h, version).status_code == 200
+    body = {"from_version": 1, "to_version": version, "mapping": {"VALIDATING": "AWAITING_INFO"}}
+
+    dry = client.post(f"{RMA}/migrations", json={**body, "dry_run": True}, headers=admin_h)
+    assert dry.status_code == 200
+    assert dry.get_json()["moves"] == [{"from": "VALIDATING", "to": "AWAITING_INFO", "count": 1}]
+    assert (
+        client.get(f"/api/v1/returns/{record['id']}", headers=crew["customer"]).get_json()[
+            "workflow_version"
+        ]
+        == 1
+    )
+
+    moved = client.post(f"{RMA}/migrations", json=body, headers=admin_h)
+    assert moved.status_code == 201
+    assert moved.get_json()["total"] == 1
+    after = client.get(f"/api/v1/returns/{record['id']}", headers=crew["customer"]).get_json()
+    assert (after["workflow_version"], after["state"]) == (version, "AWAITING_INFO")
+    assert after["events"][-1]["trigger"] == "migrate"
+    answered = fire(client, crew["customer"], record["id"], "provide_info")
+    assert answered.get_json()["state"] == "VALIDATING"
+
+
+def test_a_move_with_nowhere_to_go_is_refused_with_its_problems(
+    client, session, app, admin_h, customer: User
+):
+    crew = make_crew(session, customer)
+    order, _ = bought(session, app, customer, quantity=2)
+    open_return(client, crew["customer"], order)
+    version = draft(client, admin_h, with_awaiting_info())["version"]
+    publish(client, admin_h, version)
+    body = {"from_version": 1, "to_version": version, "mapping": {"VALIDATING": "GONE"}}
+    refused = client.post(f"{RMA}/migrations", json=body, headers=admin_h)
+    assert problems(refused) == [f"VALIDATING → GONE: version {version} has no state GONE"]
+    bad = client.post(f"{RMA}/migrations", json={**body, "mapping": [1]}, headers=admin_h)
+    assert_error(bad, 422, "validation_error")
+    other = client.post("/api/v1/workflows/flash_sale/migrations", json=body, headers=admin_h)
+    assert_error(other, 404, "not_found")

@@ -291,6 +291,7 @@ ROUTES: dict[str, Policy | Route] = {
     "api.workflow_version_create": ADMIN,
     "api.workflow_version_update": ADMIN,
     "api.workflow_version_publish": ADMIN,
+    "api.workflow_migration": ADMIN,
 }
 # (endpoint, method, caller) -> what is wrong. Its endpoint's test is a strict xfail.
 KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}

@@ -206,3 +206,25 @@ class WorkflowDraftUpdate(WorkflowDraftRequest):
     revision the admin edited (409 `stale_version` when someone saved it since)."""
 
     revision: Annotated[int, integer(1)]
+
+
+def _mapping(value: Any) -> Any:
+    """{state of the old version: state of the new one}; the plan says which are unknown."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 100:
+        refuse("must be an object of at most 100 states")
+    for source, dest in value.items():
+        if not (isinstance(dest, str) and 0 < len(dest) <= 40 and 0 < len(source) <= 40):
+            refuse("must map state names to state names")
+    return value
+
+
+class WorkflowMigrationRequest(Body):
+    """POST /workflows/rma/migrations (admin): move the returns in flight on `from_version`
+    to `to_version` (`mapping` for states that change name); `dry_run` only plans it."""
+
+    from_version: Annotated[int, integer(1)]
+    to_version: Annotated[int, integer(1)]
+    mapping: Annotated[dict[str, str], BeforeValidator(_mapping)] = {}
+    dry_run: Annotated[bool | None, boolean()] = None

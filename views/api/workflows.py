@@ -9,8 +9,11 @@ from flask import jsonify
 
 from app.current import db_session
 from app.db import utcnow
+from app.errors import NotFound
 from app.models.users import Role
+from app.services.returns import MigrationPlan, migrate_returns, plan_migration
 from app.services.workflows import (
+    RMA,
     VersionInfo,
     create_draft,
     get_version,
@@ -19,7 +22,11 @@ from app.services.workflows import (
     update_draft,
 )
 from views.api import actor, bp
-from views.api.schemas import WorkflowDraftRequest, WorkflowDraftUpdate
+from views.api.schemas import (
+    WorkflowDraftRequest,
+    WorkflowDraftUpdate,
+    WorkflowMigrationRequest,
+)
 from views.parsing import ID, json_body, validate
 
 NAME = "<string(maxlength=40):name>"
@@ -96,3 +103,33 @@ def workflow_version_publish(name: str, version: int) -> Any:
     admin = actor(Role.ADMIN)
     info = publish_version(db_session(), name, version, actor=admin.id, now=utcnow())
     return jsonify(version_json(info))
+
+
+@bp.post(f"/workflows/{NAME}/migrations")
+def workflow_migration(name: str) -> Any:
+    """Move the returns in flight from one version to another with a state mapping (beyond
+    CONTRACT §3.4): `dry_run` answers 200 with the plan and moves nothing; otherwise 201 once
+    every open return moved (each gets a `migrate` event; the move is audited), or 422 with
+    `details.problems` and nothing moved."""
+    admin = actor(Role.ADMIN)
+    if name != RMA:
+        raise NotFound(f"no editable workflow {name!r}")
+    body = validate(WorkflowMigrationRequest, json_body())
+    versions = {"from_version": body.from_version, "to_version": body.to_version}
+    if body.dry_run:
+        plan = plan_migration(db_session(), **versions, mapping=body.mapping)
+        return jsonify(plan_json(plan))
+    plan = migrate_returns(
+        db_session(), **versions, mapping=body.mapping, actor=admin, now=utcnow()
+    )
+    return jsonify(plan_json(plan)), 201
+
+
+def plan_json(plan: MigrationPlan) -> dict[str, Any]:
+    return {
+        "from_version": plan.from_version,
+        "to_version": plan.to_version,
+        "moves": [{"from": m.source, "to": m.dest, "count": m.count} for m in plan.moves],
+        "total": plan.total,
+        "problems": plan.problems,
+    }

@@ -12,6 +12,8 @@ through the workflow, the outbox moves the money and tells the customer.
 - photos: `save_return_photo`, `photo_file`, `reencode`
 - outbox: `execute_refunds`, `complete_settled_returns` (the scheduler's jobs)
 - notices: `deliver_notices`, `list_notices`, `count_unread_notices`, `mark_notices_read`
+- migration: `plan_migration` (the dry run), `migrate_returns` (moving returns in flight to
+  another workflow version, audited)
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from app.services.returns.details import (
     ReturnDetails,
     describe_return,
     describe_returns,
+)
+from app.services.returns.migration import (
+    MigrationPlan,
+    Move,
+    migrate_returns,
+    plan_migration,
 )
 from app.services.returns.notices import (
     count_unread_notices,
@@ -91,6 +99,8 @@ __all__ = [
     "FieldSpec",
     "HistoryEntry",
     "LineRequest",
+    "MigrationPlan",
+    "Move",
     "QueueFilters",
     "QueueItem",
     "ReturnDetails",
@@ -110,8 +120,10 @@ __all__ = [
     "list_queue",
     "list_returns",
     "mark_notices_read",
+    "migrate_returns",
     "order_numbers",
     "photo_file",
+    "plan_migration",
     "published_states",
     "queue_counts",
     "queue_item",
