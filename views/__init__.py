@@ -22,13 +22,14 @@ def register_views(app: Flask) -> None:
         pages,
         returns,
         users,
+        workflows,
     )
     from views.access import admin_pages
 
     hooks.install(app)
     errors.install(app)
     pages.install(app)
-    for area in (monitoring, users, catalog, orders, returns, flash_sales):
+    for area in (monitoring, users, catalog, orders, returns, flash_sales, workflows):
         for blueprint in area.BLUEPRINTS:
             app.register_blueprint(blueprint)
     app.register_blueprint(admin_pages)  # /admin/products (catalog) and /admin/users (users)

@@ -259,6 +259,9 @@ ROUTES: dict[str, Policy | Route] = {
     "admin_flash_sales.edit": ADMIN,
     "admin_flash_sales.update": ADMIN,
     "admin_flash_sales.cancel": ADMIN,
+    "admin.workflows": ADMIN,
+    "admin.workflow": ADMIN,
+    "admin.workflow_version": ADMIN,
     # The JSON API
     "api.auth_token": PUBLIC,
     "api.user_register": PUBLIC,

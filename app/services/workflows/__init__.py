@@ -4,10 +4,21 @@ the database and the engine of each saved version.
 - store: `RMA`, `published_version`, `ensure_shipped`, `load_engine`, `transition_event`
 - versions: `list_versions`, `get_version`, `create_draft`, `update_draft`,
   `publish_version`, `definition_problems` (only RMA is editable)
+- counts: `list_workflows`, `get_workflow`, `get_version_diagram`, `state_counts` (the
+  read-only admin pages: versions, history, live counts per state, the diagram)
 """
 
 from __future__ import annotations
 
+from app.services.workflows.counts import (
+    StateCount,
+    VersionDiagram,
+    WorkflowSummary,
+    get_version_diagram,
+    get_workflow,
+    list_workflows,
+    state_counts,
+)
 from app.services.workflows.store import (
     RMA,
     ensure_shipped,
@@ -26,14 +37,21 @@ from app.services.workflows.versions import (
 
 __all__ = [
     "RMA",
+    "StateCount",
+    "VersionDiagram",
     "VersionInfo",
+    "WorkflowSummary",
     "create_draft",
     "ensure_shipped",
     "get_version",
+    "get_version_diagram",
+    "get_workflow",
     "list_versions",
+    "list_workflows",
     "load_engine",
     "publish_version",
     "published_version",
+    "state_counts",
     "transition_event",
     "update_draft",
 ]
