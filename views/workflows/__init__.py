@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from views.workflows import pages
+from views.workflows import editor, pages
 
 BLUEPRINTS: tuple[Blueprint, ...] = ()
 # Imported for their routes on admin_pages (views/__init__ registers it).
-PAGES = (pages,)
+PAGES = (pages, editor)

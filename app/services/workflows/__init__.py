@@ -6,6 +6,7 @@ the database and the engine of each saved version.
   `publish_version`, `definition_problems` (only RMA is editable)
 - counts: `list_workflows`, `get_workflow`, `get_version_diagram`, `state_counts` (the
   read-only admin pages: versions, history, live counts per state, the diagram)
+- drafts: `editor_choices`, `compare_with_published`, `count_returns_in_flight` (the editor)
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from app.services.workflows.counts import (
     list_workflows,
     state_counts,
 )
+from app.services.workflows.drafts import (
+    EditorChoices,
+    PublishedComparison,
+    compare_with_published,
+    count_returns_in_flight,
+    editor_choices,
+)
 from app.services.workflows.store import (
     RMA,
     ensure_shipped,
@@ -29,6 +37,7 @@ from app.services.workflows.store import (
 from app.services.workflows.versions import (
     VersionInfo,
     create_draft,
+    definition_problems,
     get_version,
     list_versions,
     publish_version,
@@ -37,11 +46,17 @@ from app.services.workflows.versions import (
 
 __all__ = [
     "RMA",
+    "EditorChoices",
+    "PublishedComparison",
     "StateCount",
     "VersionDiagram",
     "VersionInfo",
     "WorkflowSummary",
+    "compare_with_published",
+    "count_returns_in_flight",
     "create_draft",
+    "definition_problems",
+    "editor_choices",
     "ensure_shipped",
     "get_version",
     "get_version_diagram",

@@ -1,0 +1,89 @@
+"""What the admin's draft editor needs besides saving: the registry's choices (roles, teams,
+field types, guards and effects with their descriptions), a draft compared with the published
+version, and how many returns are in flight (they keep the version they started on when a
+new one is published)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from app.models.returns import ReturnRequest
+from app.models.workflows import WorkflowDefinition
+from app.services.workflows.store import PUBLISHED, RMA, ensure_shipped, load_engine
+from workflows.diff import DefinitionDiff, diff_definitions
+from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAMS
+from workflows.schema import TONES
+
+
+@dataclass(frozen=True)
+class EditorChoices:
+    """The names a definition may use, in the order the editor lists them."""
+
+    roles: tuple[str, ...]
+    teams: tuple[str, ...]
+    field_types: tuple[str, ...]
+    tones: tuple[str, ...]
+    guards: tuple[tuple[str, str], ...]  # (name, description)
+    effects: tuple[tuple[str, str], ...]
+
+
+def editor_choices() -> EditorChoices:
+    """The registry's allowlist as the editor's selects and checkboxes show it (no I/O)."""
+    return EditorChoices(
+        roles=tuple(sorted(ROLES)),
+        teams=tuple(sorted(TEAMS)),
+        field_types=tuple(sorted(FIELD_TYPES)),
+        tones=TONES,
+        guards=tuple((g.name, g.description) for g in GUARDS.values()),
+        effects=tuple(EFFECTS.items()),
+    )
+
+
+@dataclass(frozen=True)
+class PublishedComparison:
+    """A definition against the published version (`version` None: nothing published)."""
+
+    version: int | None
+    diff: DefinitionDiff
+
+
+def compare_with_published(session: Session, name: str, definition: Any) -> PublishedComparison:
+    """`definition` (a draft, perhaps malformed) against the published version of `name`.
+    Reads only; seeds the shipped version 1 first if none is stored."""
+    ensure_shipped(session, name)
+    row = session.execute(
+        select(WorkflowDefinition.version, WorkflowDefinition.definition).where(
+            WorkflowDefinition.name == name, WorkflowDefinition.status == PUBLISHED
+        )
+    ).first()
+    if row is None:
+        return PublishedComparison(None, diff_definitions({}, definition))
+    return PublishedComparison(
+        row.version, diff_definitions(json.loads(row.definition), definition)
+    )
+
+
+def count_returns_in_flight(session: Session) -> dict[int, int]:
+    """Returns whose state is not terminal in their own workflow version, by that version:
+    they stay on the version they started on whatever is published next. Reads only."""
+    versions = session.scalars(select(ReturnRequest.workflow_version).distinct()).all()
+    closed = [
+        and_(
+            ReturnRequest.workflow_version == version,
+            ReturnRequest.state.in_(
+                [s.name for s in load_engine(session, RMA, version).definition.states if s.terminal]
+            ),
+        )
+        for version in versions
+    ]
+    query = select(ReturnRequest.workflow_version, func.count()).group_by(
+        ReturnRequest.workflow_version
+    )
+    if closed:
+        query = query.where(not_(or_(*closed)))
+    return {int(version): int(count) for version, count in session.execute(query).all()}
