@@ -20,6 +20,7 @@ How it is laid out (a small Sugiyama):
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ DUMMY_W = 18  # the width a passing edge takes in a layer it crosses
 GAP_X, GAP_Y = 52, 84  # between boxes of a row; between rows (edge labels live there)
 MARGIN = 24
 LOOP = 22  # how far a self-loop reaches right of its box (less than GAP_X)
-MAX_LABEL = 26  # characters of a state's label shown in its box (the title has it all)
+MAX_LABEL = 24  # characters of a state's label shown in its box (the title has it all)
 MAX_EDGE_LABEL = 30
 SWEEPS = 4
 
@@ -192,29 +193,49 @@ def _barycentre(neighbours: list[str], index: dict[str, int], otherwise: int) ->
 def _place(
     rows: dict[int, list[str]], chains: list[_Chain], width_of: dict[str, float]
 ) -> dict[str, float]:
-    """Centre x of every node: as near the mean of its neighbours above as its row allows."""
+    """Centre x of every node: rows packed side by side first, then each row moved as near
+    its neighbours above (going down) and below (going up) as its order allows; at last
+    everything shifted so the leftmost node starts at the margin."""
     up: dict[str, list[str]] = {}
+    down: dict[str, list[str]] = {}
     for chain in chains:
-        for a, b in zip(chain.nodes, chain.nodes[1:], strict=False):
+        for a, b in itertools.pairwise(chain.nodes):
+            down.setdefault(a, []).append(b)
             up.setdefault(b, []).append(a)
     centre: dict[str, float] = {}
-    for depth in sorted(rows):
-        row = rows[depth]
-        wanted = []
-        packed = float(MARGIN)
-        for name in row:
-            parents = [centre[p] for p in up.get(name, []) if p in centre]
-            wanted.append(sum(parents) / len(parents) if parents else packed + width_of[name] / 2)
-            packed += width_of[name] + GAP_X
-        placed: list[float] = []
-        for i, name in enumerate(row):
-            x = max(wanted[i], MARGIN + width_of[name] / 2)
-            if i:
-                prev = row[i - 1]
-                x = max(x, placed[-1] + width_of[prev] / 2 + GAP_X + width_of[name] / 2)
-            placed.append(x)
-        centre.update(zip(row, placed, strict=True))
-    return centre
+    for row in rows.values():
+        centre.update(zip(row, _pack([0.0] * len(row), row, width_of), strict=True))
+    depths = sorted(rows)
+    for depths_in_turn, links in ((depths, up), (depths[::-1], down), (depths, up)):
+        for depth in depths_in_turn:
+            row = rows[depth]
+            wanted = []
+            for name in row:
+                near = [centre[n] for n in links.get(name, [])]
+                wanted.append(sum(near) / len(near) if near else centre[name])
+            centre.update(zip(row, _pack(wanted, row, width_of), strict=True))
+    left = min((centre[n] - width_of[n] / 2 for n in centre), default=MARGIN)
+    return {n: x - left + MARGIN for n, x in centre.items()}
+
+
+def _pack(wanted: list[float], row: list[str], width_of: dict[str, float]) -> list[float]:
+    """Centres for `row`, in its order and never closer than GAP_X, as near `wanted` as
+    possible (least squares): nodes pushed together form blocks placed at their mean."""
+    offset = [0.0]
+    for a, b in itertools.pairwise(row):
+        offset.append(offset[-1] + width_of[a] / 2 + GAP_X + width_of[b] / 2)
+    blocks: list[list[float]] = []  # [first index, sum of wanted - offset, count]
+    for i, x in enumerate(wanted):
+        block = [float(i), x - offset[i], 1.0]
+        while blocks and blocks[-1][1] / blocks[-1][2] > block[1] / block[2]:
+            last = blocks.pop()
+            block = [last[0], last[1] + block[1], last[2] + block[2]]
+        blocks.append(block)
+    placed: list[float] = []
+    for first, total, count in blocks:
+        base = total / count
+        placed += [base + offset[int(first) + k] for k in range(int(count))]
+    return placed
 
 
 def layout(definition: Definition) -> Layout:
@@ -313,7 +334,7 @@ def _route(
                     tuple(chain.triggers),
                     tuple(points),
                     "self",
-                    (right + LOOP + 4, box.y + box.h / 2),
+                    (right + 2, box.y - 6),  # above the loop, in the gap over the row
                 )
             )
             continue

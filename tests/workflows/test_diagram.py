@@ -156,6 +156,6 @@ def test_it_shortens_long_labels_but_keeps_them_whole_for_the_title():
     data["states"][0]["label"] = "A very long label that goes on and on and on"
     box = layout(parse_definition(data)).box("scheduled")
 
-    assert len(box.label) <= 26
+    assert len(box.label) <= 24
     assert box.label.endswith("…")
     assert box.full_label == "A very long label that goes on and on and on"
