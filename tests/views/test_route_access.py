@@ -267,6 +267,7 @@ ROUTES: dict[str, Policy | Route] = {
     "admin.workflows": ADMIN,
     "admin.workflow": ADMIN,
     "admin.workflow_version": ADMIN,
+    "admin.workflow_migration": ADMIN,
     # The JSON API
     "api.auth_token": PUBLIC,
     "api.user_register": PUBLIC,
