@@ -134,18 +134,18 @@ def test_it_adds_a_state_and_two_transitions_then_publishes_for_new_returns(
     assert form["states-11-name"] == "CANCELLED"
     assert "states-12-name" not in form
 
-    form = press(client, version, form, add="state")
+    form = press(client, version, form, add_row="state")
     form.update({"states-12-name": "AWAITING_INFO", "states-12-label": "Waiting for the customer",
                  "states-12-team": "support", "states-12-sla_hours": "72"})  # fmt: skip
-    form = press(client, version, form, add="transition")
-    form = press(client, version, form, add="transition")
+    form = press(client, version, form, add_row="transition")
+    form = press(client, version, form, add_row="transition")
     assert form["transitions-16-trigger"] == ""
     assert "transitions-18-trigger" not in form
     form.update({"transitions-16-trigger": "ask_info", "transitions-16-source": "VALIDATING",
                  "transitions-16-dest": "AWAITING_INFO", "transitions-16-roles": "support",
                  "transitions-17-trigger": "provide_info", "transitions-17-source": "AWAITING_INFO",
                  "transitions-17-dest": "VALIDATING", "transitions-17-roles": "owner"})  # fmt: skip
-    form = press(client, version, form, add="transition-17-field")
+    form = press(client, version, form, add_row="transition-17-field")
     form.update({"transitions-17-fields-0-name": "answer", "transitions-17-fields-0-type": "text",
                  "transitions-17-fields-0-required": "1"})  # fmt: skip
 
@@ -240,7 +240,7 @@ def test_a_second_save_with_the_same_revision_gets_409_and_keeps_its_input(clien
 def test_rows_are_removed_and_a_page_without_javascript_comes_back_whole(client, token):
     version = new_draft(client, token)
     form = editor(client, version)
-    page = client.post(f"{BASE}/versions/{version}", data={**form, "remove": "transition-0"})
+    page = client.post(f"{BASE}/versions/{version}", data={**form, "remove_row": "transition-0"})
     assert page.status_code == 200
     html = text(page)
     assert "<html" in html
@@ -249,6 +249,7 @@ def test_rows_are_removed_and_a_page_without_javascript_comes_back_whole(client,
     assert after["transitions-0-trigger"] == "approve"
     assert "transitions-15-trigger" not in after
     assert "Removed" in html  # the diff already counts the removed transition
+    assert "core trigger validate must be kept" in html  # and the check runs at once
 
 
 def test_the_raw_json_form_saves_the_definition_as_typed(client, session, token):

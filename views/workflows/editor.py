@@ -253,8 +253,10 @@ def _in_order(chosen: list[str], order: str) -> list[str]:
 
 
 def _apply(draft: Draft, add: str, remove: str) -> None:
-    """An add or remove button's doing: `add=state`, `add=transition`,
-    `add=transition-2-field`, `remove=state-3`, `remove=transition-2-field-1`."""
+    """An add or remove button's doing: `add_row=state`, `add_row=transition`,
+    `add_row=transition-2-field`, `remove_row=state-3`, `remove_row=transition-2-field-1`.
+    (Not `add`/`remove`: a control named `remove` hides the form's own `remove()` method,
+    which htmx calls when it swaps the form.)"""
     if match := ACTION.fullmatch(add):
         kind, n = match.group(1), match.group(2)
         if kind == "state" and n is None and len(draft.states) < MAX_ROWS:
@@ -363,7 +365,7 @@ def _submitted(name: str) -> Submitted:
         except (ValueError, RecursionError) as error:
             return Submitted(Draft(), {}, [], [], raw, [f"the JSON is not valid: {error}"])
     draft = _read_form()
-    _apply(draft, request.form.get("add", "")[:40], request.form.get("remove", "")[:40])
+    _apply(draft, request.form.get("add_row", "")[:40], request.form.get("remove_row", "")[:40])
     definition, state_rows, transition_rows = draft.definition(name)
     return Submitted(draft, definition, state_rows, transition_rows)
 
@@ -467,15 +469,16 @@ def workflow_validate(name: str, version: int) -> Response:
 
 @admin_pages.post(f"/workflows/{NAME}/versions/{VERSION}")
 def workflow_save(name: str, version: int) -> Response:
-    """Save the draft (an `add`/`remove` button only re-renders the rows). 409 when someone
+    """Save the draft (an `add_row`/`remove_row` button only re-renders the rows). 409 when someone
     saved it since the `revision` the form was rendered with; 422 with the problems."""
     info = _draft_or_redirect(name, version)
     if isinstance(info, Response):
         return info
     sub = _submitted(name)
     revision = request.form.get("revision", "")[:12]
-    if request.form.get("add") or request.form.get("remove"):
-        return _render(name, info, sub, revision=revision)
+    if request.form.get("add_row") or request.form.get("remove_row"):
+        problems = definition_problems(name, sub.definition)
+        return _render(name, info, sub, revision=revision, problems=problems)
     if sub.unreadable or not revision.isdigit():
         problems = sub.unreadable or ["the form lost its revision: reload the page"]
         return _render(name, info, sub, revision=revision, status=422, problems=problems)
