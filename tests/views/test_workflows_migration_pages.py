@@ -56,6 +56,10 @@ def test_it_shows_the_dry_run_then_moves_the_returns_in_one_step(app, client, se
     after = session.get(ReturnRequest, record.id)
     assert (after.workflow_version, after.state) == (version, "AWAITING_INFO")
     assert f"Moved 1 return from version 1 to version {version}." in text(client.get(PAGE))
+    history = text(client.get("/admin/workflows/rma"))  # the move is in the workflow's history
+    assert "Returns moved between versions" in history
+    assert f"Version 1 → {version}" in history
+    assert "VALIDATING → AWAITING_INFO" in history
 
 
 def test_a_plan_with_problems_cannot_be_sent(app, client, session, admin):

@@ -22,7 +22,7 @@ from app.errors import NotFound
 from app.models.flash_sales import FlashSale
 from app.models.returns import ReturnRequest
 from app.models.users import User
-from app.models.workflows import WorkflowDefinition
+from app.models.workflows import WorkflowDefinition, WorkflowMigration
 from app.services.workflows.store import DRAFT, PUBLISHED, RMA, ensure_shipped, load_engine
 from workflows.diagram import Layout, layout
 from workflows.schema import Definition, parse_definition
@@ -62,6 +62,18 @@ class VersionSummary:
 
 
 @dataclass(frozen=True)
+class MovedRecords:
+    """One audited move of records in flight from one version to another."""
+
+    at: datetime
+    by: str | None
+    from_version: int
+    to_version: int
+    moved: int
+    mapping: dict[str, str]
+
+
+@dataclass(frozen=True)
 class WorkflowSummary:
     name: str
     title: str
@@ -69,6 +81,7 @@ class WorkflowSummary:
     published: int | None
     versions: tuple[VersionSummary, ...]  # newest first
     drafts: int = 0
+    moves: tuple[MovedRecords, ...] = ()  # newest first
 
     @property
     def latest(self) -> Change | None:
@@ -160,6 +173,20 @@ def get_workflow(session: Session, name: str) -> WorkflowSummary:
         published=next((r.version for r in rows if r.status == PUBLISHED), None),
         versions=tuple(reversed(summaries)),
         drafts=sum(1 for r in rows if r.status == DRAFT),
+        moves=_moves(session, name),
+    )
+
+
+def _moves(session: Session, name: str) -> tuple[MovedRecords, ...]:
+    rows = session.execute(
+        select(WorkflowMigration, User.username)
+        .outerjoin(User, User.id == WorkflowMigration.by)
+        .where(WorkflowMigration.name == name)
+        .order_by(WorkflowMigration.id.desc())
+    ).all()
+    return tuple(
+        MovedRecords(m.at, username, m.from_version, m.to_version, m.moved, json.loads(m.mapping))
+        for m, username in rows
     )
 
 
