@@ -5,32 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app.db import Database
 from app.models.users import User
 from tests.api.helpers import assert_error
 from tests.api.returns_helpers import bought, fire, headers_for, make_crew, open_return
 from tests.builders import make_user
-from workflows import engine as engine_module
 from workflows.definitions import load_shipped
 
 RMA = "/api/v1/workflows/rma"
-
-
-@pytest.fixture(autouse=True)
-def _forget_published_engines(db: Database) -> Iterator[None]:
-    """Engines are cached per (database, name, version) for the process, as a saved version
-    never changes; but each test's versions are rolled back and the next test numbers its
-    own from 2 again, so the engines built here must not outlive the test."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 @pytest.fixture

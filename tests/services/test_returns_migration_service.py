@@ -4,12 +4,11 @@ move, what stays, and what is refused."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
-from app.db import Database, utcnow
+from app.db import utcnow
 from app.errors import ValidationError
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.workflows import WorkflowMigration
@@ -27,16 +26,6 @@ from tests.builders import (
     publish_new_version,
     rma_with_awaiting_info,
 )
-from workflows import engine as engine_module
-
-
-@pytest.fixture(autouse=True)
-def _forget_new_engines(db: Database) -> Iterator[None]:
-    """Each test's versions are rolled back and numbered from 2 again: engines built for
-    them must not serve the next test (see test_workflows_service)."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 def opened(session, payments, customer):

@@ -3,13 +3,12 @@ breaches, the versions' history and what changed, the diagram of a version."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
-from app.db import Database, utcnow
+from app.db import utcnow
 from app.errors import NotFound
 from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale
 from app.services.returns import LineRequest, create_return, fire_return_trigger
@@ -29,18 +28,9 @@ from tests.builders import (
     publish_new_version,
     rma_with_awaiting_info,
 )
-from workflows import engine as engine_module
 from workflows.definitions import load_shipped
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _forget_published_engines(db: Database) -> Iterator[None]:
-    """Versions above 1 are rolled back with each test; their cached engines must go too."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 @pytest.fixture

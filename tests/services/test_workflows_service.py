@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db import Database, database_of, transaction, utcnow
+from app.db import database_of, transaction, utcnow
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.workflows import WorkflowDefinition
 from app.services.workflows import (
@@ -28,16 +27,6 @@ from app.services.workflows import (
 from tests.builders import make_user
 from workflows import engine as engine_module
 from workflows.definitions import load_shipped
-
-
-@pytest.fixture(autouse=True)
-def _forget_published_engines(db: Database) -> Iterator[None]:
-    """Engines are cached per (database, name, version) for the process, as a saved version
-    never changes; but each test's versions are rolled back and the next test numbers its
-    own from 2 again, so the engines built here must not outlive the test."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 def relabelled(label: str = "Being reviewed") -> dict[str, Any]:

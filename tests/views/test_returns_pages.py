@@ -2,6 +2,7 @@
 cancelling, photos, outcomes and notices (and staff's /returns list)."""
 
 import io
+import re
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -21,7 +22,13 @@ from app.services.returns import (
     execute_refunds,
     fire_return_trigger,
 )
-from tests.builders import make_image, make_user, walk_return
+from tests.builders import (
+    make_image,
+    make_user,
+    publish_new_version,
+    rma_with_awaiting_info,
+    walk_return,
+)
 from tests.conftest import csrf_token, sign_in
 from tests.views.conftest import text
 from tests.views.returns_helpers import (
@@ -816,3 +823,23 @@ def test_a_state_added_to_a_version_shows_at_its_own_step():
         ("Review", "current"),
         ("Ship back", "todo"),
     ]
+
+
+def test_a_state_added_in_a_new_version_shows_as_its_version_says(app, client, session, customer):
+    """The page reads the return's own version: a state an admin added (AWAITING_INFO, with
+    its label, tone, step and guidance) shows without any code knowing its name."""
+    publish_new_version(session, rma_with_awaiting_info(), make_user(session, "admin"))
+    record = open_return(app, session, customer)
+    assert record.workflow_version == 2
+    fire(session, record, "ask_info", make_user(session, "support"), note="Which size?")
+    deliver_notices(session, now=utcnow())
+    sign_in(client, customer)
+    html = text(client.get(f"/returns/{record.id}"))
+    assert 'class="badge badge-wait" data-state="AWAITING_INFO"' in html
+    assert "Waiting for your answer" in html
+    assert "<p>Please answer our question below.</p>" in html
+    review = re.search(r'<li class="step step-current" aria-current="step">.*?</li>', html, re.S)
+    assert review is not None
+    assert "Review" in review.group(0)
+    notices = text(client.get("/returns"))
+    assert f"Your return {record.number} needs your answer" in notices  # the version's words

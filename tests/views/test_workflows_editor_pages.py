@@ -7,31 +7,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 
-from app.db import Database
 from app.services.workflows import get_version
 from tests.builders import make_user
 from tests.conftest import sign_in
 from tests.views.conftest import HX, text
 from tests.views.returns_helpers import open_return
-from workflows import engine as engine_module
 from workflows.definitions import load_shipped
 
 BASE = "/admin/workflows/rma"
-
-
-@pytest.fixture(autouse=True)
-def _forget_new_engines(db: Database) -> Iterator[None]:
-    """Each test's versions are rolled back and numbered from 2 again (see
-    test_workflows_service): engines built for them must not serve the next test."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 @pytest.fixture

@@ -3,30 +3,16 @@ moves, picks where each state goes, and moves the returns in flight in one step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from app.db import Database, utcnow
+from app.db import utcnow
 from app.models.returns import ReturnRequest
 from app.services.returns import fire_return_trigger
 from tests.builders import make_user, publish_new_version, rma_with_awaiting_info
 from tests.conftest import sign_in
 from tests.views.conftest import text
 from tests.views.returns_helpers import open_return, post
-from workflows import engine as engine_module
 from workflows.definitions import load_shipped
 
 PAGE = "/admin/workflows/rma/migrate"
-
-
-@pytest.fixture(autouse=True)
-def _forget_new_engines(db: Database) -> Iterator[None]:
-    """Each test's versions are rolled back and numbered from 2 again (see
-    test_workflows_service): engines built for them must not serve the next test."""
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 def test_it_says_when_no_older_version_is_in_use(client, session, admin):

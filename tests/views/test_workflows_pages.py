@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from app.db import Database, utcnow
+from app.db import utcnow
 from app.services.returns import LineRequest, create_return
 from app.services.workflows import RMA, create_draft
 from tests.builders import make_paid_order, make_product, make_user
 from tests.conftest import sign_in
 from tests.views.conftest import HX, text
-from workflows import engine as engine_module
 from workflows.definitions import load_shipped
 
 EVIL = '<script>alert("x")</script>'
-
-
-@pytest.fixture(autouse=True)
-def _forget_published_engines(db: Database) -> Iterator[None]:
-    yield
-    for key in [k for k in engine_module._ENGINES.get(db, {}) if k[1] > 1]:
-        del engine_module._ENGINES[db][key]
 
 
 @pytest.fixture
