@@ -176,7 +176,7 @@ def validate_definition(
     With `core`, also what that workflow's services rely on (`CoreRules`)."""
     if not isinstance(data, Mapping):
         return ["the definition must be a JSON object"]
-    hostile = _check_shape(data)
+    hostile = shape_problems(data)
     if hostile:  # too deep or too big to look into any further
         return hostile
     problems: list[str] = []
@@ -229,7 +229,7 @@ def validate_definition(
     return problems
 
 
-def _check_shape(data: Mapping[str, Any]) -> list[str]:
+def shape_problems(data: Mapping[str, Any]) -> list[str]:
     """Nesting and size, checked without recursion before anything walks the data."""
     todo: list[tuple[Any, int]] = [(data, 1)]
     while todo:

@@ -277,6 +277,7 @@ def test_it_refuses_a_body_without_a_definition_object(client, admin_h, body):
         client.post(f"{RMA}/versions", json=body, headers=admin_h), 422, "validation_error"
     )
     assert "definition" in error["details"]["fields"]
+    assert error["details"]["problems"] == ["the definition must be a JSON object"]
 
 
 def test_it_refuses_a_body_that_is_not_json(client, admin_h):
@@ -367,3 +368,27 @@ def test_a_move_with_nowhere_to_go_is_refused_with_its_problems(
     assert_error(bad, 422, "validation_error")
     other = client.post("/api/v1/workflows/flash_sale/migrations", json=body, headers=admin_h)
     assert_error(other, 404, "not_found")
+
+
+def test_returns_move_only_from_a_retired_version_to_the_published_one(
+    client, session, app, admin_h, customer: User
+):
+    """A draft may still change and an older version is history: moving returns there is
+    refused with what is wrong, and nothing moves."""
+    crew = make_crew(session, customer)
+    order, _ = bought(session, app, customer, quantity=2)
+    record = open_return(client, crew["customer"], order)
+    published = draft(client, admin_h, with_awaiting_info())["version"]
+    publish(client, admin_h, published)
+    pending = draft(client, admin_h, with_awaiting_info())["version"]
+    to_draft = {"from_version": 1, "to_version": pending}
+    assert problems(client.post(f"{RMA}/migrations", json=to_draft, headers=admin_h)) == [
+        "must be the published version"
+    ]
+    backwards = {"from_version": published, "to_version": 1, "dry_run": True}
+    assert problems(client.post(f"{RMA}/migrations", json=backwards, headers=admin_h)) == [
+        "must be the published version",
+        "must be a retired version",
+    ]
+    shown = client.get(f"/api/v1/returns/{record['id']}", headers=crew["customer"]).get_json()
+    assert shown["workflow_version"] == 1

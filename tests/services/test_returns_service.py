@@ -22,7 +22,14 @@ from app.services.returns import (
     list_returns,
     return_events,
 )
-from tests.builders import make_paid_order, make_product, make_user, set_setting
+from tests.builders import (
+    make_paid_order,
+    make_product,
+    make_user,
+    publish_new_version,
+    set_setting,
+)
+from workflows.definitions import load_shipped
 
 
 @pytest.fixture
@@ -41,6 +48,25 @@ def open_one(session, customer, order, quantity=1, **options):
         lines=[LineRequest(order.lines[0].id, quantity)],
         now=options.get("now") or utcnow(),
     )
+
+
+def test_an_end_an_admin_added_frees_the_units_like_a_cancellation(session, customer, order):
+    """Version 2 adds WITHDRAWN, an end the customer reaches from review: the units of a
+    withdrawn return may be asked back again, as after a cancel; a completed return's not."""
+    data = load_shipped("rma")
+    data["states"].append(
+        {"name": "WITHDRAWN", "label": "Withdrawn", "team": None, "terminal": True}
+    )
+    data["transitions"].append(
+        {"trigger": "withdraw", "source": ["VALIDATING"], "dest": "WITHDRAWN", "roles": ["owner"]}
+    )
+    publish_new_version(session, data, make_user(session, "admin"))
+    record = open_one(session, customer, order, quantity=3)
+    assert record.workflow_version == 2
+    fire_return_trigger(session, record.id, "withdraw", actor=customer, fields={},
+                        expected_version=None, now=utcnow())  # fmt: skip
+    result = check_eligibility(session, customer_id=customer.id, order_id=order.id, now=utcnow())
+    assert result.lines[0].returnable == 3
 
 
 def test_it_reports_what_can_still_be_returned(session, customer, order):

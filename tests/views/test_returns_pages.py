@@ -39,7 +39,7 @@ from tests.views.returns_helpers import (
     post,
     stamp_of,
 )
-from views.returns.parts import Step, duration, progress
+from views.returns.parts import Step, duration, guidance, progress
 from workflows.definitions import load_shipped
 from workflows.schema import parse_definition
 
@@ -843,3 +843,18 @@ def test_a_state_added_in_a_new_version_shows_as_its_version_says(app, client, s
     assert "Review" in review.group(0)
     notices = text(client.get("/returns"))
     assert f"Your return {record.number} needs your answer" in notices  # the version's words
+
+
+def test_guidance_fills_in_the_amount_and_the_deadline_escaped():
+    state = parse_definition(load_shipped("rma")).state("VALIDATING")
+    record = SimpleNamespace(disposition=None, sla_due_at=None)
+    shown = SimpleNamespace(record=record, state=state, state_label=state.label)
+    assert guidance(shown, "") == "We are reviewing your request and will answer soon."
+    record.sla_due_at = utcnow().replace(year=2030, month=1, day=2, hour=3, minute=4)
+    assert "answer by <strong>02 Jan 2030, 03:04 UTC</strong>." in guidance(shown, "")
+    refund = parse_definition(load_shipped("rma")).state("DISPOSITION")
+    decided = SimpleNamespace(record=SimpleNamespace(disposition="REFUND", sla_due_at=None),
+                              state=refund, state_label=refund.label)  # fmt: skip
+    assert guidance(decided, "<b>$5</b>") == (
+        "We are refunding &lt;b&gt;$5&lt;/b&gt; to your card."
+    )

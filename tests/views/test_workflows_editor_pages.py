@@ -292,3 +292,33 @@ def test_staff_may_not_edit_workflows(client, session):
     sign_in(client, make_user(session, "support"))
     assert client.get(f"{BASE}/drafts/new").status_code == 403
     assert client.get(f"{BASE}/versions/1/edit").status_code == 403
+
+
+def test_odd_buttons_and_odd_triggers_are_answered_not_crashed_on(client, token):
+    """A remove button naming a state's field, or a problem naming a trigger like `#x`, is
+    what a hand-made request may send: the form comes back, nothing breaks."""
+    version = new_draft(client, token)
+    form = editor(client, version)
+    kept = press(client, version, form, remove_row="state-0-field-0")
+    assert kept["states-0-name"] == "SUBMITTED"
+    assert kept["transitions-0-trigger"] == form["transitions-0-trigger"]
+    kept = press(client, version, form, remove_row="transition-0-field")
+    assert kept["transitions-0-trigger"] == form["transitions-0-trigger"]  # not the transition
+    odd = {**form, "transitions-0-trigger": "#x", "transitions-0-effects": "queue_refund"}
+    checked = client.post(f"{BASE}/versions/{version}/validate", data=odd, headers=HX)
+    assert checked.status_code == 200
+    assert "#x" in text(checked)
+
+
+def test_raw_json_nested_too_deep_is_refused_with_a_problem(client, token):
+    version = new_draft(client, token)
+    form = editor(client, version)
+    deep = "[" * 930 + "]" * 930
+    sent = {"csrf_token": form["csrf_token"], "revision": form["revision"], "raw": deep}
+    answer = client.post(f"{BASE}/versions/{version}/validate", data=sent)
+    assert answer.status_code in (200, 422)
+    assert "must be a JSON object" in text(answer)
+    nested = json.dumps({"name": "rma", "states": [{"x": [[[[[[[[1]]]]]]]]}]})
+    answer = client.post(f"{BASE}/versions/{version}", data={**sent, "raw": nested})
+    assert answer.status_code == 422
+    assert "nests objects and lists more than" in text(answer)

@@ -73,3 +73,20 @@ def test_a_plan_with_problems_cannot_be_sent(app, client, session, admin):
 def test_staff_may_not_move_returns(client, session):
     sign_in(client, make_user(session, "support"))
     assert client.get(PAGE).status_code == 403
+
+
+def test_a_version_published_after_the_dry_run_refuses_the_move(app, client, session, admin):
+    """The admin planned a move to version 2; version 3 was published meanwhile: nothing
+    moves to a version nobody looked at, and the page plans again for version 3."""
+    record = open_return(app, session, make_user(session, "customer"))
+    v2 = publish_new_version(session, rma_with_awaiting_info(), admin)
+    token = sign_in(client, admin)
+    assert f'name="to_version" value="{v2}"' in text(client.get(f"{PAGE}?from=1"))
+    v3 = publish_new_version(session, rma_with_awaiting_info(), admin)
+    refused = post(client, PAGE, token, from_version="1", to_version=str(v2), action="move")
+    assert refused.status_code == 302
+    session.expire_all()
+    assert session.get(ReturnRequest, record.id).workflow_version == 1
+    again = text(client.get(refused.headers["Location"]))
+    assert "Nothing was moved" in again
+    assert f"Move 1 return to version {v3}" in again

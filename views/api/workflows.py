@@ -9,7 +9,7 @@ from flask import jsonify
 
 from app.current import db_session
 from app.db import utcnow
-from app.errors import NotFound
+from app.errors import NotFound, ValidationError
 from app.models.users import Role
 from app.services.returns import MigrationPlan, migrate_returns, plan_migration
 from app.services.workflows import (
@@ -68,7 +68,7 @@ def workflow_version_show(name: str, version: int) -> Any:
 def workflow_version_create(name: str) -> Any:
     """A new draft version; 422 with `details.problems` naming everything wrong with it."""
     admin = actor(Role.ADMIN)
-    body = validate(WorkflowDraftRequest, json_body())
+    body = validate(WorkflowDraftRequest, _with_definition(json_body()))
     info = create_draft(db_session(), name, body.definition, actor=admin.id, now=utcnow())
     return jsonify(version_json(info)), 201
 
@@ -78,7 +78,7 @@ def workflow_version_update(name: str, version: int) -> Any:
     """Replace a draft's definition: `revision` must be the draft's current one (409
     `stale_version` when another admin saved it since; 409 `conflict` once published)."""
     admin = actor(Role.ADMIN)
-    body = validate(WorkflowDraftUpdate, json_body())
+    body = validate(WorkflowDraftUpdate, _with_definition(json_body()))
     info = update_draft(
         db_session(),
         name,
@@ -133,3 +133,14 @@ def plan_json(plan: MigrationPlan) -> dict[str, Any]:
         "total": plan.total,
         "problems": plan.problems,
     }
+
+
+def _with_definition(data: Any) -> Any:
+    """A body whose `definition` is no object is refused as CONTRACT §3.4 refuses a bad
+    definition: 422 with `details.problems` (and `fields`, as every 422 has)."""
+    if not isinstance(data, dict) or not isinstance(data.get("definition"), dict):
+        message = "the definition must be a JSON object"
+        raise ValidationError(
+            {"definition": "must be a JSON object"}, details={"problems": [message]}
+        )
+    return data

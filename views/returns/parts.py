@@ -76,7 +76,10 @@ def guidance(details: ReturnDetails, amount: str) -> Markup:
     text = details.state.guidance_for({"disposition": record.disposition}) or (
         details.state_label + "."
     )
-    due = Markup("<strong>%s</strong>") % when(record.sla_due_at) if record.sla_due_at else "soon"
+    if record.sla_due_at:
+        due = Markup("<strong>%s</strong>") % when(record.sla_due_at)
+    else:  # no clock in this state: "will answer by {due}" reads "will answer soon"
+        text, due = text.replace(" by {due}", " soon"), Markup("soon")
     return escape(text).replace("{amount}", escape(amount)).replace("{due}", due)
 
 

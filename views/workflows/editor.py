@@ -28,6 +28,7 @@ from app.services.workflows import (
     count_returns_in_flight,
     create_draft,
     definition_problems,
+    definition_shape_problems,
     editor_choices,
     get_version,
     list_versions,
@@ -270,11 +271,12 @@ def _apply(draft: Draft, add: str, remove: str) -> None:
     if match := ACTION.fullmatch(remove):
         kind, n, m = match.group(1), match.group(2), match.group(3)
         rows = draft.states if kind == "state" else draft.transitions
-        if n is None or int(n) >= len(rows):
-            return
-        if m is None:
+        field_of_a_transition = kind == "transition" and "-field" in remove
+        if n is None or int(n) >= len(rows) or ("-field" in remove and not field_of_a_transition):
+            return  # only transitions have fields
+        if not field_of_a_transition:
             del rows[int(n)]
-        elif int(m) < len(rows[int(n)]["fields"]):
+        elif m is not None and int(m) < len(rows[int(n)]["fields"]):
             del rows[int(n)]["fields"][int(m)]
 
 
@@ -318,7 +320,8 @@ def place_problems(
             rows = [transition_rows[index]] if index < len(transition_rows) else []
         elif match := AT_TRANSITION.match(problem):
             trigger, target = match.group(1), placed.transitions
-            if trigger.startswith("#") and int(trigger[1:]) < len(transition_rows):
+            numbered = trigger.startswith("#") and trigger[1:].isdigit()
+            if numbered and int(trigger[1:]) < len(transition_rows):
                 rows = [transition_rows[int(trigger[1:])]]
             else:
                 rows = [
@@ -361,9 +364,12 @@ def _submitted(name: str) -> Submitted:
     if "raw" in request.form:
         raw = request.form.get("raw", "")[: 512 * 1024]
         try:
-            return _as_stored(json.loads(raw), raw)
+            loaded = json.loads(raw)
         except (ValueError, RecursionError) as error:
             return Submitted(Draft(), {}, [], [], raw, [f"the JSON is not valid: {error}"])
+        if unreadable := definition_shape_problems(loaded):
+            return Submitted(Draft(), {}, [], [], raw, unreadable)
+        return _as_stored(loaded, raw)
     draft = _read_form()
     _apply(draft, request.form.get("add_row", "")[:40], request.form.get("remove_row", "")[:40])
     definition, state_rows, transition_rows = draft.definition(name)

@@ -39,7 +39,10 @@ def workflow_migration() -> Response | str:
             if key.startswith("to-") and value
         }
         if request.form.get("action") == "move":
-            return _move(from_version, to_version, mapping)
+            # To the version the admin saw planned: if another was published since, the
+            # service refuses and the page shows the plan again, for the new one.
+            seen = form_int("to_version", problems, required=False, minimum=1)
+            return _move(from_version, seen or to_version, mapping)
         plan = plan_migration(
             session, from_version=from_version, to_version=to_version, mapping=mapping
         )

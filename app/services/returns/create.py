@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, transaction
@@ -23,6 +23,7 @@ from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
 from app.models.users import User
 from app.services.pagination import Page, paginate
 from app.services.read_cache import returns_reads
+from app.services.returns.reads import open_filter
 from app.services.returns.transitions import enter_state, record_event, run_effects, subject_of
 from app.services.settings import get_setting_int
 from app.services.workflows import RMA, load_engine, published_version
@@ -33,9 +34,10 @@ REASONS = (
     "damaged", "defective", "wrong_item", "not_as_described", "changed_mind",
     "no_longer_needed", "other",
 )  # fmt: skip
-# A return ended here frees its units for another: core states of CONTRACT §3.4, kept in
-# every published version (`workflows.definitions.RMA_CORE`).
-CLOSED_STATES = ("CANCELLED", "REJECTED")
+# The one end where a return's units came back to us: a core state of CONTRACT §3.4, kept in
+# every published version (`workflows.definitions.RMA_CORE`). A return ended anywhere else
+# (rejected, cancelled, or an end an admin added) frees its units for another.
+COMPLETED = "COMPLETED"
 MAX_DESCRIPTION = 2000
 
 
@@ -86,7 +88,10 @@ def already_returned(session: Session, order_id: int) -> dict[int, int]:
     rows = session.execute(
         select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity))
         .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
-        .where(ReturnRequest.order_id == order_id, ReturnRequest.state.not_in(CLOSED_STATES))
+        .where(
+            ReturnRequest.order_id == order_id,
+            or_(ReturnRequest.state == COMPLETED, open_filter(session)),
+        )
         .group_by(ReturnLine.order_line_id)
     ).all()
     return {line_id: int(qty) for line_id, qty in rows}

@@ -1,13 +1,16 @@
-"""Moving returns in flight from one RMA workflow version to another, with a state mapping.
+"""Moving returns in flight from a retired RMA workflow version to the published one, with a
+state mapping.
 
-A return keeps the version it started on; an admin may instead move the open ones to a newer
-version. `plan_migration` is the dry run: how many would move from which state to which, and
-what stands in the way (a state with returns and nowhere to go). `migrate_returns` re-plans in
-its own transaction, refuses while anything stands in the way, and moves every open return of
-the old version at once: each gets the new version, the mapped state (entered afresh when the
-name changes: its team and SLA clock come from the new version), one more `version`, and an
-event `migrate` in its history; the move itself is recorded with who, when and the mapping.
-Finished returns (terminal in their version) stay where they ended.
+A return keeps the version it started on; an admin may instead move the open ones of a
+retired version to the published version (never to a draft, whose definition may still
+change, nor back to an older version). `plan_migration` is the dry run: how many would move
+from which state to which, and what stands in the way (a state with returns and nowhere to
+go). `migrate_returns` re-plans in its own transaction, refuses while anything stands in the
+way, and moves every open return of the old version at once: each gets the new version, the
+mapped state (entered afresh when the name changes; a kept state keeps its clock start, with
+the new version's team and SLA), one more `version`, and an event `migrate` in its history;
+the move itself is recorded with who, when and the mapping. Finished returns (terminal in
+their version) stay where they ended.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,11 +28,11 @@ from app.db import transaction
 from app.errors import ValidationError
 from app.models.returns import ReturnRequest
 from app.models.users import User
-from app.models.workflows import WorkflowMigration
+from app.models.workflows import WorkflowDefinition, WorkflowMigration
 from app.services.read_cache import returns_reads
 from app.services.returns.details import actor_of, subject_of
 from app.services.returns.transitions import enter_state, record_event
-from app.services.workflows import RMA, load_engine
+from app.services.workflows import PUBLISHED, RETIRED, RMA, load_engine
 from workflows.engine import Engine
 
 MIGRATE = "migrate"  # the trigger name of a moved return's event
@@ -74,8 +77,8 @@ def migrate_returns(
 ) -> MigrationPlan:
     """Move every open return of `from_version` to `to_version` as planned, in one
     transaction. Raises ValidationError with the plan's problems (nothing moves)."""
-    old, new = _engines(session, from_version, to_version)
     with transaction(session):
+        old, new = _engines(session, from_version, to_version)
         plan = _plan(session, old, new, from_version, to_version, mapping, lock=True)
         if plan.problems:
             raise ValidationError(
@@ -89,7 +92,13 @@ def migrate_returns(
             if dest != source:
                 enter_state(new, record, dest, now)
             else:
+                spec = new.state(dest)
                 record.team = new.team_for(dest, subject_of(record))
+                record.sla_due_at = (
+                    record.state_entered_at + timedelta(hours=spec.sla_hours)
+                    if spec.sla_hours
+                    else None
+                )
             record.version += 1
             data = {"from_version": from_version, "to_version": to_version}
             record_event(session, record, who, MIGRATE, source, dest, data, now)
@@ -109,8 +118,24 @@ def migrate_returns(
 
 
 def _engines(session: Session, from_version: int, to_version: int) -> tuple[Engine, Engine]:
-    if from_version == to_version:
-        raise ValidationError({"to_version": "must differ from the version moved from"})
+    """The two versions' engines, once `to_version` is the published version and
+    `from_version` a retired one (read now: inside the move's transaction, a publish that
+    came in between refuses the move instead of sending returns where nobody looked)."""
+    statuses = dict(
+        session.execute(
+            select(WorkflowDefinition.version, WorkflowDefinition.status).where(
+                WorkflowDefinition.name == RMA,
+                WorkflowDefinition.version.in_([from_version, to_version]),
+            )
+        ).all()
+    )
+    problems = {}
+    if statuses.get(to_version) != PUBLISHED:
+        problems["to_version"] = "must be the published version"
+    if statuses.get(from_version) != RETIRED:
+        problems["from_version"] = "must be a retired version"
+    if problems:
+        raise ValidationError(problems, details={"problems": list(problems.values())})
     return load_engine(session, RMA, from_version), load_engine(session, RMA, to_version)
 
 

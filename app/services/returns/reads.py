@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.models.orders import Order
 from app.models.returns import ReturnRequest
-from app.services.workflows import RMA, load_engine, published_version
+from app.models.workflows import WorkflowDefinition
+from app.services.workflows import DRAFT, RMA, load_engine, published_version
 from workflows.schema import StateSpec
 
 
@@ -44,9 +45,13 @@ def state_of(session: Session, record: ReturnRequest, state: str | None = None) 
 
 
 def open_filter(session: Session) -> ColumnElement[bool]:
-    """Returns whose state is not terminal in their own workflow version (each version in
-    use asked once; their engines are cached)."""
-    versions = session.scalars(select(ReturnRequest.workflow_version).distinct()).all()
+    """Returns whose state is not terminal in their own workflow version (each version ever
+    published asked once; their engines are cached)."""
+    versions = session.scalars(
+        select(WorkflowDefinition.version).where(
+            WorkflowDefinition.name == RMA, WorkflowDefinition.status != DRAFT
+        )
+    ).all()  # returns run only on versions once published (a few rows)
     closed = [
         and_(
             ReturnRequest.workflow_version == version,

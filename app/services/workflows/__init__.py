@@ -28,6 +28,9 @@ from app.services.workflows.drafts import (
     editor_choices,
 )
 from app.services.workflows.store import (
+    DRAFT,
+    PUBLISHED,
+    RETIRED,
     RMA,
     ensure_shipped,
     load_engine,
@@ -38,6 +41,7 @@ from app.services.workflows.versions import (
     VersionInfo,
     create_draft,
     definition_problems,
+    definition_shape_problems,
     get_version,
     list_versions,
     publish_version,
@@ -45,6 +49,9 @@ from app.services.workflows.versions import (
 )
 
 __all__ = [
+    "DRAFT",
+    "PUBLISHED",
+    "RETIRED",
     "RMA",
     "EditorChoices",
     "PublishedComparison",
@@ -56,6 +63,7 @@ __all__ = [
     "count_returns_in_flight",
     "create_draft",
     "definition_problems",
+    "definition_shape_problems",
     "editor_choices",
     "ensure_shipped",
     "get_version",

@@ -120,6 +120,3 @@ def _definition(session: Session, name: str, version: int) -> Definition:
     if text is None:
         raise NotFound(f"workflow {name} has no version {version}")
     return parse_definition(json.loads(text))
-
-
-# -- Editing (admins): drafts, their revisions, publishing ---------------------------------

@@ -29,7 +29,7 @@ from app.services.workflows.store import (
 )
 from workflows.definitions import CORE_RULES
 from workflows.engine import Engine
-from workflows.schema import CoreRules, parse_definition, validate_definition
+from workflows.schema import CoreRules, parse_definition, shape_problems, validate_definition
 
 # The workflows admins may edit (the flash-sale lifecycle is shown, never edited).
 EDITABLE: dict[str, CoreRules] = {RMA: CORE_RULES[RMA]}
@@ -207,6 +207,14 @@ def publish_version(
     session.expire_all()
     row = _row(session, name, version)
     return _info(row, _usernames(session, [row]))
+
+
+def definition_shape_problems(definition: Any) -> list[str]:
+    """Whether `definition` is too deep or too large to even look at (checked without
+    recursion): what a page must ask before it renders anything of it."""
+    if not isinstance(definition, dict):
+        return ["the definition must be a JSON object"]
+    return shape_problems(definition)
 
 
 def definition_problems(name: str, definition: Any) -> list[str]:
