@@ -1,4 +1,4 @@
-"""Small reads many pages repeat (queue counts, the published workflow version), kept for a
+"""Small reads many pages repeat (queue counts, the signed-in account), kept for a
 moment and shared by every request of the process.
 
 Each value is kept per database bind (the engine; in tests, each test's connection), for at
@@ -55,8 +55,8 @@ class ReadCache:
             self._generation += 1
 
 
-# Returns: the team counts and queue regions. Workflows: which version is published.
-# Users: the accounts requests are authenticated as.
+# Returns: the team counts and queue regions. Users: the accounts requests are authenticated
+# as. (Which workflow version is published is read every time: a publish must reach every
+# process at once.)
 returns_reads = ReadCache(ttl=1.0)
-workflow_reads = ReadCache(ttl=1.0)
 user_reads = ReadCache(ttl=1.0, size=10_000)

@@ -14,7 +14,7 @@ from app.services.workflows import RMA, published_version
 
 def version_reader(url: str, asks: Queue[Any], answers: Queue[Any]) -> None:
     """Answer each "version" with the published RMA version as a request in this process
-    would see it (the process's read cache included), until "stop"."""
+    would see it, until "stop"."""
     database = Database(url, pool_size=1)
     try:
         while asks.get(timeout=60) == "version":

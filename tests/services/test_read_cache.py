@@ -9,9 +9,8 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from app.models.returns import ReturnRequest
-from app.services.read_cache import ReadCache, workflow_reads
+from app.services.read_cache import ReadCache
 from app.services.returns import queue_counts
-from app.services.workflows import RMA, ensure_shipped, published_version
 from tests.views.returns_helpers import open_return
 
 
@@ -50,12 +49,3 @@ def test_queue_counts_follow_returns_opened_here_at_once_and_others_within_a_sec
     assert queue_counts(session)["support"] == before + 1  # still the value read a moment ago
     time.sleep(1.05)
     assert queue_counts(session)["support"] == before
-
-
-def test_a_stale_empty_read_of_the_published_workflow_does_not_hide_it(session):
-    """A request whose snapshot predated the first publish may leave 'none published' in
-    the cache; the next request still finds version 1 (it once recursed until it crashed)."""
-    ensure_shipped(session, RMA)
-    session.commit()
-    workflow_reads.get(session, ("published", RMA), lambda: None)  # the stale reader's value
-    assert published_version(session, RMA) == 1

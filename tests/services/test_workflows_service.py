@@ -84,7 +84,7 @@ def test_it_saves_a_draft_only_at_its_current_revision(session):
 
 def test_publishing_retires_the_old_version_and_new_records_see_it_at_once(session):
     admin = make_user(session, "admin", username="pia")
-    assert published_version(session, RMA) == 1  # now cached for this process
+    assert published_version(session, RMA) == 1
     create_draft(session, RMA, relabelled(), actor=admin.id, now=utcnow())
     assert published_version(session, RMA) == 1
     info = publish_version(session, RMA, 2, actor=admin.id, now=utcnow())

@@ -164,9 +164,8 @@ def create_return(
     with transaction(session):
         # The order row lock serialises returns of one order (SQLite has one writer anyway).
         session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
-        # Read here, in the transaction's fresh snapshot: the version may come from the
-        # process's cache, newer than a read transaction the session had open before,
-        # which could not see its definition yet.
+        # Read here, in the transaction's fresh snapshot: a version published since a read
+        # transaction the session had open before is the one this return starts on.
         version = published_version(session, RMA)
         engine = load_engine(session, RMA, version)
         eligibility = check_eligibility(

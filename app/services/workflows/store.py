@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from app.db import database_of, transaction, utcnow
 from app.errors import NotFound
 from app.models.workflows import WorkflowDefinition
-from app.services.read_cache import workflow_reads
 from workflows.definitions import load_shipped
 from workflows.engine import Engine, engine_for
 from workflows.registry import Actor
@@ -54,20 +53,15 @@ def ensure_shipped(session: Session, name: str) -> None:
             )
     except IntegrityError:
         session.rollback()  # another process seeded it first
-    workflow_reads.changed()
 
 
 def published_version(session: Session, name: str) -> int:
-    """The version new records of `name` start on (read at most once a second per process,
-    and at once after this process publishes)."""
-    version = workflow_reads.get(
-        session,
-        ("published", name),
-        lambda: published_or_none(session, name),
-    )
+    """The version new records of `name` start on, read from the database every time (one
+    indexed row): a publish reaches every process, web and scheduler, at once."""
+    version = published_or_none(session, name)
     if version is None:
         ensure_shipped(session, name)
-        version = published_or_none(session, name)  # straight from the database: it is there now
+        version = published_or_none(session, name)
         if version is None:
             raise NotFound(f"workflow {name} has no published version")
     return int(version)

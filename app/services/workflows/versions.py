@@ -18,7 +18,6 @@ from app.db import transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import User
 from app.models.workflows import WorkflowDefinition
-from app.services.read_cache import workflow_reads
 from app.services.workflows.store import (
     DRAFT,
     PUBLISHED,
@@ -164,8 +163,8 @@ def publish_version(
 ) -> VersionInfo:
     """Publish a draft, retiring the version published before it, in one transaction.
 
-    New records start on it at once in this process, and within `workflow_reads`' lifetime
-    (a second) in every other; records already open keep their version. To roll back,
+    New records start on it at once, in every process (the published version is read from
+    the database each time); records already open keep their version. To roll back,
     create a draft from an earlier version's definition and publish it: versions are never
     published twice. Raises NotFound, Conflict (409: not a draft, or another version was
     published meanwhile) and ValidationError when the draft no longer passes the checks."""
@@ -203,7 +202,6 @@ def publish_version(
         )
         if not published:
             raise Conflict(f"version {version} was published or changed meanwhile: reload")
-    workflow_reads.changed()
     session.expire_all()
     row = _row(session, name, version)
     return _info(row, _usernames(session, [row]))
