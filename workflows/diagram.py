@@ -322,24 +322,13 @@ def _route(
     edges = []
     for i, chain in enumerate(chains):
         label = _short(", ".join(chain.triggers), MAX_EDGE_LABEL)
+        points: list[Point]
         if chain.kind == "self":
             box = boxes[chain.source]
             right, y1, y2 = box.x + box.w, box.y + box.h * 0.3, box.y + box.h * 0.7
-            points: list[Point] = [(right, y1), (right + LOOP, y1), (right + LOOP, y2), (right, y2)]
-            edges.append(
-                Edge(
-                    chain.source,
-                    chain.dest,
-                    label,
-                    tuple(chain.triggers),
-                    tuple(points),
-                    "self",
-                    (right + 2, box.y - 6),  # above the loop, in the gap over the row
-                )
-            )
-            continue
-        upper, lower = boxes[chain.nodes[0]], boxes[chain.nodes[-1]]
-        if chain.kind == "same":
+            points = [(right, y1), (right + LOOP, y1), (right + LOOP, y2), (right, y2)]
+            label_at = (right + 2, box.y - 6)  # above the loop, in the gap over the row
+        elif chain.kind == "same":
             a, b = boxes[chain.source], boxes[chain.dest]
             dip = a.y + a.h + GAP_Y * 0.35
             start = (ports[(a.name, i)], a.y + a.h)
@@ -347,6 +336,7 @@ def _route(
             points = [start, (start[0], dip), (end[0], dip), end]
             label_at = ((start[0] + end[0]) / 2, dip - 4)
         else:
+            upper, lower = boxes[chain.nodes[0]], boxes[chain.nodes[-1]]
             points = [(ports[(upper.name, i)], upper.y + upper.h)]
             for depth, dummy in enumerate(chain.nodes[1:-1], start=upper.layer + 1):
                 points += [(centre[dummy], top[depth]), (centre[dummy], top[depth] + BOX_H)]

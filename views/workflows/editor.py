@@ -22,10 +22,10 @@ from flask import Response, flash, make_response, render_template, request, url_
 from app.current import db_session
 from app.db import utcnow
 from app.errors import Conflict, ValidationError
+from app.services.returns import count_returns_in_flight
 from app.services.workflows import (
     VersionInfo,
     compare_with_published,
-    count_returns_in_flight,
     create_draft,
     definition_problems,
     definition_shape_problems,

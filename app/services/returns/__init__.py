@@ -6,7 +6,7 @@ through the workflow, the outbox moves the money and tells the customer.
   `fire_return_trigger` (the same for the API and jobs), `available_triggers`, `state_label`
 - effects: what transitions do (refund, credit, replacement, restock), run by `transitions`
 - details / reads: `describe_return(s)`, `state_labels`, `published_states`, `team_states`,
-  `order_numbers`
+  `order_numbers`, `count_returns_in_flight`
 - queues: `list_queue`, `queue_item`, `queue_counts` (the teams' work, oldest first, with
   SLA clocks)
 - photos: `save_return_photo`, `photo_file`, `reencode`
@@ -70,6 +70,7 @@ from app.services.returns.queues import (
     queue_item,
 )
 from app.services.returns.reads import (
+    count_returns_in_flight,
     order_numbers,
     published_states,
     state_labels,
@@ -108,6 +109,7 @@ __all__ = [
     "available_triggers",
     "check_eligibility",
     "complete_settled_returns",
+    "count_returns_in_flight",
     "count_unread_notices",
     "create_return",
     "deliver_notices",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.models.orders import Order
@@ -62,6 +62,17 @@ def open_filter(session: Session) -> ColumnElement[bool]:
         for version in versions
     ]
     return not_(or_(*closed)) if closed else true()
+
+
+def count_returns_in_flight(session: Session) -> dict[int, int]:
+    """Returns whose state is not terminal in their own workflow version, by that version:
+    they stay on the version they started on whatever is published next. Reads only."""
+    query = (
+        select(ReturnRequest.workflow_version, func.count())
+        .where(open_filter(session))
+        .group_by(ReturnRequest.workflow_version)
+    )
+    return {int(version): int(count) for version, count in session.execute(query).all()}
 
 
 def order_numbers(session: Session, order_ids: Iterable[int]) -> dict[int, str]:

@@ -6,7 +6,7 @@ the database and the engine of each saved version.
   `publish_version`, `definition_problems` (only RMA is editable)
 - counts: `list_workflows`, `get_workflow`, `get_version_diagram`, `state_counts` (the
   read-only admin pages: versions, history, live counts per state, the diagram)
-- drafts: `editor_choices`, `compare_with_published`, `count_returns_in_flight` (the editor)
+- drafts: `editor_choices`, `compare_with_published` (the editor)
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from app.services.workflows.drafts import (
     EditorChoices,
     PublishedComparison,
     compare_with_published,
-    count_returns_in_flight,
     editor_choices,
 )
 from app.services.workflows.store import (
@@ -60,7 +59,6 @@ __all__ = [
     "VersionInfo",
     "WorkflowSummary",
     "compare_with_published",
-    "count_returns_in_flight",
     "create_draft",
     "definition_problems",
     "definition_shape_problems",

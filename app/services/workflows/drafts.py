@@ -9,12 +9,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models.returns import ReturnRequest
 from app.models.workflows import WorkflowDefinition
-from app.services.workflows.store import PUBLISHED, RMA, ensure_shipped, load_engine
+from app.services.workflows.store import PUBLISHED, ensure_shipped
 from workflows.diff import DefinitionDiff, diff_definitions
 from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAMS
 from workflows.schema import TONES
@@ -66,24 +65,3 @@ def compare_with_published(session: Session, name: str, definition: Any) -> Publ
     return PublishedComparison(
         row.version, diff_definitions(json.loads(row.definition), definition)
     )
-
-
-def count_returns_in_flight(session: Session) -> dict[int, int]:
-    """Returns whose state is not terminal in their own workflow version, by that version:
-    they stay on the version they started on whatever is published next. Reads only."""
-    versions = session.scalars(select(ReturnRequest.workflow_version).distinct()).all()
-    closed = [
-        and_(
-            ReturnRequest.workflow_version == version,
-            ReturnRequest.state.in_(
-                [s.name for s in load_engine(session, RMA, version).definition.states if s.terminal]
-            ),
-        )
-        for version in versions
-    ]
-    query = select(ReturnRequest.workflow_version, func.count()).group_by(
-        ReturnRequest.workflow_version
-    )
-    if closed:
-        query = query.where(not_(or_(*closed)))
-    return {int(version): int(count) for version, count in session.execute(query).all()}
