@@ -23,6 +23,7 @@ from app.models.flash_sales import FlashSale
 from app.models.returns import ReturnRequest
 from app.models.users import User
 from app.models.workflows import WorkflowDefinition, WorkflowMigration
+from app.services.users import usernames_by_id
 from app.services.workflows.store import DRAFT, PUBLISHED, RMA, ensure_shipped, load_engine
 from workflows.diagram import Layout, layout
 from workflows.schema import Definition, parse_definition
@@ -274,13 +275,5 @@ def _history(row: WorkflowDefinition, users: dict[int, str]) -> tuple[Change, ..
 
 
 def _usernames(session: Session, rows: Iterable[WorkflowDefinition]) -> dict[int, str]:
-    ids = {
-        i
-        for row in rows
-        for i in (row.created_by, row.updated_by, row.published_by)
-        if i is not None
-    }
-    if not ids:
-        return {}
-    found = session.execute(select(User.id, User.username).where(User.id.in_(sorted(ids))))
-    return {r.id: r.username for r in found}
+    ids = (i for row in rows for i in (row.created_by, row.updated_by, row.published_by))
+    return usernames_by_id(session, (i for i in ids if i is not None))

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.db import transaction
 from app.errors import Conflict, NotFound, ValidationError
-from app.models.users import User
 from app.models.workflows import WorkflowDefinition
+from app.services.users import usernames_by_id
 from app.services.workflows.store import (
     DRAFT,
     PUBLISHED,
@@ -280,11 +280,8 @@ def _refuse_problems(name: str, definition: Any) -> None:
 
 
 def _usernames(session: Session, rows: list[WorkflowDefinition] | Any) -> dict[int, str]:
-    ids = {i for row in rows for i in (row.created_by, row.published_by) if i is not None}
-    if not ids:
-        return {}
-    found = session.execute(select(User.id, User.username).where(User.id.in_(sorted(ids))))
-    return {r.id: r.username for r in found}
+    ids = (i for row in rows for i in (row.created_by, row.published_by) if i is not None)
+    return usernames_by_id(session, ids)
 
 
 def _info(
