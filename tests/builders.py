@@ -5,15 +5,26 @@ from __future__ import annotations
 import copy
 import io
 import secrets
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.models.catalog import Product
+from app.models.feeds import FeedImport, Partner
 from app.models.settings import Setting
 from app.models.users import User
 from app.services.catalog import ProductInput, create_product
+from app.services.feeds import (
+    PartnerInput,
+    claim_next_import,
+    create_partner,
+    queue_import,
+    run_import,
+    save_feed_file,
+)
 from app.services.users import create_user
 from workflows.definitions import load_shipped
 
@@ -175,3 +186,41 @@ def publish_new_version(session: Session, data: dict[str, Any], admin: User) -> 
     draft = create_draft(session, RMA, data, actor=admin.id, now=utcnow())
     publish_version(session, RMA, draft.version, actor=admin.id, now=utcnow())
     return draft.version
+
+
+def make_partner(
+    session: Session, admin: User, *, name: str | None = None, **settings: Any
+) -> tuple[Partner, str]:
+    """A partner (through the real service) and its first API key, in clear."""
+    issued = create_partner(
+        session,
+        PartnerInput(name=name or f"Partner {secrets.token_hex(3)}", **settings),
+        actor=admin,
+        now=utcnow(),
+    )
+    return session.get_one(Partner, issued.key.partner_id), issued.secret
+
+
+def queue_feed(
+    session: Session,
+    partner: Partner,
+    data: bytes,
+    upload_dir: Path,
+    **options: Any,
+) -> FeedImport:
+    """Save `data` as a feed file and queue its import, as an upload does."""
+    name, size = save_feed_file([data], upload_dir, max_bytes=50 * 1024 * 1024)
+    return queue_import(
+        session, partner.id, file_name=name, file_size=size, now=utcnow(), **options
+    )
+
+
+def work_feed_imports(session: Session, upload_dir: Path, *, batch_size: int = 1000) -> int:
+    """Be the worker: claim and run every queued import; how many were run."""
+    handled = 0
+    while (claimed := claim_next_import(session, holder="test-worker", now=utcnow())) is not None:
+        run_import(
+            session, claimed, holder="test-worker", upload_dir=upload_dir, batch_size=batch_size
+        )
+        handled += 1
+    return handled

@@ -6,11 +6,13 @@ Public:
 - `FORMATS` — the registry: `standard` (CSV or JSON), `shopify_csv`, `google_merchant_tsv`.
 - `ParsedRow` (row number, original cells, sku, a `FeedRow` or its `RowProblem`s),
   `FeedRow`, `RowProblem`, `FeedError` (the whole file is unreadable).
+- `normalize_mapping(mapping)` — a column mapping checked (FeedError) and normalized.
 - `price_to_cents(text)` — "19.99" → 1999 exactly, through `Decimal`.
 """
 
 from app.feeds.registry import FORMATS, parse
 from app.feeds.rows import FeedError, FeedRow, ParsedRow, RowProblem, price_to_cents
+from app.feeds.standard import normalize_mapping
 
 __all__ = [
     "FORMATS",
@@ -18,6 +20,7 @@ __all__ = [
     "FeedRow",
     "ParsedRow",
     "RowProblem",
+    "normalize_mapping",
     "parse",
     "price_to_cents",
 ]

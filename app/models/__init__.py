@@ -2,6 +2,7 @@
 
 from app.models.catalog import Product
 from app.models.credit import CreditEntry
+from app.models.feeds import FeedChange, FeedImport, FeedRejection, Partner, PartnerKey
 from app.models.flash_sales import (
     FlashHold,
     FlashSale,
@@ -29,6 +30,9 @@ from app.models.workflows import WorkflowDefinition, WorkflowMigration
 __all__ = [
     "STAFF_ROLES",
     "CreditEntry",
+    "FeedChange",
+    "FeedImport",
+    "FeedRejection",
     "FlashHold",
     "FlashSale",
     "FlashSaleEvent",
@@ -43,6 +47,8 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "OutboxMessage",
+    "Partner",
+    "PartnerKey",
     "Payment",
     "PaymentStatus",
     "Product",

@@ -18,6 +18,7 @@ from jobs import schedule
 from jobs.monitoring import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
+from tests.jobs import test_feeds_jobs as feeds_jobs
 from tests.jobs import test_flash_sales_jobs as flash_jobs
 from tests.jobs import test_returns_jobs as returns_jobs
 from tests.services.conftest import Crash, CrashingGateway
@@ -98,6 +99,7 @@ JOB_TESTS = {
     "flash_sales.start": flash_jobs.test_it_starts_a_sale_at_its_start_and_only_once,
     "flash_sales.end": flash_jobs.test_it_ends_a_sale_at_its_end_and_gives_unsold_units_back_once,
     "flash_sales.expire_holds": flash_jobs.test_it_sweeps_expired_holds_once,
+    "feeds.run_imports": feeds_jobs.test_it_runs_a_queued_import_once,
 }
 
 

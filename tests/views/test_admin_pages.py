@@ -126,12 +126,12 @@ def test_it_shows_errors_next_to_fields_and_keeps_what_was_typed(client, session
 
 
 def test_it_reports_service_validation_for_an_otherwise_parsed_form(client, session, token):
-    form = {**PRODUCT_FORM, "image_url": "ftp://nope", "category": "x" * 81}
+    form = {**PRODUCT_FORM, "image_url": "ftp://nope", "category": "x" * 101}
     response = client.post("/admin/products", data={**form, "csrf_token": token})
     html = text(response)
     assert response.status_code == 422
     assert "Image URL must be an http(s) URL" in html
-    assert "Category must have at most 80 characters" in html
+    assert "Category must have at most 100 characters" in html
 
 
 def test_it_says_when_a_sku_is_taken(client, session, token):

@@ -73,18 +73,18 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
         problems["price_cents"] = "must be an integer from 0 to 100000000"
     if data.stock is not None and not (0 <= data.stock <= 10_000_000):
         problems["stock"] = "must be an integer from 0 to 10000000"
-    if data.category is not None and len(data.category) > 80:
-        problems["category"] = "must have at most 80 characters"
+    if data.category is not None and len(data.category) > 100:
+        problems["category"] = "must have at most 100 characters"
     if data.description is not None and len(data.description) > 10_000:
         problems["description"] = "must have at most 10000 characters"
     if (
         data.image_url is not None
         and data.image_url
         and (
-            len(data.image_url) > 500 or not data.image_url.startswith(("https://", "http://", "/"))
+            len(data.image_url) > 2000 or not data.image_url.startswith(("https://", "http://", "/"))
         )
     ):
-        problems["image_url"] = "must be an http(s) URL of at most 500 characters"
+        problems["image_url"] = "must be an http(s) URL of at most 2000 characters"
     for name in ("sku", "name", "description", "category", "image_url"):
         value = getattr(data, name)
         if value is not None and NUL in value:

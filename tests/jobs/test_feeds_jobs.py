@@ -1,0 +1,44 @@
+"""Feed jobs, called with an explicit `now`, twice, to prove a repeat does nothing more."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.models.catalog import Product
+from app.models.feeds import FeedImport
+from jobs.feeds import run_imports
+from tests.builders import make_partner, make_user, queue_feed
+
+FEED = b"sku,name,price,stock\nJ-1,Jam,4.50,3\nJ-2,Jelly,2,1\n"
+
+
+def test_it_runs_a_queued_import_once(session, ctx):
+    partner, _ = make_partner(session, make_user(session, "admin"))
+    record = queue_feed(session, partner, FEED, ctx.config.upload_dir)
+    now = utcnow()
+    assert run_imports(session, now, ctx) == 1
+    assert run_imports(session, now, ctx) == 0
+    session.expire_all()
+    done = session.get(FeedImport, record.id)
+    assert (done.status, done.created, done.claimed_by) == ("succeeded", 2, None)
+    prices = session.scalars(select(Product.price_cents).where(Product.partner_id == partner.id))
+    assert sorted(prices) == [200, 450]
+
+
+def test_it_takes_over_an_import_whose_worker_died(session, ctx):
+    partner, _ = make_partner(session, make_user(session, "admin"))
+    record = queue_feed(session, partner, FEED, ctx.config.upload_dir)
+    with session.begin():
+        claimed = session.get_one(FeedImport, record.id)
+        claimed.status, claimed.claimed_by = "running", "a-worker-that-died"
+        claimed.lease_until, claimed.attempts = utcnow() + timedelta(seconds=60), 1
+    assert run_imports(session, utcnow(), ctx) == 0  # its lease still runs
+    later = utcnow() + timedelta(seconds=61)
+    assert run_imports(session, later, ctx) == 1
+    assert run_imports(session, later, ctx) == 0
+    session.expire_all()
+    done = session.get_one(FeedImport, record.id)
+    assert (done.status, done.attempts, done.created) == ("succeeded", 2, 2)
