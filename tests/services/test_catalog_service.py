@@ -137,7 +137,10 @@ def test_it_answers_an_edit_of_a_missing_product_with_not_found(session):
             ProductInput(sku="s", name="n", price_cents=1, stock=1, image_url="javascript:x"),
             "image_url",
         ),
-        (ProductInput(sku="s", name="n", price_cents=1, stock=1, image_url="h" * 2001), "image_url"),
+        (
+            ProductInput(sku="s", name="n", price_cents=1, stock=1, image_url="h" * 2001),
+            "image_url",
+        ),
         (ProductInput(sku="s", name="n", price_cents=1, stock=1, category="\x00"), "category"),
     ],
 )

@@ -107,7 +107,8 @@ def test_it_refuses_a_sku_sent_twice_in_one_file(session, partner, uploads):
     record = import_now(session, partner, feed("A-1,Mug,1,1,,,", "A-1,Mug 2,2,1,,,"), uploads)
     errors, _ = import_errors(session, record.id, limit=10)
     assert (record.created, record.rejected) == (1, 1)
-    assert errors[0].row == 2 and "first at row 1" in errors[0].message
+    assert errors[0].row == 2
+    assert "first at row 1" in errors[0].message
 
 
 def test_a_partner_never_touches_the_shops_or_another_partners_products(
@@ -134,7 +135,8 @@ def test_a_dry_run_reports_the_diff_and_writes_nothing(session, partner, uploads
     assert products_of(session, partner)["A-1"].price_cents == 1000
     changes = {change["sku"]: change for change in list_changes(session, dry.id).items}
     assert changes["A-1"]["diff"] == {"price_cents": [1000, 1200], "stock": [5, 4]}
-    assert changes["A-2"]["action"] == "create" and changes["A-2"]["values"]["price_cents"] == 300
+    assert changes["A-2"]["action"] == "create"
+    assert changes["A-2"]["values"]["price_cents"] == 300
 
     real = import_dry_run(session, dry.id, actor=admin_user, upload_dir=uploads, now=utcnow())
     work_feed_imports(session, uploads)
@@ -192,7 +194,8 @@ def test_a_complete_feed_that_drops_most_items_waits(session, partner, uploads, 
     decide_import(session, held.id, approve=False, actor=admin_user, now=utcnow())
     session.expire_all()
     record = get_import(session, held.id)
-    assert record.status == "failed" and "rejected" in record.error
+    assert record.status == "failed"
+    assert "rejected" in record.error
     assert all(p.active for p in products_of(session, partner).values())
     with pytest.raises(Conflict):
         decide_import(session, held.id, approve=True, actor=admin_user, now=utcnow())
@@ -211,7 +214,8 @@ def test_a_malformed_file_fails_its_import_and_the_next_one_runs(session, partne
     assert work_feed_imports(session, uploads) == 2
     session.expire_all()
     failed = get_import(session, bad.id)
-    assert failed.status == "failed" and failed.error
+    assert failed.status == "failed"
+    assert failed.error
     assert get_import(session, good.id).status == "succeeded"
 
 

@@ -38,6 +38,7 @@ def catalog_changed() -> None:
     _catalog_changed()
 
 
+WEB_OR_LOCAL = ("https://", "http://", "/")
 EDITABLE = ("sku", "name", "description", "category", "price_cents", "stock", "image_url", "active")
 
 
@@ -80,9 +81,7 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
     if (
         data.image_url is not None
         and data.image_url
-        and (
-            len(data.image_url) > 2000 or not data.image_url.startswith(("https://", "http://", "/"))
-        )
+        and (len(data.image_url) > 2000 or not data.image_url.startswith(WEB_OR_LOCAL))
     ):
         problems["image_url"] = "must be an http(s) URL of at most 2000 characters"
     for name in ("sku", "name", "description", "category", "image_url"):
