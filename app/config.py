@@ -87,6 +87,8 @@ class Config:
     login_address_failure_limit: str = "100 per 15 minutes"
     register_rate_limit: str = "20 per minute"
     photo_rate_limit: str = "30 per minute"
+    feed_rate_limit: str = "60 per minute"
+    feed_max_mb: int = 50
     trusted_proxies: int = 0
     token_max_age_seconds: int = 24 * 3600
     order_pending_grace_seconds: int = 60
@@ -137,6 +139,8 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         login_address_failure_limit=env.get("LOGIN_ADDRESS_FAILURE_LIMIT") or "100 per 15 minutes",
         register_rate_limit=env.get("REGISTER_RATE_LIMIT") or "20 per minute",
         photo_rate_limit=env.get("PHOTO_RATE_LIMIT") or "30 per minute",
+        feed_rate_limit=env.get("FEED_RATE_LIMIT") or "60 per minute",
+        feed_max_mb=_int(env, "FEED_MAX_MB", 50, minimum=1),
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "backroom",
     )
@@ -150,6 +154,7 @@ RATE_LIMITS = (
     "login_address_failure_limit",
     "register_rate_limit",
     "photo_rate_limit",
+    "feed_rate_limit",
 )
 KEY_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 

@@ -30,3 +30,20 @@ def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
         feeds.run_import(session, claimed, holder=ctx.holder, upload_dir=ctx.config.upload_dir)
         handled += 1
     return handled
+
+
+def poll_feeds(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Due: partners with a feed URL whose next poll time has come. Each is claimed by
+    moving that time on (compare-and-set), so a repeat or a second scheduler polls nothing
+    twice; an unchanged feed costs one conditional request. Returns how many were polled."""
+    polled = 0
+    for partner_id in feeds.due_for_poll(session, now):
+        outcome = feeds.poll_feed(
+            session,
+            partner_id,
+            now=now,
+            upload_dir=ctx.config.upload_dir,
+            max_bytes=ctx.config.feed_max_mb * 1024 * 1024,
+        )
+        polled += outcome != "claimed_elsewhere"
+    return polled

@@ -46,6 +46,16 @@ def accepts(*media_types: str) -> Callable[[F], F]:
     return mark
 
 
+def body_limit(limit: Callable[[], int]) -> Callable[[F], F]:
+    """The largest body a view takes, in bytes, when it is not the default (feed uploads)."""
+
+    def mark(view: F) -> F:
+        view.body_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
 def _media_type() -> None:
     """An API call with a body takes JSON only, or what its view `accepts` (CONTRACT §3.1).
     A cross-site form can send text/plain, urlencoded or multipart bodies without a
@@ -78,7 +88,11 @@ def _new_request_id() -> str:
 
 
 def _start() -> None:
-    if request.mimetype != "multipart/form-data":
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "body_limit", None)
+    if limit is not None:
+        request.max_content_length = limit()
+    elif request.mimetype != "multipart/form-data":
         request.max_content_length = BODY_LIMIT  # only photo forms need UPLOAD_LIMIT
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if SAFE_ID.match(incoming) else _new_request_id()

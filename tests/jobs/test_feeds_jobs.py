@@ -9,8 +9,9 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.models.catalog import Product
 from app.models.feeds import FeedImport
-from jobs.feeds import run_imports
+from jobs.feeds import poll_feeds, run_imports
 from tests.builders import make_partner, make_user, queue_feed
+from tests.feed_server import serve_feeds
 
 FEED = b"sku,name,price,stock\nJ-1,Jam,4.50,3\nJ-2,Jelly,2,1\n"
 
@@ -42,3 +43,19 @@ def test_it_takes_over_an_import_whose_worker_died(session, ctx):
     session.expire_all()
     done = session.get_one(FeedImport, record.id)
     assert (done.status, done.attempts, done.created) == ("succeeded", 2, 2)
+
+
+def test_it_polls_a_due_feed_once(session, ctx):
+    server = serve_feeds()
+    feed = next(server)
+    try:
+        partner, _ = make_partner(
+            session, make_user(session, "admin"), feed_url=feed.url("/feed.csv"), poll_minutes=5
+        )
+        now = utcnow()
+        assert poll_feeds(session, now, ctx) == 1
+        assert poll_feeds(session, now, ctx) == 0
+        queued = session.scalars(select(FeedImport).where(FeedImport.partner_id == partner.id))
+        assert [record.source for record in queued] == ["poll"]
+    finally:
+        next(server, None)

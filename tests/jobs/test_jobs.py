@@ -100,6 +100,7 @@ JOB_TESTS = {
     "flash_sales.end": flash_jobs.test_it_ends_a_sale_at_its_end_and_gives_unsold_units_back_once,
     "flash_sales.expire_holds": flash_jobs.test_it_sweeps_expired_holds_once,
     "feeds.run_imports": feeds_jobs.test_it_runs_a_queued_import_once,
+    "feeds.poll": feeds_jobs.test_it_polls_a_due_feed_once,
 }
 
 

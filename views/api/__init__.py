@@ -56,6 +56,7 @@ def actor(*roles: str) -> User:
 from views.api import (  # noqa: E402
     auth,
     catalog,
+    feeds,
     flash_sales,
     orders,
     payments,
@@ -69,6 +70,7 @@ __all__ = [
     "auth",
     "bp",
     "catalog",
+    "feeds",
     "flash_sales",
     "optional_actor",
     "orders",

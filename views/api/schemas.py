@@ -228,3 +228,37 @@ class WorkflowMigrationRequest(Body):
     to_version: Annotated[int, integer(1)]
     mapping: Annotated[dict[str, str], BeforeValidator(_mapping)] = {}
     dry_run: Annotated[bool | None, boolean()] = None
+
+
+# -- partner feeds -------------------------------------------------------------------------
+
+MAX_MAPPING_COLUMNS = 50
+
+
+def _column_mapping(value: Any) -> dict[str, str] | None:
+    """A column mapping: an object of their column name -> our field name (both text)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or len(value) > MAX_MAPPING_COLUMNS
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 200 and len(v) <= 50
+            for k, v in value.items()
+        )
+    ):
+        refuse(f"must be an object of at most {MAX_MAPPING_COLUMNS} column names to field names")
+    return value
+
+
+class PartnerFields(Body):
+    """POST /partners and PATCH /partners/<id> (admin). `feed_url` "" or null: no polling."""
+
+    name: Annotated[str, text(200, required=False, null=NOT_NULL)] = ""
+    format: Annotated[str, text(50, required=False, null=NOT_NULL)] = ""
+    feed_url: Annotated[str | None, text(3000, required=False, if_null="")] = None
+    poll_minutes: Annotated[int | None, integer(required=False)] = None
+    mapping: Annotated[dict[str, str] | None, BeforeValidator(_column_mapping)] = None
+    price_guard_percent: Annotated[int | None, integer(required=False)] = None
+    drop_guard_percent: Annotated[int | None, integer(required=False)] = None
+    stale_after_minutes: Annotated[int | None, integer(required=False)] = None

@@ -2,9 +2,11 @@
 
 - partners: `create_partner`, `update_partner`, `get_partner`, `list_partners`,
   `issue_key`, `revoke_key`, `list_keys`, `partner_for_key` (API keys are kept hashed)
-- queue: `save_feed_file`, `queue_import`, `claim_next_import` (a lease per worker)
+- queue: `receive_feed` (save an upload, queue it), `save_feed_file`, `queue_import`,
+  `claim_next_import` (a lease per worker)
 - imports: `run_import` (stage, guard, apply), `decide_import`, `import_dry_run`,
   `get_import`, `guard_reason`
+- polling: `due_for_poll`, `poll_feed` (conditional GET, backoff), `poll_now`
 - reports: `list_imports`, `import_errors`, `list_rejections`, `list_changes`,
   `rejected_rows_csv`, `feed_freshness`, `feed_rows_by_outcome`
 
@@ -32,9 +34,11 @@ from app.services.feeds.partners import (
     revoke_key,
     update_partner,
 )
+from app.services.feeds.polling import due_for_poll, poll_feed, poll_now
 from app.services.feeds.queue import (
     claim_next_import,
     queue_import,
+    receive_feed,
     remove_feed_file,
     save_feed_file,
 )
@@ -58,6 +62,7 @@ __all__ = [
     "claim_next_import",
     "create_partner",
     "decide_import",
+    "due_for_poll",
     "feed_freshness",
     "feed_rows_by_outcome",
     "get_import",
@@ -72,7 +77,10 @@ __all__ = [
     "list_partners",
     "list_rejections",
     "partner_for_key",
+    "poll_feed",
+    "poll_now",
     "queue_import",
+    "receive_feed",
     "rejected_rows_csv",
     "remove_feed_file",
     "revoke_key",

@@ -198,7 +198,7 @@ def decide_import(
 
 
 def import_dry_run(
-    session: Session, import_id: int, *, actor: User, upload_dir: Path, now: datetime
+    session: Session, import_id: int, *, actor: User | None, upload_dir: Path, now: datetime
 ) -> FeedImport:
     """Queue the real import of a succeeded dry run's file (a copy of it). Raises NotFound,
     Conflict (`not_a_dry_run`) for anything else, or when its file has been cleaned up."""
@@ -221,7 +221,7 @@ def import_dry_run(
             original_name=source.original_name,
             file_size=source.file_size,
             created_at=now,
-            requested_by=actor.id,
+            requested_by=actor.id if actor else None,
         )
         session.add(record)
     return record

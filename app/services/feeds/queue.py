@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -107,6 +108,32 @@ def queue_import(
         )
         session.add(record)
     return record
+
+
+def receive_feed(
+    session: Session,
+    partner_id: int,
+    chunks: Iterable[bytes],
+    *,
+    upload_dir: Path,
+    max_bytes: int,
+    now: datetime,
+    **options: Any,
+) -> FeedImport:
+    """Save an uploaded feed and queue its import (`options`: those of `queue_import`).
+    Raises NotFound and ValidationError before a byte is saved, TooLarge past
+    `max_bytes`; a refused upload leaves no file behind."""
+    fmt = options.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise ValidationError({"format": f"must be one of: {', '.join(FORMATS)}"})
+    get_partner(session, partner_id)
+    session.commit()  # no read transaction stays open while the file streams in
+    name, size = save_feed_file(chunks, upload_dir, max_bytes=max_bytes)
+    try:
+        return queue_import(session, partner_id, file_name=name, file_size=size, now=now, **options)
+    except BaseException:
+        remove_feed_file(upload_dir, name)
+        raise
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
