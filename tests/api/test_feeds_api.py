@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from app.models.catalog import Product
@@ -313,3 +314,22 @@ def test_product_text_from_a_feed_is_stored_as_text(client, session, uploads, ke
         session.scalar(select(Product.image_url).where(Product.sku == "X-2"))
         == "https://cdn.example/x.png"
     )
+
+
+def test_metrics_count_feed_rows_by_outcome_and_each_partners_freshness(
+    client, session, uploads, key
+):
+    imported(client, session, uploads, key, data=CSV + b"K-3,,1\n")
+    imported(client, session, uploads, key, data=CSV, query="?dry_run=1")  # counts nothing
+    text = client.get("/metrics").get_data(as_text=True)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("backroom_feed_rows", (("outcome", "created"),))] == 2
+    assert samples[("backroom_feed_rows", (("outcome", "rejected"),))] == 1
+    assert samples[("backroom_feed_rows", (("outcome", "unchanged"),))] == 0
+    assert samples[("backroom_feed_stale", (("partner", "Kitchen Co"),))] == 0
+    age = samples[("backroom_feed_last_success_age_seconds", (("partner", "Kitchen Co"),))]
+    assert 0 <= age < 60

@@ -152,6 +152,28 @@ def _business_families(business: BusinessMetrics) -> Iterator[Metric]:
         "Flash-sale units in live (unexpired) holds.",
         value=business.flash_units_held,
     )
+    yield _gauge(
+        "backroom_feed_rows",
+        "Partner feed rows of the imports that landed (dry runs excluded), by outcome.",
+        "outcome",
+        business.feed_rows_by_outcome,
+    )
+    age = GaugeMetricFamily(
+        "backroom_feed_last_success_age_seconds",
+        "Seconds since each partner's last feed import landed (partners with one).",
+        labels=["partner"],
+    )
+    stale = GaugeMetricFamily(
+        "backroom_feed_stale",
+        "1 when a partner's feed is flagged stale (nothing landed for too long, or polls failing).",
+        labels=["partner"],
+    )
+    for fresh in business.feed_freshness:
+        if fresh.age_seconds is not None:
+            age.add_metric([fresh.name], fresh.age_seconds)
+        stale.add_metric([fresh.name], int(fresh.stale))
+    yield age
+    yield stale
 
 
 def _circuit_families(circuit: BreakerStatus) -> Iterator[Metric]:

@@ -4,8 +4,8 @@ Counting rows when Prometheus asks (every 15 s or so) keeps the numbers exact ac
 number of web processes and hosts, where counters bumped in process would each see a share.
 Every query is a GROUP BY over an indexed status column (or a sum over sale items).
 
-Partner feeds do not exist yet, so there are no feed-row numbers: nothing is exported for
-them rather than a 0 that would read as "no rows imported".
+Feed rows are summed over the imports that landed; each partner's feed freshness is read
+from its row (seconds since its last import landed, and whether it is flagged stale).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.models.flash_sales import FlashHold, FlashSale, FlashSaleItem, SaleState
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnRequest
+from app.services.feeds import Freshness, feed_freshness, feed_rows_by_outcome, list_partners
 from app.services.flash_sales.lifecycle import live_hold_filter
 
 # Refund outcomes a return can record (returns.refund_status; NULL means no refund due).
@@ -36,6 +37,8 @@ class BusinessMetrics:
     refunds_by_status: dict[str, int]
     flash_units_sold_by_sale_state: dict[str, int]
     flash_units_held: int
+    feed_rows_by_outcome: dict[str, int]
+    feed_freshness: list[Freshness]
 
 
 def read_business_metrics(session: Session, *, now: datetime) -> BusinessMetrics:
@@ -66,6 +69,8 @@ def read_business_metrics(session: Session, *, now: datetime) -> BusinessMetrics
         refunds_by_status=_by_label(session, refunds, REFUND_STATUSES),
         flash_units_sold_by_sale_state=_by_label(session, sold, SaleState),
         flash_units_held=int(held or 0),
+        feed_rows_by_outcome=feed_rows_by_outcome(session),
+        feed_freshness=[feed_freshness(p, now=now) for p in list_partners(session)],
     )
 
 
