@@ -15,6 +15,7 @@ def register_views(app: Flask) -> None:
         api,
         catalog,
         errors,
+        feeds,
         flash_sales,
         hooks,
         monitoring,
@@ -29,7 +30,7 @@ def register_views(app: Flask) -> None:
     hooks.install(app)
     errors.install(app)
     pages.install(app)
-    for area in (monitoring, users, catalog, orders, returns, flash_sales, workflows):
+    for area in (monitoring, users, catalog, orders, returns, flash_sales, workflows, feeds):
         for blueprint in area.BLUEPRINTS:
             app.register_blueprint(blueprint)
     app.register_blueprint(admin_pages)  # /admin/products (catalog) and /admin/users (users)

@@ -38,16 +38,25 @@ from flask import Flask
 from flask.testing import FlaskClient
 from jinja2.bccache import Bucket, BytecodeCache
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
 from app.db import utcnow
+from app.models.feeds import PartnerKey
 from app.models.users import User
 from app.services.flash_sales import SaleItemInput, create_sale, reserve
 from app.services.returns import LineRequest, create_return, save_return_photo
 from app.services.users import issue_token
-from tests.builders import PASSWORD, make_paid_order, make_product, make_user
+from tests.builders import (
+    PASSWORD,
+    make_paid_order,
+    make_partner,
+    make_product,
+    make_user,
+    queue_feed,
+)
 from tests.conftest import csrf_token, sign_in
 
 OK, SIGN_IN, FORBIDDEN, NOT_FOUND, UNAUTHORIZED = (
@@ -123,6 +132,9 @@ class World:
     photo_id: int
     sale_id: int
     hold_id: int
+    partner_id: int
+    key_id: int  # the partner's first API key
+    import_id: int  # the partner's queued feed import
 
     def path_values(self) -> dict[str, object]:
         """What fills each path argument of a rule (a new argument name needs a line)."""
@@ -133,6 +145,9 @@ class World:
             "photo_id": self.photo_id,
             "sale_id": self.sale_id,
             "hold_id": self.hold_id,
+            "partner_id": self.partner_id,
+            "key_id": self.key_id,
+            "import_id": self.import_id,
             "user_id": self.users[OTHER].id,
             "team": "support",
             "name": "rma",  # a workflow's name
@@ -268,6 +283,19 @@ ROUTES: dict[str, Policy | Route] = {
     "admin.workflow": ADMIN,
     "admin.workflow_version": ADMIN,
     "admin.workflow_migration": ADMIN,
+    "admin.partners": ADMIN,
+    "admin.partner_create": ADMIN,
+    "admin.partner": ADMIN,
+    "admin.partner_update": ADMIN,
+    "admin.partner_key_issue": ADMIN,
+    "admin.partner_key_revoke_confirm": ADMIN,
+    "admin.partner_key_revoke": ADMIN,
+    "admin.partner_import_create": ADMIN,
+    "admin.partner_import": ADMIN,
+    "admin.partner_import_approve": ADMIN,
+    "admin.partner_import_reject": ADMIN,
+    "admin.partner_import_for_real": ADMIN,
+    "admin.partner_import_rejected_csv": ADMIN,
     # The JSON API
     "api.auth_token": PUBLIC,
     "api.user_register": PUBLIC,
@@ -301,6 +329,21 @@ ROUTES: dict[str, Policy | Route] = {
     "api.workflow_version_update": ADMIN,
     "api.workflow_version_publish": ADMIN,
     "api.workflow_migration": ADMIN,
+    # Partner feeds: admins, or the partner by X-API-Key (tests/api covers the key)
+    "api.partner_create": ADMIN,
+    "api.partners_index": ADMIN,
+    "api.partner_show": ADMIN,
+    "api.partner_update": ADMIN,
+    "api.partner_key_create": ADMIN,
+    "api.partner_key_revoke": ADMIN,
+    "api.feed_create": ADMIN,
+    "api.feeds_index": ADMIN,
+    "api.feed_show": ADMIN,
+    "api.feed_changes": ADMIN,
+    "api.feed_rejected_csv": ADMIN,
+    "api.feed_approve": ADMIN,
+    "api.feed_reject": ADMIN,
+    "api.feed_import_dry_run": ADMIN,
 }
 # (endpoint, method, caller) -> what is wrong. Its endpoint's test is a strict xfail.
 KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
@@ -380,8 +423,16 @@ def build_world(app: Flask, session: Session) -> World:
     )
     hold = reserve(session, sale_id=sale.id, product_id=on_sale.id, customer_id=customer.id,
                    quantity=1, now=now, ttl_seconds=600)  # fmt: skip
+    partner, _ = make_partner(session, users["admin"], name="Access check partner")
+    feed = queue_feed(session, partner, b"sku,name,price\nA-1,Mug,1.00\n", upload_dir)
     return World(users, product.id, order.id, order.lines[0].id, record.id, photo.id, sale.id,
-                 hold.id)  # fmt: skip
+                 hold.id, partner.id, first_key_id(session, partner.id),
+                 feed.id)  # fmt: skip
+
+
+def first_key_id(session: Session, partner_id: int) -> int:
+    query = select(PartnerKey.id).where(PartnerKey.partner_id == partner_id)
+    return session.scalars(query).one()
 
 
 @dataclass
