@@ -78,6 +78,11 @@ def run_import(
 def _stage(run: Run, upload_dir: Path) -> None:
     record, session = run.record, run.session
     partner = get_partner(session, record.partner_id)
+    if record.staged_rows == 0:  # what was on sale before this run: the guard's measure
+        existing = count_on_sale(session, record.partner_id)
+        session.commit()
+        with transaction(session):
+            run.save(existing=existing)
     path = feed_path(upload_dir, record.file_name)
     if not path.exists():
         raise FeedError("the feed file is gone (it was removed before the import ran)")
@@ -92,12 +97,11 @@ def _stage(run: Run, upload_dir: Path) -> None:
     if record.rows_total == 0:
         raise FeedError("the feed has no rows")
     drops = stage_drops(session, record, seen) if record.complete else []
-    existing = count_on_sale(session, record.partner_id)
     session.commit()
     with transaction(session):
         if drops:
             session.execute(insert(FeedChange), drops)
-        run.save(phase="apply", dropped=len(drops), existing=existing)
+        run.save(phase="apply", dropped=len(drops))
     if record.dry_run:
         _finish(run, upload_dir, status="succeeded")
     elif _guard_trips(partner, record):

@@ -27,6 +27,12 @@ class Run:
     clock: Callable[[], datetime]
     batch_size: int = 1000
 
+    @property
+    def direct(self) -> bool:
+        """Write rows to products while staging: a real import of a partner that had
+        nothing on sale when it started (`existing`, read before the first batch)."""
+        return not self.record.dry_run and self.record.existing == 0
+
     def save(self, **values: Any) -> None:
         """Write the import's progress and renew the lease, inside the caller's transaction,
         only while this run still holds the import (`lease_until` given: the lease's end

@@ -3,6 +3,10 @@ what would change (`feed_changes`) and what was refused (`feed_rejections`).
 
 Nothing in `products` is touched here, so a dry run is staging alone, the change guard can
 weigh the whole run before anything lands, and an admin approves exactly the diff shown.
+A partner with nothing on sale when its import starts has nothing for the guard to weigh:
+such an import (a first one, typically the largest) writes each batch's products as it
+stages it (`Run.direct`), and keeps no diff.
+
 Each batch commits with the import's progress (`staged_rows`) and counters, so a run that
 stops resumes after its last committed batch: rows up to `staged_rows` are read again only
 to remember their skus.
@@ -23,6 +27,7 @@ from app.db import transaction
 from app.feeds import FeedRow, ParsedRow, RowProblem
 from app.models.catalog import Product
 from app.models.feeds import FeedChange, FeedImport, FeedRejection
+from app.services.feeds.applying import apply_batch
 from app.services.feeds.runs import Run
 
 PRODUCT_FIELDS = ("name", "price_cents", "stock", "description", "category", "image_url")
@@ -72,6 +77,7 @@ def stage_rows(run: Run, rows: Iterator[ParsedRow]) -> set[str]:
     """Stage every row after `record.staged_rows`, batch by batch; the skus the feed names
     (every row's, refused or not), which a complete feed's drops are computed from."""
     seen: dict[str, int] = {}
+    known = known_products(run.session, run.record.partner_id)
     batch: list[tuple[ParsedRow, int | None]] = []
     for parsed in rows:
         first = seen.setdefault(parsed.sku, parsed.row) if parsed.sku else None
@@ -79,14 +85,32 @@ def stage_rows(run: Run, rows: Iterator[ParsedRow]) -> set[str]:
             continue
         batch.append((parsed, first))
         if len(batch) >= run.batch_size:
-            stage_batch(run, batch)
+            stage_batch(run, batch, known)
             batch = []
     if batch:
-        stage_batch(run, batch)
+        stage_batch(run, batch, known)
     return set(seen)
 
 
-def stage_batch(run: Run, batch: list[tuple[ParsedRow, int | None]]) -> None:
+Known = dict[str, tuple[int, str | None, bool]]
+
+
+def known_products(session: Session, partner_id: int) -> Known:
+    """The partner's products as sku -> (id, feed hash, on sale), read once per run: one
+    query, where a lookup per batch would cost a query each (and, on a table the planner
+    has no statistics for yet, a scan each)."""
+    query = select(Product.sku, Product.id, Product.feed_hash, Product.active).where(
+        Product.partner_id == partner_id
+    )
+    known = {
+        sku: (product_id, digest, active)
+        for sku, product_id, digest, active in session.execute(query)
+    }
+    session.commit()
+    return known
+
+
+def stage_batch(run: Run, batch: list[tuple[ParsedRow, int | None]], known: Known) -> None:
     """Compare one batch of rows with the products and commit what it found, with progress."""
     session, record = run.session, run.record
     tally = Tally()
@@ -99,10 +123,12 @@ def stage_batch(run: Run, batch: list[tuple[ParsedRow, int | None]]) -> None:
             tally.reject(record.id, parsed, [problem])
         else:
             good.append((parsed, parsed.feed_row))
-    _compare(session, record, good, tally)
+    _compare(session, record, good, known, tally)
     last_row = batch[-1][0].row
     with transaction(session):
-        if tally.changes:
+        if tally.changes and run.direct:
+            apply_batch(session, record.partner_id, tally.changes, {}, run.clock())
+        elif tally.changes:
             session.execute(insert(FeedChange), tally.changes)
         if tally.rejections:
             session.execute(insert(FeedRejection), tally.rejections)
@@ -118,19 +144,9 @@ def _compare(
     session: Session,
     record: FeedImport,
     good: list[tuple[ParsedRow, FeedRow]],
+    known: Known,
     tally: Tally,
 ) -> None:
-    if not good:
-        return
-    known = {
-        sku: (product_id, digest, active)
-        for product_id, sku, digest, active in session.execute(
-            select(Product.id, Product.sku, Product.feed_hash, Product.active).where(
-                Product.partner_id == record.partner_id,
-                Product.sku.in_([row.sku for _, row in good]),
-            )
-        )
-    }
     to_compare: list[tuple[ParsedRow, FeedRow, int, str]] = []
     for parsed, row in good:
         digest = row_hash(row)
@@ -143,7 +159,7 @@ def _compare(
             to_compare.append((parsed, row, match[0], digest))
     if to_compare:
         _stage_updates(session, record, to_compare, tally)
-    session.commit()  # the reads end here; the batch's write transaction begins afresh
+        session.commit()  # the reads end here; the batch's write transaction begins afresh
 
 
 def _stage_create(
