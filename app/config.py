@@ -89,6 +89,10 @@ class Config:
     photo_rate_limit: str = "30 per minute"
     feed_rate_limit: str = "60 per minute"
     feed_max_mb: int = 50
+    # "process": each import runs in a child process at a lower CPU priority, away from
+    # the web process the scheduler shares; "thread": in the scheduler's own thread.
+    feed_worker: str = "process"
+    feed_worker_nice: int = 10
     trusted_proxies: int = 0
     token_max_age_seconds: int = 24 * 3600
     order_pending_grace_seconds: int = 60
@@ -141,6 +145,8 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         photo_rate_limit=env.get("PHOTO_RATE_LIMIT") or "30 per minute",
         feed_rate_limit=env.get("FEED_RATE_LIMIT") or "60 per minute",
         feed_max_mb=_int(env, "FEED_MAX_MB", 50, minimum=1),
+        feed_worker=env.get("FEED_WORKER") or "process",
+        feed_worker_nice=_int(env, "FEED_WORKER_NICE", 10),
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "backroom",
     )
@@ -169,6 +175,8 @@ def check_config(config: Config) -> None:
             raise ConfigError(f"{name.upper()} is not a rate limit: {value!r}") from exc
     if not KEY_PREFIX.match(config.redis_key_prefix):
         raise ConfigError("REDIS_KEY_PREFIX must be 1-64 letters, digits or . _ : -")
+    if config.feed_worker not in ("process", "thread"):
+        raise ConfigError("FEED_WORKER must be 'process' or 'thread'")
     if config.access_log not in ("errors", "all"):
         raise ConfigError("ACCESS_LOG must be 'errors' or 'all'")
     if not config.database_url.startswith(("sqlite", "postgresql")):

@@ -1,7 +1,17 @@
-"""Feed jobs: the import worker, and polling partners' feed URLs."""
+"""Feed jobs: the import worker, and polling partners' feed URLs.
+
+An import is CPU work (parsing, hashing) that would hold the interpreter of the process
+the scheduler shares with a web worker: with `FEED_WORKER=process` (the default) each one
+runs in a child process (`python -m jobs.feeds <import id> <holder>`) at a lower CPU
+priority, so shoppers' requests come first and an import's memory goes when it ends.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta
 
@@ -10,9 +20,11 @@ from sqlalchemy.orm import Session
 from app.services import feeds
 from jobs.context import JobContext
 
+log = logging.getLogger("backroom.feeds")
 # One run of the worker stops claiming new imports after this long, so the schedule's next
 # run (and a clean shutdown) is never far away; an import already claimed runs to its end.
 WORK_SECONDS = 60.0
+CHILD_TIMEOUT = 3600.0
 
 
 def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
@@ -27,9 +39,33 @@ def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
         claimed = feeds.claim_next_import(session, holder=ctx.holder, now=at)
         if claimed is None:
             break
-        feeds.run_import(session, claimed, holder=ctx.holder, upload_dir=ctx.config.upload_dir)
+        if ctx.config.feed_worker == "process":
+            run_in_child(ctx, claimed)
+        else:
+            feeds.run_import(session, claimed, holder=ctx.holder, upload_dir=ctx.config.upload_dir)
         handled += 1
     return handled
+
+
+def run_in_child(ctx: JobContext, import_id: int) -> int:
+    """Run one claimed import in a child process with this process's database and data
+    folder; its exit code. A child that dies leaves the import's lease to run out, and the
+    next claim resumes it."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": ctx.config.database_url,
+        "BACKROOM_DATA_DIR": str(ctx.config.data_dir),
+        "FEED_WORKER_NICE": str(ctx.config.feed_worker_nice),
+    }
+    command = [sys.executable, "-m", "jobs.feeds", str(import_id), ctx.holder]
+    try:
+        done = subprocess.run(command, env=env, timeout=CHILD_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        log.error("feed import %s ran over %s s; its lease will run out", import_id, CHILD_TIMEOUT)
+        return -1
+    if done.returncode != 0:
+        log.error("feed import %s: the worker process exited with %s", import_id, done.returncode)
+    return done.returncode
 
 
 def poll_feeds(session: Session, now: datetime, ctx: JobContext) -> int:
@@ -47,3 +83,28 @@ def poll_feeds(session: Session, now: datetime, ctx: JobContext) -> int:
         )
         polled += outcome != "claimed_elsewhere"
     return polled
+
+
+def child_main(argv: list[str]) -> int:
+    """The child process: lower its priority, run the one import it was given, exit."""
+    from app.config import load_config
+    from app.db import Database
+    from app.logs import configure_logging
+
+    configure_logging()
+    import_id, holder = int(argv[0]), argv[1]
+    config = load_config()
+    os.nice(config.feed_worker_nice)
+    db = Database(config.database_url, pool_size=1)
+    try:
+        status = feeds.run_import(
+            db.session(), import_id, holder=holder, upload_dir=config.upload_dir
+        )
+    finally:
+        db.dispose()
+    log.info("feed import %s finished its run: %s", import_id, status)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(sys.argv[1:]))

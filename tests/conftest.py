@@ -169,6 +169,7 @@ def app_settings(database_url: str, data_dir: Path, **overrides: Any) -> dict[st
         "data_dir": data_dir,
         "upload_dir": data_dir / "uploads",
         "scheduler_enabled": False,
+        "feed_worker": "thread",  # jobs run imports in the test's own transaction
         "redis_url": None,
         **overrides,
     }

@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.db import utcnow
+from app.config import Config
+from app.db import Database, utcnow
+from app.migrations import upgrade_database
 from app.models.catalog import Product
 from app.models.feeds import FeedImport
+from jobs import JobContext
 from jobs.feeds import poll_feeds, run_imports
 from tests.builders import make_partner, make_user, queue_feed
 from tests.feed_server import serve_feeds
@@ -59,3 +62,23 @@ def test_it_polls_a_due_feed_once(session, ctx):
         assert [record.source for record in queued] == ["poll"]
     finally:
         next(server, None)
+
+
+def test_it_runs_an_import_in_a_child_process_at_a_lower_priority(tmp_path):
+    """The default worker: a child process on the same database file and data folder."""
+    url = f"sqlite:///{tmp_path / 'backroom.db'}"
+    upgrade_database(url)
+    config = Config(database_url=url, data_dir=tmp_path, upload_dir=tmp_path / "uploads")
+    db = Database(url)
+    session = db.session()
+    try:
+        partner, _ = make_partner(session, make_user(session, "admin"))
+        record = queue_feed(session, partner, FEED, config.upload_dir)
+        ctx = JobContext(config=config, db=db, payments=None, holder="parent")  # type: ignore[arg-type]
+        assert run_imports(session, utcnow(), ctx) == 1
+        session.expire_all()
+        done = session.get_one(FeedImport, record.id)
+        assert (done.status, done.created, done.claimed_by) == ("succeeded", 2, None)
+    finally:
+        session.close()
+        db.dispose()
