@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 from sqlalchemy.orm import Session
 
 from jobs.context import JobContext
-from jobs.feeds import poll_feeds, run_imports
+from jobs.feeds import poll_feeds, prune_imports, run_imports
 from jobs.flash_sales import end_sales, expire_holds, start_sales
 from jobs.monitoring import beat_heartbeats, prune_job_runs
 from jobs.orders import reconcile_orders
@@ -50,6 +50,7 @@ def schedule(ctx: JobContext) -> list[Job]:
         # A queued import starts within a second or two of its upload.
         Job("feeds.run_imports", run_imports, 1, record="work"),
         Job("feeds.poll", poll_feeds, 15, record="work"),
+        Job("feeds.prune", prune_imports, 3600, record="work"),
         Job("monitoring.prune_job_runs", prune_job_runs, 3600),
     ]
 

@@ -85,6 +85,12 @@ def poll_feeds(session: Session, now: datetime, ctx: JobContext) -> int:
     return polled
 
 
+def prune_imports(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Due: imports finished long enough ago whose details are still kept. Each is marked
+    when cleared, so a repeat clears nothing more."""
+    return feeds.prune_imports(session, now=now, upload_dir=ctx.config.upload_dir)
+
+
 def child_main(argv: list[str]) -> int:
     """The child process: lower its priority, run the one import it was given, exit."""
     from app.config import load_config

@@ -105,6 +105,8 @@ class FeedImport(Base):
     key_id: Mapped[int | None] = mapped_column(ForeignKey("partner_keys.id"), nullable=True)
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When retention cleared its details (and, for a dry run, its file).
+    cleaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FeedChange(Base):

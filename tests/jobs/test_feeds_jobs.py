@@ -10,9 +10,9 @@ from app.config import Config
 from app.db import Database, utcnow
 from app.migrations import upgrade_database
 from app.models.catalog import Product
-from app.models.feeds import FeedImport
+from app.models.feeds import FeedImport, FeedRejection
 from jobs import JobContext
-from jobs.feeds import poll_feeds, run_imports
+from jobs.feeds import poll_feeds, prune_imports, run_imports
 from tests.builders import make_partner, make_user, queue_feed
 from tests.feed_server import serve_feeds
 
@@ -82,3 +82,23 @@ def test_it_runs_an_import_in_a_child_process_at_a_lower_priority(tmp_path):
     finally:
         session.close()
         db.dispose()
+
+
+def test_it_clears_old_imports_details_once_and_keeps_their_counts(session, ctx):
+    partner, _ = make_partner(session, make_user(session, "admin"))
+    bad = FEED + b"J-3,,1\n"
+    record = queue_feed(session, partner, bad, ctx.config.upload_dir, dry_run=True)
+    run_imports(session, utcnow(), ctx)
+    file = ctx.config.upload_dir / "feeds" / record.file_name
+    assert file.exists()  # a dry run's file waits to be imported for real
+    assert prune_imports(session, utcnow(), ctx) == 0
+    later = utcnow() + timedelta(days=15)
+    assert prune_imports(session, later, ctx) == 1
+    assert prune_imports(session, later, ctx) == 0
+    session.expire_all()
+    done = session.get_one(FeedImport, record.id)
+    assert (done.rows_total, done.created, done.rejected) == (3, 2, 1)
+    assert done.cleaned_at == later
+    assert not file.exists()
+    rejections = session.scalars(select(FeedRejection).where(FeedRejection.import_id == record.id))
+    assert rejections.all() == []

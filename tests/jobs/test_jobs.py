@@ -101,6 +101,7 @@ JOB_TESTS = {
     "flash_sales.expire_holds": flash_jobs.test_it_sweeps_expired_holds_once,
     "feeds.run_imports": feeds_jobs.test_it_runs_a_queued_import_once,
     "feeds.poll": feeds_jobs.test_it_polls_a_due_feed_once,
+    "feeds.prune": feeds_jobs.test_it_clears_old_imports_details_once_and_keeps_their_counts,
 }
 
 

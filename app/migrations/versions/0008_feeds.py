@@ -97,6 +97,7 @@ def upgrade() -> None:
     sa.Column('key_id', sa.Integer(), nullable=True),
     sa.Column('decided_by', sa.Integer(), nullable=True),
     sa.Column('decided_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cleaned_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['decided_by'], ['users.id'], name=op.f('fk_feed_imports_decided_by_users')),
     sa.ForeignKeyConstraint(['key_id'], ['partner_keys.id'], name=op.f('fk_feed_imports_key_id_partner_keys')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_feed_imports_partner_id_partners')),

@@ -7,6 +7,7 @@
 - imports: `run_import` (stage, guard, apply), `decide_import`, `import_dry_run`,
   `get_import`, `guard_reason`
 - polling: `due_for_poll`, `poll_feed` (conditional GET, backoff), `poll_now`
+- retention: `prune_imports` (details and dry-run files of old imports)
 - reports: `list_imports`, `import_errors`, `list_rejections`, `list_changes`,
   `rejected_rows_csv`, `feed_freshness`, `feed_rows_by_outcome`
 
@@ -53,6 +54,7 @@ from app.services.feeds.reports import (
     list_rejections,
     rejected_rows_csv,
 )
+from app.services.feeds.retention import prune_imports
 
 __all__ = [
     "Freshness",
@@ -79,6 +81,7 @@ __all__ = [
     "partner_for_key",
     "poll_feed",
     "poll_now",
+    "prune_imports",
     "queue_import",
     "receive_feed",
     "rejected_rows_csv",
