@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, flash, make_response, render_template, request, url_for
-from sqlalchemy.orm import Session
 
 from app.current import db_session
 from app.db import MAX_INT, NUL, NUL_MESSAGE, utcnow
@@ -26,6 +25,7 @@ from app.services.feeds import (
     feed_freshness,
     get_partner,
     issue_key,
+    latest_imports,
     list_imports,
     list_keys,
     list_partners,
@@ -163,16 +163,12 @@ def settings_form(partner: Partner) -> dict[str, str]:
     return form
 
 
-def _latest_import(session: Session, partner_id: int) -> FeedImport | None:
-    found = list_imports(session, partner_id=partner_id, page=1, per_page=1)
-    return found.items[0] if found.items else None
-
-
 def _render_index(form: dict[str, str], errors: dict[str, str]) -> Response:
     session = db_session()
     now = utcnow()
+    latest = latest_imports(session)
     rows = [
-        PartnerRow(p, polling(p), feed_freshness(p, now=now), _latest_import(session, p.id))
+        PartnerRow(p, polling(p), feed_freshness(p, now=now), latest.get(p.id))
         for p in list_partners(session)
     ]
     html = render_template(

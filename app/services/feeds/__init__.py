@@ -8,7 +8,7 @@
   `get_import`, `guard_reason`
 - polling: `due_for_poll`, `poll_feed` (conditional GET, backoff), `poll_now`
 - retention: `prune_imports` (details and dry-run files of old imports)
-- reports: `list_imports`, `import_errors`, `list_rejections`, `list_changes`,
+- reports: `list_imports`, `latest_imports`, `import_errors`, `list_rejections`, `list_changes`,
   `rejected_rows_csv`, `feed_freshness`, `feed_rows_by_outcome`
 
 The parsers themselves are pure and live in `app/feeds`.
@@ -49,6 +49,7 @@ from app.services.feeds.reports import (
     feed_freshness,
     feed_rows_by_outcome,
     import_errors,
+    latest_imports,
     list_changes,
     list_imports,
     list_rejections,
@@ -73,6 +74,7 @@ __all__ = [
     "import_dry_run",
     "import_errors",
     "issue_key",
+    "latest_imports",
     "list_changes",
     "list_imports",
     "list_keys",

@@ -42,6 +42,13 @@ def list_imports(
     return paginate(session, query, page=page, per_page=per_page)
 
 
+def latest_imports(session: Session) -> dict[int, FeedImport]:
+    """Each partner's latest import, by partner id, in one query."""
+    newest = select(func.max(FeedImport.id)).group_by(FeedImport.partner_id).scalar_subquery()
+    found = session.scalars(select(FeedImport).where(FeedImport.id.in_(newest)))
+    return {record.partner_id: record for record in found}
+
+
 def import_errors(session: Session, import_id: int, *, limit: int) -> tuple[list[RowError], int]:
     """The first `limit` problems of the import's rejected rows (one per field), in row
     order, and how many problems there are in all."""
