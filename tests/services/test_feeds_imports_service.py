@@ -24,6 +24,8 @@ from app.services.feeds import (
     rejected_rows_csv,
     run_import,
 )
+from app.services.feeds import imports as imports_module
+from app.services.feeds import staging as staging_module
 from tests.builders import make_partner, make_product, make_user, queue_feed, work_feed_imports
 
 HEADER = "sku,name,price,stock,description,category,image_url\n"
@@ -258,3 +260,58 @@ def test_staged_changes_of_a_failed_import_are_gone(session, partner, uploads, a
     query = select(FeedChange).where(FeedChange.import_id == held.id)
     assert session.scalars(query).all() == []
     assert json.loads("{}") == {}
+
+
+def test_an_unexpected_error_queues_the_import_again_with_the_reason(
+    session, partner, uploads, monkeypatch
+):
+    real = imports_module.apply_changes
+
+    def broken(run):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(imports_module, "apply_changes", broken)
+    record = queue_feed(session, partner, feed("A-1,Mug,1,1,,,"), uploads)
+    assert work_feed_imports(session, uploads) == 1
+    session.expire_all()
+    waiting = get_import(session, record.id)
+    assert (waiting.status, waiting.claimed_by) == ("queued", None)
+    assert waiting.error == "RuntimeError: the database went away"
+    assert claim_next_import(session, holder="w", now=utcnow()) is None  # backs off first
+
+    monkeypatch.setattr(imports_module, "apply_changes", real)
+    later = utcnow() + timedelta(seconds=31)
+    assert claim_next_import(session, holder="w", now=later) == record.id
+    assert run_import(session, record.id, holder="w", upload_dir=uploads) == "succeeded"
+
+
+def test_an_import_that_keeps_stopping_fails_visibly(session, partner, uploads):
+    record = queue_feed(session, partner, feed("A-1,Mug,1,1,,,"), uploads)
+    with session.begin():
+        session.get_one(FeedImport, record.id).attempts = 3
+        session.get_one(FeedImport, record.id).error = "killed by the OOM killer"
+    claimed = claim_next_import(session, holder="w", now=utcnow())
+    assert run_import(session, claimed, holder="w", upload_dir=uploads) == "failed"
+    session.expire_all()
+    assert get_import(session, record.id).error == (
+        "the import stopped 3 times: killed by the OOM killer"
+    )
+
+
+def test_a_worker_that_lost_its_claim_stops_without_writing(session, partner, uploads, monkeypatch):
+    record = queue_feed(session, partner, feed("A-1,Mug,1,1,,,"), uploads, dry_run=True)
+    claimed = claim_next_import(session, holder="slow", now=utcnow())
+
+    def taken_over(run, batch, known):
+        with session.begin():
+            session.execute(
+                update(FeedImport).where(FeedImport.id == record.id).values(claimed_by="fast")
+            )
+        real_stage_batch(run, batch, known)
+
+    real_stage_batch = staging_module.stage_batch
+    monkeypatch.setattr(staging_module, "stage_batch", taken_over)
+    assert run_import(session, claimed, holder="slow", upload_dir=uploads) == "running"
+    session.expire_all()
+    kept = get_import(session, record.id)
+    assert (kept.claimed_by, kept.rows_total, kept.created) == ("fast", 0, 0)
