@@ -24,6 +24,7 @@ import gc
 import json
 import math
 import resource
+import signal
 import sys
 import time
 from collections import Counter
@@ -53,6 +54,7 @@ class LoadSpec(TypedDict, total=False):
     tokens: list[str]
     headers: dict[str, str]
     unique: bool
+    until_signal: bool
 
 
 class LoadResult(TypedDict):
@@ -192,6 +194,10 @@ class Window:
             return False
         return True
 
+    def close(self) -> None:
+        """End the measured window now (SIGUSR1 with `until_signal`)."""
+        self.measure_end = max(self.measure_start, min(self.measure_end, time.perf_counter()))
+
 
 Picker = Callable[[], tuple[str, bytes] | None]
 
@@ -318,6 +324,9 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     measure_start = now + warmup
     measure_end = measure_start + (duration if limit is None else 3600.0)
     window = Window(measure_start=measure_start, measure_end=measure_end, limit=limit)
+    until_signal = bool(spec.get("until_signal"))
+    if until_signal:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, window.close)
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     tasks = [
         asyncio.create_task(run_client(host, port, pickers[i], expect, window))
@@ -343,7 +352,7 @@ async def run_load(spec: LoadSpec) -> LoadResult:
 
     exhausted = window.ran_out
     if limit is None and not exhausted:
-        span = duration
+        span = max(1e-09, window.measure_end - measure_start) if until_signal else duration
     else:
         span = max(1e-09, min(window.last_done, measure_end) - measure_start)
     latencies = sorted(window.latencies)

@@ -21,6 +21,12 @@ setup before the server starts (tests/bench/flash_seed.py), one product per run,
 in through /api/v1/auth/token once it answers;
 each run creates its own sale through the API just before it starts and checks afterwards
 that nothing was oversold (tests/bench/flash_run.py).
+
+The partner feed import (feed_import) also runs once per --repeat, last: a fresh partner's
+--feed-rows-row standard CSV (generated once) imported through the running scheduler, the
+same file again (all unchanged), and a second fresh partner's import with catalog_page
+@20 clients running alongside, against a catalog_page baseline measured just before; the
+worker process's peak memory is read from /proc (tests/bench/feeds.py).
 """
 
 from __future__ import annotations
@@ -42,11 +48,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import cpu, flash_run, profile
+from tests.bench import cpu, feeds, flash_run, profile
 from tests.bench.client import LoadSpec
 from tests.bench.flash_seed import FlashSeedError, SeededFlash, run_flash_seed
 from tests.bench.returns_seed import ReturnsSeedError, SeededReturns, run_seed
-from tests.bench.scenarios import SCENARIOS, TARGETS, Scenario
+from tests.bench.scenarios import SCENARIOS, TARGETS, FeedTarget, Scenario
 from tests.bench.seed import ADMIN, SeedError, Stage, prepare, token_for
 from tests.bench.server import (
     HOST,
@@ -142,6 +148,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1000,
         help="flash_stampede: units in each run's sale (default 1,000)",
+    )
+    parser.add_argument(
+        "--feed-rows",
+        type=int,
+        default=feeds.ROWS,
+        help="feed_import: rows in the generated feed (default 100,000; the targets are "
+        "for 100,000)",
     )
     parser.add_argument(
         "--web-workers",
@@ -401,6 +414,9 @@ def run_setup(
                 print(f"  note: {note}", flush=True)
             rows.append(run_stampedes(server, scenario, flash, args))
             continue
+        if scenario.feed:
+            rows.append(run_feed_imports(server, scenario, args))
+            continue
         for clients in levels:
             runs = []
             for rep in range(args.repeat):
@@ -444,6 +460,26 @@ def run_stampedes(
         )
         time.sleep(0.5)
     row = flash_run.aggregate(runs)
+    row.update(scenario=scenario.name, setup=server.setup, runs=runs)
+    return row
+
+
+def run_feed_imports(
+    server: Server, scenario: Scenario, args: argparse.Namespace
+) -> dict[str, Any]:
+    """--repeat feed import runs, each with its own two fresh partners."""
+    path = feeds.feed_file(args.feed_rows)
+    admin_token = token_for(server.port, *ADMIN)
+    runs = []
+    for rep in range(args.repeat):
+        run = f"{os.getpid()}-{server.setup}-{rep + 1}-{time.time_ns() % 10**6}"
+        result = feeds.import_once(server, admin_token, path, run)
+        server.check_alive()
+        runs.append(result)
+        tag = f" run {rep + 1}/{args.repeat}" if args.repeat > 1 else ""
+        print(f"  {scenario.name:<13}{tag}: {feeds.run_line(result)}", flush=True)
+        time.sleep(0.5)
+    row = feeds.aggregate(runs)
     row.update(scenario=scenario.name, setup=server.setup, runs=runs)
     return row
 
@@ -576,6 +612,18 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
         )
         for row in stampedes:
             print("\n".join(flash_run.summary_lines(row)))
+    imports = [row for row in rows if row["scenario"] == "feed_import"]
+    if imports:
+        print(
+            "\nFeed import (the row above: catalog_page @20 clients while a first import "
+            "runs; import times are the report's finished_at - started_at):"
+        )
+        for row in imports:
+            for target in TARGETS:
+                if isinstance(target, FeedTarget) and target.applies(
+                    row["scenario"], row["setup"], row["clients"]
+                ):
+                    print("\n".join(feeds.summary_lines(row, target.figures(row))))
     print(
         f"(srv cpu / all cpu: cores used by the server's processes / by the whole machine, "
         f"of {os.cpu_count()}, during the measured window)"
@@ -620,8 +668,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--returns and --returns-templates must be >= 1")
     if args.stampede_clients < 1 or args.stampede_units < 1:
         raise SystemExit("--stampede-clients and --stampede-units must be >= 1")
+    if args.feed_rows < 1:
+        raise SystemExit("--feed-rows must be >= 1")
     with_returns = any(s.needs_returns for s in scenarios)
     with_flash = any(s.stampede for s in scenarios)
+    with_feed = any(s.feed for s in scenarios)
     machine = machine_context()
     print(
         f"Backroom benchmark - {machine['usable_cpus']} usable CPU cores "
@@ -637,6 +688,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\nflash_stampede: {args.stampede_clients} clients, a {args.stampede_units:,}-unit "
             "sale per run, one unit per customer, until sold out (no warm-up, no fixed duration)"
             if with_flash
+            else ""
+        )
+        + (
+            f"\nfeed_import: a {args.feed_rows:,}-row standard CSV per import, 3 imports per "
+            f"run (first, unchanged, first under catalog_page @{feeds.CATALOG_CLIENTS} "
+            f"clients after a {feeds.BASELINE_SECONDS:g}s baseline)"
+            if with_feed
             else ""
         )
         + "\n"
@@ -691,6 +749,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\ninterrupted; servers stopped", file=sys.stderr)
             status = 130
         except (ServerError, SeedError, ReturnsSeedError, FlashSeedError, RuntimeError) as exc:
+            # feeds.FeedBenchError is a RuntimeError: a failed or held import ends here.
             print(f"\nbenchmark failed: {exc}", file=sys.stderr)
             status = 2
     missed = print_table(rows, setup_infos) if rows else []

@@ -1,5 +1,5 @@
 """The measured scenarios and the targets from the issues (catalog and orders; returns;
-the flash-sale stampede)."""
+the flash-sale stampede; partner feed imports)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ class Scenario:
     # Not a request mix: a flash-sale stampede (tests/bench/stampede.py), once per run with
     # its own clients (--stampede-clients), whatever --clients says.
     stampede: bool = False
+    # Not a request mix either: partner feed imports through the scheduler, with catalog_page
+    # load alongside (tests/bench/feeds.py), once per run.
+    feed: bool = False
 
     def variants(self, stage: Stage, batch: list[int] | None = None) -> list[RequestSpec]:
         """The requests to send; `batch` is the unique scenario's ids for this run."""
@@ -108,6 +111,14 @@ SCENARIOS: dict[str, Scenario] = {
             (201, 409),
             stampede=True,
         ),
+        # Last: each run adds 200,000 partner products to the catalog the others read.
+        Scenario(
+            "feed_import",
+            "feed import  POST /api/v1/feeds (100,000-row standard CSV), polled until done; "
+            "catalog_page @20 clients while one runs",
+            (200,),
+            feed=True,
+        ),
     )
 }
 
@@ -181,7 +192,81 @@ class StampedeTarget:
         return (not problems), ("; ".join(problems) if problems else "met")
 
 
-TARGETS: tuple[Target | StampedeTarget, ...] = (
+@dataclass(frozen=True)
+class FeedTarget:
+    """The goals of issue 12 for the feed_import row (see tests/bench/feeds.py)."""
+
+    setups: tuple[str, ...]
+    clients: int
+    rows: int
+    max_import_s: float
+    max_worker_mb: float
+    max_reimport_s: float
+    min_catalog_percent: float
+    max_catalog_p99_ms: float
+    text: str
+    scenario: str = "feed_import"
+
+    def applies(self, scenario: str, setup: str, clients: int) -> bool:
+        return scenario == self.scenario and setup in self.setups and clients == self.clients
+
+    def figures(self, row: dict[str, Any]) -> list[tuple[str, Any, str, bool]]:
+        """(figure, value, target, met) for each goal; a missing value misses its goal."""
+
+        def at_most(value: Any, limit: float) -> bool:
+            return value is not None and value <= limit
+
+        ratio, p99 = row.get("catalog_ratio_percent"), row.get("catalog_p99_ms")
+        return [
+            ("rows in the feed", row.get("rows"), f"= {self.rows:,}", row.get("rows") == self.rows),
+            (
+                "first import (s)",
+                row.get("import_s"),
+                f"<= {self.max_import_s:g}",
+                at_most(row.get("import_s"), self.max_import_s),
+            ),
+            (
+                "worker peak RSS (MB)",
+                row.get("worker_peak_mb"),
+                f"<= {self.max_worker_mb:g}",
+                at_most(row.get("worker_peak_mb"), self.max_worker_mb),
+            ),
+            (
+                "re-import unchanged (s)",
+                row.get("reimport_s"),
+                f"<= {self.max_reimport_s:g}",
+                at_most(row.get("reimport_s"), self.max_reimport_s),
+            ),
+            (
+                "re-import: rows unchanged",
+                row.get("unchanged"),
+                f"= {self.rows:,}",
+                row.get("unchanged") == self.rows,
+            ),
+            (
+                "catalog during import (% of alone)",
+                ratio,
+                f">= {self.min_catalog_percent:g}",
+                ratio is not None and ratio >= self.min_catalog_percent,
+            ),
+            (
+                "catalog p99 during import (ms)",
+                p99,
+                f"<= {self.max_catalog_p99_ms:g}",
+                at_most(p99, self.max_catalog_p99_ms),
+            ),
+        ]
+
+    def check(self, result: dict[str, Any], embedded_rps: float | None) -> tuple[bool, str]:
+        problems = [
+            f"{name} {value} (target {goal})"
+            for name, value, goal, met in self.figures(result)
+            if not met
+        ]
+        return (not problems), ("; ".join(problems) if problems else "met")
+
+
+TARGETS: tuple[Target | StampedeTarget | FeedTarget, ...] = (
     Target(
         "catalog_page",
         ("embedded",),
@@ -260,5 +345,18 @@ TARGETS: tuple[Target | StampedeTarget, ...] = (
         max_p99_ms=None,
         text="flash-sale stampede, scaled (figures reported; the speed target is the "
         "embedded one): zero 5xx, zero oversell, sold out",
+    ),
+    FeedTarget(
+        ("embedded", "scaled"),
+        20,
+        rows=100_000,
+        max_import_s=15,
+        max_worker_mb=250,
+        max_reimport_s=5,
+        min_catalog_percent=80,
+        max_catalog_p99_ms=50,
+        text="feed import, 100,000-row standard CSV: first import <= 15 s (started_at to "
+        "finished_at), worker peak RSS <= 250 MB, unchanged re-import <= 5 s (all 100,000 "
+        "unchanged), catalog_page @20 during an import >= 80% of its req/s alone, p99 <= 50 ms",
     ),
 )
