@@ -165,7 +165,9 @@ def test_the_guard_holds_a_run_that_changes_most_prices_until_an_admin_approves(
     assert products_of(session, partner)["A-1"].price_cents == 1000
     assert work_feed_imports(session, uploads) == 0  # nobody applies it unasked
 
-    decide_import(session, held.id, approve=True, actor=admin_user, now=utcnow())
+    decide_import(
+        session, held.id, approve=True, actor=admin_user, now=utcnow(), upload_dir=uploads
+    )
     assert work_feed_imports(session, uploads) == 1
     session.expire_all()
     assert get_import(session, held.id).status == "succeeded"
@@ -193,14 +195,18 @@ def test_a_complete_feed_that_drops_most_items_waits(session, partner, uploads, 
     import_now(session, partner, feed(*rows), uploads)
     held = import_now(session, partner, feed(rows[0]), uploads, complete=True)
     assert (held.status, held.approval, held.dropped) == ("queued", "required", 3)
-    decide_import(session, held.id, approve=False, actor=admin_user, now=utcnow())
+    decide_import(
+        session, held.id, approve=False, actor=admin_user, now=utcnow(), upload_dir=uploads
+    )
     session.expire_all()
     record = get_import(session, held.id)
     assert record.status == "failed"
     assert "rejected" in record.error
     assert all(p.active for p in products_of(session, partner).values())
     with pytest.raises(Conflict):
-        decide_import(session, held.id, approve=True, actor=admin_user, now=utcnow())
+        decide_import(
+            session, held.id, approve=True, actor=admin_user, now=utcnow(), upload_dir=uploads
+        )
 
 
 def test_a_malformed_file_fails_its_import_and_the_next_one_runs(session, partner, uploads):
@@ -256,7 +262,9 @@ def test_staged_changes_of_a_failed_import_are_gone(session, partner, uploads, a
     import_now(session, partner, feed("A-1,Mug,10,5,,,"), uploads)
     held = import_now(session, partner, feed("A-1,Mug,99,5,,,"), uploads)
     assert held.approval == "required"
-    decide_import(session, held.id, approve=False, actor=admin_user, now=utcnow())
+    decide_import(
+        session, held.id, approve=False, actor=admin_user, now=utcnow(), upload_dir=uploads
+    )
     query = select(FeedChange).where(FeedChange.import_id == held.id)
     assert session.scalars(query).all() == []
     assert json.loads("{}") == {}
@@ -315,3 +323,62 @@ def test_a_worker_that_lost_its_claim_stops_without_writing(session, partner, up
     session.expire_all()
     kept = get_import(session, record.id)
     assert (kept.claimed_by, kept.rows_total, kept.created) == ("fast", 0, 0)
+
+
+def test_a_partners_imports_land_in_the_order_they_came(session, partner, uploads):
+    import_now(
+        session, partner, feed("A-1,Mug,1,1,,,", "B-1,Bowl,1,1,,,", "C-1,Cup,1,1,,,"), uploads
+    )
+    first = queue_feed(session, partner, feed("A-1,Mug,2,1,,,"), uploads)
+    second = queue_feed(session, partner, feed("A-1,Mug,3,1,,,"), uploads)
+    with session.begin():  # the first one is backing off after an error
+        session.get_one(FeedImport, first.id).lease_until = utcnow() + timedelta(seconds=30)
+    assert claim_next_import(session, holder="w", now=utcnow()) is None
+    assert work_feed_imports_at(session, uploads, utcnow() + timedelta(seconds=31)) == [
+        first.id,
+        second.id,
+    ]
+    assert products_of(session, partner)["A-1"].price_cents == 300
+
+
+def test_a_held_import_is_superseded_by_a_newer_one_that_lands(
+    session, partner, uploads, admin_user
+):
+    import_now(session, partner, feed("A-1,Mug,10,5,,,", "A-2,Cup,3,1,,,"), uploads)
+    held = import_now(session, partner, feed("A-1,Mug,1,5,,,", "A-2,Cup,1,1,,,"), uploads)
+    assert held.approval == "required"
+    newer = import_now(session, partner, feed("A-1,Mug,11,5,,,", "A-2,Cup,3,1,,,"), uploads)
+    assert newer.status == "succeeded"
+    session.expire_all()
+    old = get_import(session, held.id)
+    assert (old.status, old.error) == (
+        "failed",
+        f"superseded by import {newer.id}, which landed first",
+    )
+    assert products_of(session, partner)["A-1"].price_cents == 1100
+
+
+def test_a_dry_run_interrupted_after_staging_never_writes(session, partner, uploads):
+    import_now(
+        session, partner, feed("A-1,Mug,10,5,,,", "B-1,Bowl,1,1,,,", "C-1,Cup,1,1,,,"), uploads
+    )
+    record = queue_feed(
+        session, partner, feed("A-1,Mug,12,5,,,", "N-1,New,1,1,,,"), uploads, dry_run=True
+    )
+    claimed = claim_next_import(session, holder="w", now=utcnow())
+    with session.begin():  # as if the worker died with the phase moved on
+        row = session.get_one(FeedImport, claimed)
+        row.phase = "apply"
+        row.staged_rows = 2
+    assert run_import(session, claimed, holder="w", upload_dir=uploads) == "succeeded"
+    assert products_of(session, partner)["A-1"].price_cents == 1000
+    assert "N-1" not in products_of(session, partner)
+    assert get_import(session, record.id).dry_run
+
+
+def work_feed_imports_at(session, uploads, now):
+    ran = []
+    while (claimed := claim_next_import(session, holder="w", now=now)) is not None:
+        run_import(session, claimed, holder="w", upload_dir=uploads)
+        ran.append(claimed)
+    return ran

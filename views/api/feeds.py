@@ -228,14 +228,28 @@ def rejected_csv_response(record: FeedImport) -> Response:
 @bp.post(f"/feeds/<{ID}:import_id>/approve")
 def feed_approve(import_id: int) -> Any:
     admin = actor(Role.ADMIN)
-    decide_import(db_session(), import_id, approve=True, actor=admin, now=utcnow())
+    decide_import(
+        db_session(),
+        import_id,
+        approve=True,
+        actor=admin,
+        now=utcnow(),
+        upload_dir=current_config().upload_dir,
+    )
     return jsonify(import_json(get_import(db_session(), import_id)))
 
 
 @bp.post(f"/feeds/<{ID}:import_id>/reject")
 def feed_reject(import_id: int) -> Any:
     admin = actor(Role.ADMIN)
-    decide_import(db_session(), import_id, approve=False, actor=admin, now=utcnow())
+    decide_import(
+        db_session(),
+        import_id,
+        approve=False,
+        actor=admin,
+        now=utcnow(),
+        upload_dir=current_config().upload_dir,
+    )
     return jsonify(import_json(get_import(db_session(), import_id)))
 
 

@@ -123,7 +123,14 @@ def partner_import_reject(partner_id: int, import_id: int) -> Response:
 
 def _decide(partner_id: int, import_id: int, *, approve: bool) -> Response:
     partner, record = _import_of(partner_id, import_id)
-    decide_import(db_session(), record.id, approve=approve, actor=signed_in_user(), now=utcnow())
+    decide_import(
+        db_session(),
+        record.id,
+        approve=approve,
+        actor=signed_in_user(),
+        now=utcnow(),
+        upload_dir=current_config().upload_dir,
+    )
     if approve:
         flash("Approved: the worker applies the changes as shown.", "success")
     else:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import is_row_id, transaction, utcnow
@@ -59,7 +60,8 @@ def run_import(
         if record.phase == "stage":
             _stage(run, upload_dir)
         if record.status == "running" and record.phase == "apply":
-            apply_changes(run)
+            if not record.dry_run:
+                apply_changes(run)
             _finish(run, upload_dir, status="succeeded")
     except LostClaim:
         session.rollback()
@@ -98,24 +100,38 @@ def _stage(run: Run, upload_dir: Path) -> None:
         raise FeedError("the feed has no rows")
     drops = stage_drops(session, record, seen) if record.complete else []
     session.commit()
+    # What comes after staging is decided in the transaction that ends it: a run that
+    # stops right after cannot resume a dry run into writing, nor past the guard.
+    decision: dict[str, object] = {"phase": "apply", "dropped": len(drops)}
+    if record.dry_run:
+        decision.update(_ended("succeeded", run.clock()))
+    elif _guard_trips(partner, record, dropped=len(drops)):
+        decision.update(status="queued", approval="required", claimed_by=None, lease_until=None)
     with transaction(session):
         if drops:
             session.execute(insert(FeedChange), drops)
-        run.save(phase="apply", dropped=len(drops))
-    if record.dry_run:
-        _finish(run, upload_dir, status="succeeded")
-    elif _guard_trips(partner, record):
-        _hold(run)
+        run.save(**decision)
+    if record.status != "running":
+        log.info("feed import %s %s", record.id, record.approval or record.status)
 
 
-def _guard_trips(partner: Partner, record: FeedImport) -> bool:
+def _ended(status: str, now: datetime, error: str | None = None) -> dict[str, object]:
+    return {
+        "status": status,
+        "error": error,
+        "finished_at": now,
+        "claimed_by": None,
+        "lease_until": None,
+    }
+
+
+def _guard_trips(partner: Partner, record: FeedImport, *, dropped: int) -> bool:
     """More than the partner's share of prices changed, or of items dropped? A partner with
     nothing on sale yet has nothing to guard."""
     if record.approval == "approved" or record.existing == 0:
         return False
     prices = record.price_changes * 100 > partner.price_guard_percent * record.existing
-    dropped = record.dropped * 100 > partner.drop_guard_percent * record.existing
-    return prices or dropped
+    return prices or dropped * 100 > partner.drop_guard_percent * record.existing
 
 
 def guard_reason(partner: Partner, record: FeedImport) -> str:
@@ -134,16 +150,16 @@ def guard_reason(partner: Partner, record: FeedImport) -> str:
     return "; ".join(reasons)
 
 
-def _hold(run: Run) -> None:
-    with transaction(run.session):
-        run.save(status="queued", approval="required", claimed_by=None, lease_until=None)
-
-
 def _finish(run: Run, upload_dir: Path, *, status: str, error: str | None = None) -> None:
     record, session = run.record, run.session
     now = run.clock()
+    if status == "failed" and run.direct and record.created + record.updated:
+        error = (
+            f"{error} (this partner's first import writes products as it reads them: the "
+            f"{record.created + record.updated} good rows before this point are on sale)"
+        )
     with transaction(session):
-        run.save(status=status, error=error, finished_at=now, claimed_by=None, lease_until=None)
+        run.save(**_ended(status, now, error))
         if status == "succeeded" and not record.dry_run:
             session.execute(
                 update(Partner)
@@ -151,11 +167,38 @@ def _finish(run: Run, upload_dir: Path, *, status: str, error: str | None = None
                 .values(last_success_at=now)
                 .execution_options(synchronize_session=False)
             )
-        if status == "failed":  # nothing of a failed import lands: its staging goes
+            _supersede_held(session, record)
+        if status == "failed":  # nothing staged of a failed import lands: it goes
             session.execute(delete(FeedChange).where(FeedChange.import_id == record.id))
-    if not record.dry_run:  # a dry run keeps its file for "import it for real"
+    if not (record.dry_run and status == "succeeded"):  # kept for "import it for real"
         remove_feed_file(upload_dir, record.file_name)
     log.info("feed import %s %s", record.id, status, extra={"import_id": record.id})
+
+
+def _supersede_held(session: Session, record: FeedImport) -> None:
+    """Older imports of the partner still held by the guard would apply a diff staged
+    against products this import has just changed: they fail, superseded."""
+    held = select(FeedImport.id).where(
+        FeedImport.partner_id == record.partner_id,
+        FeedImport.id < record.id,
+        FeedImport.approval == "required",
+        FeedImport.status == "queued",
+    )
+    ids = list(session.scalars(held))
+    if not ids:
+        return
+    session.execute(delete(FeedChange).where(FeedChange.import_id.in_(ids)))
+    session.execute(
+        update(FeedImport)
+        .where(FeedImport.id.in_(ids))
+        .values(
+            status="failed",
+            approval="rejected",
+            finished_at=record.finished_at,
+            error=f"superseded by import {record.id}, which landed first",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _requeue(run: Run, error: str) -> None:
@@ -183,7 +226,13 @@ def get_import(session: Session, import_id: int) -> FeedImport:
 
 
 def decide_import(
-    session: Session, import_id: int, *, approve: bool, actor: User, now: datetime
+    session: Session,
+    import_id: int,
+    *,
+    approve: bool,
+    actor: User,
+    now: datetime,
+    upload_dir: Path,
 ) -> FeedImport:
     """An admin's answer to an import the change guard held: approved, the worker applies
     the staged changes as shown; rejected, it fails and nothing lands. Raises NotFound,
@@ -198,6 +247,8 @@ def decide_import(
             record.status, record.finished_at = "failed", now
             record.error = f"{actor.username} rejected the changes"
             session.execute(delete(FeedChange).where(FeedChange.import_id == record.id))
+    if not approve:
+        remove_feed_file(upload_dir, record.file_name)
     return record
 
 
@@ -206,13 +257,24 @@ def import_dry_run(
 ) -> FeedImport:
     """Queue the real import of a succeeded dry run's file (a copy of it). Raises NotFound,
     Conflict (`not_a_dry_run`) for anything else, or when its file has been cleaned up."""
+    source = get_import(session, import_id)
+    session.commit()
+    path = feed_path(upload_dir, source.file_name)
+    if not source.dry_run or source.status != "succeeded" or not path.exists():
+        raise Conflict("only a finished dry run's file can be imported", code="not_a_dry_run")
+    copy_name = f"{uuid.uuid4().hex}.feed"
+    shutil.copyfile(path, feed_path(upload_dir, copy_name))
+    try:
+        return _queue_copy(session, source, copy_name, actor=actor, now=now)
+    except BaseException:
+        remove_feed_file(upload_dir, copy_name)
+        raise
+
+
+def _queue_copy(
+    session: Session, source: FeedImport, copy_name: str, *, actor: User | None, now: datetime
+) -> FeedImport:
     with transaction(session):
-        source = get_import(session, import_id)
-        path = feed_path(upload_dir, source.file_name)
-        if not source.dry_run or source.status != "succeeded" or not path.exists():
-            raise Conflict("only a finished dry run's file can be imported", code="not_a_dry_run")
-        copy_name = f"{source.file_name.removesuffix('.feed')}-{now:%H%M%S%f}.feed"
-        shutil.copyfile(path, feed_path(upload_dir, copy_name))
         record = FeedImport(
             partner_id=source.partner_id,
             status="queued",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.db import due_ids, transaction
 from app.errors import TooLarge, ValidationError
@@ -148,13 +148,26 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 def claim_next_import(session: Session, *, holder: str, now: datetime) -> int | None:
     """Claim the oldest import that is due (queued, or running with its lease run out) for
-    `holder`; its id, or None. One partner's imports run one at a time, in order."""
+    `holder`; its id, or None. One partner's imports run one at a time, in order: an import
+    waits while an older one of its partner is unfinished (backing off after an error
+    included), except one the guard holds, which a newer import that lands supersedes."""
     busy = select(FeedImport.partner_id).where(
         FeedImport.status == "running", FeedImport.lease_until >= now
     )
+    older = aliased(FeedImport)
+    waits_for_older = (
+        select(older.id)
+        .where(
+            older.partner_id == FeedImport.partner_id,
+            older.id < FeedImport.id,
+            older.status.in_(("queued", "running")),
+            or_(older.approval.is_(None), older.approval == "approved"),
+        )
+        .exists()
+    )
     query = (
         select(FeedImport.id)
-        .where(_claimable(now), FeedImport.partner_id.not_in(busy))
+        .where(_claimable(now), FeedImport.partner_id.not_in(busy), ~waits_for_older)
         .order_by(FeedImport.id)
         .limit(5)
     )
