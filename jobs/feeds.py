@@ -2,8 +2,11 @@
 
 An import is CPU work (parsing, hashing) that would hold the interpreter of the process
 the scheduler shares with a web worker: with `FEED_WORKER=process` (the default) each one
-runs in a child process (`python -m jobs.feeds <import id> <holder>`) at a lower CPU
-priority, so shoppers' requests come first and an import's memory goes when it ends.
+runs in a child process (`python -m jobs.feeds <import id> <holder>`) that takes only CPU
+time nobody else wants (`SCHED_IDLE`, FEED_WORKER_PRIORITY), so shoppers' requests come
+first and an import's memory goes when it ends. The job does not wait for the child: it
+starts one and returns, and claims the next import once that child has exited, so the
+scheduler's other jobs and its log are never held up by an import.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -24,7 +28,6 @@ log = logging.getLogger("backroom.feeds")
 # One run of the worker stops claiming new imports after this long, so the schedule's next
 # run (and a clean shutdown) is never far away; an import already claimed runs to its end.
 WORK_SECONDS = 60.0
-CHILD_TIMEOUT = 3600.0
 
 
 def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
@@ -32,6 +35,8 @@ def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
     worker's lease ran out. Each is claimed by compare-and-set, so two workers never run
     one import; a claimed import resumes after its last committed batch, so a repeat is
     safe. Returns how many imports this run carried."""
+    if ctx.config.feed_worker == "process" and CHILDREN.busy():
+        return 0
     handled = 0
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < WORK_SECONDS:
@@ -40,32 +45,55 @@ def run_imports(session: Session, now: datetime, ctx: JobContext) -> int:
         if claimed is None:
             break
         if ctx.config.feed_worker == "process":
-            run_in_child(ctx, claimed)
-        else:
-            feeds.run_import(session, claimed, holder=ctx.holder, upload_dir=ctx.config.upload_dir)
+            CHILDREN.start(ctx, claimed)
+            return handled + 1
+        feeds.run_import(session, claimed, holder=ctx.holder, upload_dir=ctx.config.upload_dir)
         handled += 1
     return handled
 
 
-def run_in_child(ctx: JobContext, import_id: int) -> int:
-    """Run one claimed import in a child process with this process's database and data
-    folder; its exit code. A child that dies leaves the import's lease to run out, and the
-    next claim resumes it."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": ctx.config.database_url,
-        "BACKROOM_DATA_DIR": str(ctx.config.data_dir),
-        "FEED_WORKER_NICE": str(ctx.config.feed_worker_nice),
-    }
-    command = [sys.executable, "-m", "jobs.feeds", str(import_id), ctx.holder]
-    try:
-        done = subprocess.run(command, env=env, timeout=CHILD_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        log.error("feed import %s ran over %s s; its lease will run out", import_id, CHILD_TIMEOUT)
-        return -1
-    if done.returncode != 0:
-        log.error("feed import %s: the worker process exited with %s", import_id, done.returncode)
-    return done.returncode
+class Children:
+    """The one import child process this scheduler runs at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._child: tuple[int, subprocess.Popen[bytes]] | None = None
+
+    def busy(self) -> bool:
+        """Is a child still running? A finished one is reaped (its exit logged)."""
+        with self._lock:
+            if self._child is None:
+                return False
+            import_id, process = self._child
+            code = process.poll()
+            if code is None:
+                return True
+            if code != 0:  # its lease runs out and the next claim resumes the import
+                log.error("feed import %s: the worker process exited with %s", import_id, code)
+            self._child = None
+            return False
+
+    def start(self, ctx: JobContext, import_id: int) -> None:
+        """Run a claimed import in a child process on this process's database and data
+        folder, at the configured CPU priority."""
+        env = {
+            **os.environ,
+            "DATABASE_URL": ctx.config.database_url,
+            "BACKROOM_DATA_DIR": str(ctx.config.data_dir),
+            "FEED_WORKER_PRIORITY": ctx.config.feed_worker_priority,
+        }
+        command = [sys.executable, "-m", "jobs.feeds", str(import_id), ctx.holder]
+        with self._lock:
+            self._child = (import_id, subprocess.Popen(command, env=env))
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait for the running child (tests, shutdown); its exit code, or None."""
+        with self._lock:
+            child = self._child
+        return child[1].wait(timeout) if child else None
+
+
+CHILDREN = Children()
 
 
 def poll_feeds(session: Session, now: datetime, ctx: JobContext) -> int:
@@ -100,7 +128,7 @@ def child_main(argv: list[str]) -> int:
     configure_logging()
     import_id, holder = int(argv[0]), argv[1]
     config = load_config()
-    os.nice(config.feed_worker_nice)
+    lower_priority(config.feed_worker_priority)
     db = Database(config.database_url, pool_size=1)
     try:
         status = feeds.run_import(
@@ -110,6 +138,18 @@ def child_main(argv: list[str]) -> int:
         db.dispose()
     log.info("feed import %s finished its run: %s", import_id, status)
     return 0
+
+
+def lower_priority(priority: str) -> None:
+    """`idle`: run only on CPU time nobody else wants (Linux SCHED_IDLE; elsewhere nice
+    19); `low`: nice 10; `normal`: as the scheduler. A process may always lower its own."""
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):
+            os.nice(19)
+    elif priority == "low":
+        os.nice(10)
 
 
 if __name__ == "__main__":

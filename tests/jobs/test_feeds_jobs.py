@@ -12,7 +12,7 @@ from app.migrations import upgrade_database
 from app.models.catalog import Product
 from app.models.feeds import FeedImport, FeedRejection
 from jobs import JobContext
-from jobs.feeds import poll_feeds, prune_imports, run_imports
+from jobs.feeds import CHILDREN, poll_feeds, prune_imports, run_imports
 from tests.builders import make_partner, make_user, queue_feed
 from tests.feed_server import serve_feeds
 
@@ -76,9 +76,12 @@ def test_it_runs_an_import_in_a_child_process_at_a_lower_priority(tmp_path):
         record = queue_feed(session, partner, FEED, config.upload_dir)
         ctx = JobContext(config=config, db=db, payments=None, holder="parent")  # type: ignore[arg-type]
         assert run_imports(session, utcnow(), ctx) == 1
+        assert run_imports(session, utcnow(), ctx) == 0  # one child at a time, not waited for
+        assert CHILDREN.wait(timeout=60) == 0
         session.expire_all()
         done = session.get_one(FeedImport, record.id)
         assert (done.status, done.created, done.claimed_by) == ("succeeded", 2, None)
+        assert run_imports(session, utcnow(), ctx) == 0  # reaps the child; nothing queued
     finally:
         session.close()
         db.dispose()
