@@ -198,6 +198,10 @@ class _JsonList:
                 if not self._more():
                     raise FeedError(f"data row {number}: invalid JSON ({error.msg})") from error
                 continue
+            except RecursionError as error:
+                raise FeedError(f"data row {number}: JSON nested too deeply") from error
+            except ValueError as error:  # e.g. an integer of more than 4,300 digits
+                raise FeedError(f"data row {number}: invalid JSON ({error})") from error
             # A number at the very end of the buffer may go on in the next chunk.
             if end == len(self._buffer) and not self._eof and self._more():
                 continue

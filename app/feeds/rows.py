@@ -76,11 +76,17 @@ def make_row(
     already found by a format's own checks are reported with the rest."""
     found = list(problems)
     result = validate_row(values, already=found)
-    raw_sku = values.get("sku")
-    sku = raw_sku.strip() or None if isinstance(raw_sku, str) else None
     if isinstance(result, FeedRow):
-        return ParsedRow(number, cells, sku, result)
-    return ParsedRow(number, cells, sku, None, tuple(result))
+        return ParsedRow(number, cells, result.sku, result)
+    return ParsedRow(number, cells, _raw_sku(values.get("sku")), None, tuple(result))
+
+
+def _raw_sku(raw: object) -> str | None:
+    """A refused row's sku as the partner wrote it (a JSON number too), for the report and
+    for telling its product apart from one the feed no longer names."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        return None
+    return str(raw).strip() or None
 
 
 def validate_row(

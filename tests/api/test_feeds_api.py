@@ -333,3 +333,38 @@ def test_metrics_count_feed_rows_by_outcome_and_each_partners_freshness(
     assert samples[("backroom_feed_stale", (("partner", "Kitchen Co"),))] == 0
     age = samples[("backroom_feed_last_success_age_seconds", (("partner", "Kitchen Co"),))]
     assert 0 <= age < 60
+
+
+def test_numeric_json_skus_are_keyed_like_text_ones(client, session, uploads, key):
+    data = (
+        b'[{"sku": 1001, "name": "Pan", "price_cents": 900},'
+        b' {"sku": 1002, "name": "Pot", "price_cents": 1200}]'
+    )
+    kind = "application/json"
+    first = imported(
+        client, session, uploads, key, data=data, content_type=kind, query="?complete=1"
+    )
+    again = imported(
+        client, session, uploads, key, data=data, content_type=kind, query="?complete=1"
+    )
+    assert (first["created"], first["dropped"]) == (2, 0)
+    assert (again["unchanged"], again["dropped"], again["updated"]) == (2, 0, 0)
+    twice = (
+        b'[{"sku": 7, "name": "A", "price_cents": 1}, {"sku": 7, "name": "B", "price_cents": 2}]'
+    )
+    dup = imported(client, session, uploads, key, data=twice, content_type=kind)
+    assert (dup["status"], dup["created"], dup["rejected"]) == ("succeeded", 1, 1)
+
+
+@pytest.mark.parametrize("raw", ["%C2%B2", "-1", "1.5", "99999999999", "x"])
+def test_a_bad_partner_id_is_a_422_never_a_500(client, admin_headers, raw):
+    assert_error(upload(client, admin_headers, query=f"?partner_id={raw}"), 422, "validation_error")
+    listed = client.get(f"/api/v1/feeds?partner_id={raw}", headers=admin_headers)
+    assert_error(listed, 422, "validation_error")
+
+
+def test_partners_are_listed_a_page_at_a_time(client, partner, admin_headers):
+    client.post("/api/v1/partners", json={"name": "Second"}, headers=admin_headers)
+    listed = client.get("/api/v1/partners?per_page=1&page=2", headers=admin_headers).get_json()
+    assert (listed["total"], listed["page"], listed["per_page"]) == (2, 2, 1)
+    assert [item["name"] for item in listed["items"]] == ["Second"]

@@ -143,3 +143,12 @@ def test_poll_now_makes_the_feed_due(session, server, uploads):
     assert partner.id not in due_for_poll(session, now + timedelta(minutes=1))
     poll_now(session, partner.id, now=now + timedelta(minutes=1))
     assert partner.id in due_for_poll(session, now + timedelta(minutes=1))
+
+
+def test_an_empty_feed_is_a_recorded_failure(session, server, uploads):
+    server.publish(b"", '"empty"', "Fri, 03 Oct 2025 10:00:00 GMT")
+    partner = polled_partner(session, server.url("/feed.csv"))
+    assert poll(session, partner, uploads, utcnow()) == "failed"
+    stored = session.get(Partner, partner.id)
+    assert (stored.poll_failures, stored.last_poll_error) == (1, "the feed is empty")
+    assert imports_of(session, partner) == []

@@ -36,6 +36,7 @@ from app.services.feeds import (
     revoke_key,
     update_partner,
 )
+from app.services.pagination import Page
 from views.api import actor, bp
 from views.api.schemas import PartnerFields
 from views.api.serializers import page_json
@@ -108,8 +109,10 @@ def partner_create() -> Any:
 @bp.get("/partners")
 def partners_index() -> Any:
     actor(Role.ADMIN)
+    page, per_page = query_page()
     partners = list_partners(db_session())
-    return jsonify(items=[partner_json(p) for p in partners], total=len(partners))
+    shown = partners[(page - 1) * per_page : page * per_page]
+    return jsonify(page_json(Page(shown, len(partners), page, per_page), partner_json))
 
 
 @bp.get(f"/partners/<{ID}:partner_id>")
@@ -174,7 +177,7 @@ def feed_create() -> Any:
 
 def _partner_id_arg() -> int:
     raw = request.args.get("partner_id", "")
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
         raise ValidationError({"partner_id": "an admin names the partner: ?partner_id=<id>"})
     return int(raw)
 
@@ -254,6 +257,7 @@ def feed_reject(import_id: int) -> Any:
 
 
 @bp.post(f"/feeds/<{ID}:import_id>/import")
+@rate_limit(lambda: current_config().feed_rate_limit, scope="feeds", key_func=_per_key)
 def feed_import_dry_run(import_id: int) -> Any:
     """The real import of a finished dry run (its partner or an admin)."""
     caller = feed_caller()

@@ -72,12 +72,17 @@ def poll_feed(
     except FetchError as error:
         _record_failure(session, partner, error, now)
         return "failed"
+    if fetched.changed and fetched.size == 0:
+        remove_feed_file(upload_dir, name)
+        _record_failure(session, partner, FetchError("the feed is empty", transient=False), now)
+        return "failed"
     seen: dict[str, Any] = {
         "last_polled_at": now,
         "poll_failures": 0,
         "last_poll_error": None,
-        "poll_etag": fetched.etag,
-        "poll_last_modified": fetched.last_modified,
+        # Validators too long to keep are not kept: the next poll fetches the whole feed.
+        "poll_etag": _fits(fetched.etag, 500),
+        "poll_last_modified": _fits(fetched.last_modified, 100),
     }
     if not fetched.changed:
         _record(session, partner.id, seen)
@@ -98,6 +103,10 @@ def poll_feed(
         raise
     _record(session, partner.id, seen)
     return "queued"
+
+
+def _fits(value: str | None, limit: int) -> str | None:
+    return value if value is not None and len(value) <= limit else None
 
 
 def _claim(session: Session, partner: Partner, now: datetime) -> bool:

@@ -21,6 +21,8 @@ from app.services.pagination import Page, paginate
 # such cells are written with a leading apostrophe, which shows as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_BATCH = 1000
+# A JSON feed may name new keys on every row: the download keeps the first this many.
+MAX_CSV_COLUMNS = 200
 # Polls in a row that must fail before a feed is flagged: one failure is retried soon.
 STALE_AFTER_FAILURES = 3
 
@@ -114,10 +116,11 @@ def rejected_rows_csv(session: Session, import_id: int) -> Iterator[str]:
         .order_by(FeedRejection.row)
     )
     columns: dict[str, None] = {}
-    for (cells,) in session.execute(
-        select(FeedRejection.cells).where(FeedRejection.import_id == import_id)
-    ):
-        columns.update(dict.fromkeys(json.loads(cells)))
+    first_pass = select(FeedRejection.cells).where(FeedRejection.import_id == import_id)
+    for (cells,) in session.execute(first_pass.execution_options(yield_per=CSV_BATCH)):
+        for name in json.loads(cells):
+            if len(columns) < MAX_CSV_COLUMNS:
+                columns.setdefault(name)
     header = [*columns, "error"]
     yield _csv_line([safe_cell(name) for name in header])
     for problems, cells in session.execute(query.execution_options(yield_per=CSV_BATCH)):
