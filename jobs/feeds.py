@@ -2,9 +2,8 @@
 
 An import is CPU work (parsing, hashing) that would hold the interpreter of the process
 the scheduler shares with a web worker: with `FEED_WORKER=process` (the default) each one
-runs in a child process (`python -m jobs.feeds <import id> <holder>`) that takes only CPU
-time nobody else wants (`SCHED_IDLE`, FEED_WORKER_PRIORITY), so shoppers' requests come
-first and an import's memory goes when it ends. The job does not wait for the child: it
+runs in a child process (`python -m jobs.feeds <import id> <holder>`) at the lowest CPU
+priority (`nice` 19; FEED_WORKER_PRIORITY), so shoppers' requests come first and an import's memory goes when it ends. The job does not wait for the child: it
 starts one and returns, and claims the next import once that child has exited, so the
 scheduler's other jobs and its log are never held up by an import.
 """
@@ -142,14 +141,14 @@ def child_main(argv: list[str]) -> int:
 
 def lower_priority(priority: str) -> None:
     """`idle`: run only on CPU time nobody else wants (Linux SCHED_IDLE; elsewhere nice
-    19); `low`: nice 10; `normal`: as the scheduler. A process may always lower its own."""
+    19); `low`: nice 19; `normal`: as the scheduler. A process may always lower its own."""
     if priority == "idle":
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except (AttributeError, OSError):
             os.nice(19)
     elif priority == "low":
-        os.nice(10)
+        os.nice(19)
 
 
 if __name__ == "__main__":
