@@ -16,7 +16,7 @@ from app.services.catalog import (
     list_products,
     update_product,
 )
-from tests.builders import make_product
+from tests.builders import make_partner, make_product, make_user
 
 
 def names(page):
@@ -87,12 +87,17 @@ def test_it_refuses_a_shop_sku_twice(session):
 
 
 def test_it_allows_a_partners_product_to_share_a_shop_sku(session):
+    partner, _ = make_partner(session, make_user(session, "admin"))
     make_product(session, sku="SHARED")
     with transaction(session):
-        session.add(Product(sku="SHARED", name="Partner's", price_cents=1, stock=1, partner_id=7))
+        session.add(
+            Product(sku="SHARED", name="Partner's", price_cents=1, stock=1, partner_id=partner.id)
+        )
     assert create_product(session, ProductInput(sku="ALSO", name="n", price_cents=1, stock=1))
     with transaction(session):
-        session.add(Product(sku="ALSO", name="Partner's", price_cents=1, stock=1, partner_id=7))
+        session.add(
+            Product(sku="ALSO", name="Partner's", price_cents=1, stock=1, partner_id=partner.id)
+        )
     assert session.query(Product).filter_by(sku="SHARED").count() == 2
 
 
