@@ -14,9 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
-IMPORT_STATUSES = ("queued", "running", "succeeded", "failed")
-IMPORT_SOURCES = ("upload", "poll")
-
 
 class Partner(Base):
     __tablename__ = "partners"
