@@ -19,8 +19,10 @@ from app.db import NUL, NUL_MESSAGE
 
 FIELDS = ("sku", "name", "price_cents", "price", "stock", "description", "category", "image_url")
 MAX_LENGTHS = {"sku": 64, "name": 200, "description": 10_000, "category": 100, "image_url": 2000}
-# Prices and stock land in 32-bit integer columns.
-MAX_INTEGER = 2_147_483_647
+# The shop's own limits for a product (app/services/catalog): $1,000,000.00 and ten
+# million units; a feed's products are held to the same.
+MAX_PRICE_CENTS = 100_000_000
+MAX_STOCK = 10_000_000
 
 _INTEGER = re.compile(r"[0-9]{1,12}")
 _PRICE = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
@@ -105,7 +107,7 @@ def validate_row(
             message = f"must be at most {limit} characters (got {len(value)})"
             problems.append(RowProblem(name, message))
     price_cents = _price_cents(text["price_cents"], text["price"], problems)
-    stock = _integer("stock", text["stock"], problems)
+    stock = _integer("stock", text["stock"], problems, MAX_STOCK)
     if text["image_url"] is not None and not _is_web_url(text["image_url"]):
         problems.append(RowProblem("image_url", "must be an http:// or https:// URL"))
     if problems:
@@ -135,7 +137,7 @@ def price_to_cents(text: str) -> int:
     if not _PRICE.fullmatch(text):
         raise ValueError("must be a decimal amount such as 12.99")
     cents = int(Decimal(text) * 100)
-    if cents > MAX_INTEGER:
+    if cents > MAX_PRICE_CENTS:
         raise ValueError("is too large")
     return cents
 
@@ -154,7 +156,7 @@ def _text(name: str, raw: object, problems: list[RowProblem]) -> str | None:
 
 
 def _price_cents(cents: str | None, price: str | None, problems: list[RowProblem]) -> int | None:
-    value = None if cents is None else _integer("price_cents", cents, problems)
+    value = None if cents is None else _integer("price_cents", cents, problems, MAX_PRICE_CENTS)
     if price is None:
         return value
     try:
@@ -169,7 +171,7 @@ def _price_cents(cents: str | None, price: str | None, problems: list[RowProblem
     return value
 
 
-def _integer(name: str, text: str | None, problems: list[RowProblem]) -> int | None:
+def _integer(name: str, text: str | None, problems: list[RowProblem], limit: int) -> int | None:
     if text is None:
         return None
     if text.startswith("-"):
@@ -179,7 +181,7 @@ def _integer(name: str, text: str | None, problems: list[RowProblem]) -> int | N
         problems.append(RowProblem(name, "must be a whole number"))
         return None
     value = int(text)
-    if value > MAX_INTEGER:
+    if value > limit:
         problems.append(RowProblem(name, "is too large"))
         return None
     return value

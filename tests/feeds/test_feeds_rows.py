@@ -52,6 +52,9 @@ def test_it_treats_empty_cells_as_absent_fields() -> None:
         ("A-1,Mug,$5,,,,,", "price", "must be a decimal amount such as 12.99"),
         ("A-1,Mug,٣.00,,,,,", "price", "must be a decimal amount such as 12.99"),
         ("A-1,Mug,99999999.99,,,,,", "price", "is too large"),
+        ("A-1,Mug,1000000.01,,,,,", "price", "is too large"),
+        ("A-1,Mug,,100000001,,,,", "price_cents", "is too large"),
+        ("A-1,Mug,,,10000001,,,", "stock", "is too large"),
         ("A-1,Mug,,-5,,,,", "price_cents", "must not be negative"),
         ("A-1,Mug,,5.5,,,,", "price_cents", "must be a whole number"),
         ("A-1,Mug,,2147483648,,,,", "price_cents", "is too large"),
@@ -99,16 +102,16 @@ def test_it_accepts_price_cents_and_a_price_that_agree() -> None:
 
 
 def test_it_accepts_the_limits_exactly() -> None:
-    line = f"{'S' * 64},{'n' * 200},21474836.47,,2147483647,{'d' * 10_000},{'c' * 100},"
+    line = f"{'S' * 64},{'n' * 200},1000000.00,,10000000,{'d' * 10_000},{'c' * 100},"
     row = csv_row(HEADER, line)
     assert row.feed_row is not None
-    assert row.feed_row.price_cents == 2_147_483_647
-    assert row.feed_row.stock == 2_147_483_647
+    assert row.feed_row.price_cents == 100_000_000
+    assert row.feed_row.stock == 10_000_000
 
 
 @pytest.mark.parametrize(
     ("text", "cents"),
-    [("19.99", 1999), ("0.1", 10), ("0", 0), ("7", 700), ("0.07", 7), ("1234567.89", 123456789)],
+    [("19.99", 1999), ("0.1", 10), ("0", 0), ("7", 700), ("0.07", 7), ("999999.99", 99999999)],
 )
 def test_it_converts_prices_exactly(text: str, cents: int) -> None:
     assert price_to_cents(text) == cents
@@ -117,7 +120,7 @@ def test_it_converts_prices_exactly(text: str, cents: int) -> None:
 def test_it_round_trips_every_two_decimal_price_exactly() -> None:
     generator = random.Random(12)
     cases = [(units, hundredths) for units in range(200) for hundredths in range(100)]
-    cases += [(generator.randrange(21_474_836), generator.randrange(100)) for _ in range(20_000)]
+    cases += [(generator.randrange(1_000_000), generator.randrange(100)) for _ in range(20_000)]
     for units, hundredths in cases:
         assert price_to_cents(f"{units}.{hundredths:02d}") == units * 100 + hundredths
 
