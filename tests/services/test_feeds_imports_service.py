@@ -14,6 +14,7 @@ from app.db import utcnow
 from app.errors import Conflict
 from app.models.catalog import Product
 from app.models.feeds import FeedChange, FeedImport
+from app.services.catalog import ProductInput, update_product
 from app.services.feeds import (
     claim_next_import,
     decide_import,
@@ -382,3 +383,17 @@ def work_feed_imports_at(session, uploads, now):
         run_import(session, claimed, holder="w", upload_dir=uploads)
         ran.append(claimed)
     return ran
+
+
+def test_a_product_an_admin_took_off_sale_stays_off(session, partner, uploads):
+    rest = ("A-2,Cup,3,1,,,", "A-3,Jug,4,1,,,", "A-4,Pan,5,1,,,")
+    data = feed("A-1,Mug,10,5,,,", *rest)
+    import_now(session, partner, data, uploads)
+    mug = products_of(session, partner)["A-1"]
+    update_product(session, mug.id, ProductInput(active=False))
+    again = import_now(session, partner, data, uploads)
+    assert (again.unchanged, again.updated) == (4, 0)
+    changed = import_now(session, partner, feed("A-1,Mug,11,5,,,", *rest), uploads)
+    assert (changed.status, changed.updated) == ("succeeded", 1)
+    mug = products_of(session, partner)["A-1"]
+    assert (mug.price_cents, mug.active) == (1100, False)

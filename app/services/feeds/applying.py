@@ -88,7 +88,7 @@ def apply_batch(
         session.execute(
             update(Product)
             .where(Product.id.in_(drops), Product.partner_id == partner_id)
-            .values(active=False, updated_at=now)
+            .values(active=False, feed_hash=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
 
@@ -112,7 +112,7 @@ def _update_products(
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for product_id, change in updates:
         values = {**json.loads(change["data"]), "feed_hash": change["hash"]}
-        values.update(active=True, updated_at=now)
+        values["updated_at"] = now
         groups[tuple(sorted(values))].append({**values, "product_id": product_id})
     for names, rows in groups.items():
         statement = (

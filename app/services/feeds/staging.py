@@ -153,7 +153,7 @@ def _compare(
         match = known.get(row.sku)
         if match is None:
             _stage_create(record, parsed, row, digest, tally)
-        elif match[1] == digest and match[2]:
+        elif match[1] == digest:  # on sale, or taken off sale by an admin: it stays so
             tally.unchanged += 1
         else:
             to_compare.append((parsed, row, match[0], digest))
@@ -183,7 +183,7 @@ def _stage_updates(
     current = {
         row.id: row
         for row in session.execute(
-            select(Product.id, Product.active, *columns).where(
+            select(Product.id, Product.active, Product.feed_hash, *columns).where(
                 Product.id.in_([product_id for *_, product_id, _ in to_compare])
             )
         )
@@ -196,14 +196,16 @@ def _stage_updates(
             for name, value in data.items()
             if getattr(product, name) != value
         }
-        if not product.active:
+        # A product a feed dropped (its hash cleared) comes back when a feed names it again;
+        # one an admin took off sale stays off, whatever the feed says.
+        if not product.active and product.feed_hash is None:
             diff["active"] = [False, True]
         if not diff:
             tally.unchanged += 1  # the same values sent another way: nothing to write
             continue
         tally.updated += 1
         tally.price_changes += "price_cents" in diff
-        changed = {name: data[name] for name in diff if name != "active"}
+        changed = {name: data.get(name, True) for name in diff}
         tally.changes.append(
             _change(record, parsed.row, row.sku, "update", product_id, changed, diff, digest)
         )
