@@ -92,7 +92,7 @@ class Config:
     # "process": each import runs in a child process at a lower CPU priority, away from
     # the web process the scheduler shares; "thread": in the scheduler's own thread.
     feed_worker: str = "process"
-    feed_worker_priority: str = "low"
+    feed_worker_priority: str = "idle"
     trusted_proxies: int = 0
     token_max_age_seconds: int = 24 * 3600
     order_pending_grace_seconds: int = 60
@@ -146,7 +146,7 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         feed_rate_limit=env.get("FEED_RATE_LIMIT") or "60 per minute",
         feed_max_mb=_int(env, "FEED_MAX_MB", 50, minimum=1),
         feed_worker=env.get("FEED_WORKER") or "process",
-        feed_worker_priority=env.get("FEED_WORKER_PRIORITY") or "low",
+        feed_worker_priority=env.get("FEED_WORKER_PRIORITY") or "idle",
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
         redis_key_prefix=env.get("REDIS_KEY_PREFIX") or "backroom",
     )

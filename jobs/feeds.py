@@ -2,10 +2,10 @@
 
 An import is CPU work (parsing, hashing) that would hold the interpreter of the process
 the scheduler shares with a web worker: with `FEED_WORKER=process` (the default) each one
-runs in a child process (`python -m jobs.feeds <import id> <holder>`) at the lowest CPU
-priority (`nice` 19; FEED_WORKER_PRIORITY), so shoppers' requests come first and an
-import's memory goes when it ends. The job does not wait for the child: it starts one and
-returns, and claims the next import once that child has exited, so the
+runs in a child process (`python -m jobs.feeds <import id> <holder>`) that takes only CPU
+time nobody else wants (`SCHED_IDLE`; FEED_WORKER_PRIORITY), so shoppers' requests come
+first and an import's memory goes when it ends. The job does not wait for the child: it
+starts one and returns, and claims the next import once that child has exited, so the
 scheduler's other jobs and its log are never held up by an import.
 """
 

@@ -58,7 +58,9 @@ CATALOG_CLIENTS = 20
 BASELINE_SECONDS = 5.0
 POLL_SECONDS = 0.2
 SAMPLE_SECONDS = 0.05
-IMPORT_TIMEOUT = 120.0
+# The import under load runs at the worker's idle priority: while the catalog load keeps
+# both cores busy it gets only what is left (100,000 rows took about 4 minutes here).
+IMPORT_TIMEOUT = 600.0
 WORKER_ARGS = ("-m", "jobs.feeds")
 DONE = ("succeeded", "failed")
 
