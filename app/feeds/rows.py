@@ -27,6 +27,7 @@ MAX_STOCK = 10_000_000
 _INTEGER = re.compile(r"[0-9]{1,12}")
 _PRICE = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,2})?")
 _TOO_PRECISE = re.compile(r"[0-9]*\.[0-9]{3,}")
+_WEB_URL = re.compile(r"https?://[^/?#\s]", re.IGNORECASE)
 
 
 class FeedError(ValueError):
@@ -188,8 +189,13 @@ def _integer(name: str, text: str | None, problems: list[RowProblem], limit: int
 
 
 def _is_web_url(url: str) -> bool:
+    """http(s), a host, no spaces. The pattern answers the usual URL (every row of a feed
+    may have one); urlsplit checks the rare one with a bracketed (IPv6) host."""
+    if not _WEB_URL.match(url) or " " in url:
+        return False
+    if "[" not in url:
+        return True
     try:
-        parts = urlsplit(url)
+        return bool(urlsplit(url).netloc)
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and " " not in url

@@ -38,9 +38,10 @@ CREATE_DEFAULTS: dict[str, Any] = {"stock": 0, "description": "", "category": ""
 def row_hash(row: FeedRow) -> str:
     """The row's content, hashed: an identical row has the same hash, whatever its cells'
     spelling (`"19.99"` and `1999` cents alike)."""
-    values = [row.sku, row.name, *(getattr(row, name) for name in PRODUCT_FIELDS[1:])]
-    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    values = (row.sku, row.name, *(getattr(row, name) for name in PRODUCT_FIELDS[1:]))
+    # A tuple's repr quotes its text and tells None, numbers and text apart: unambiguous.
+    payload = repr(values).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
 def row_values(row: FeedRow) -> dict[str, Any]:
