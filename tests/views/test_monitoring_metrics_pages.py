@@ -273,3 +273,16 @@ def test_it_merges_every_process_in_multiprocess_mode(tmp_path):
     assert value(second, "backroom_http_request_duration_seconds_count", **labels) == 5
     assert value(second, "backroom_payment_circuit_state", state="closed") == 1
     assert any(path.name.startswith("counter_") for path in shared.iterdir())
+
+
+def test_metrics_export_the_operations_series(client):
+    text = client.get("/metrics").get_data(as_text=True)
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {
+        "backroom_refund_latency_seconds",
+        "backroom_store_credit_issued_cents",
+        "backroom_oversold_units",
+        "backroom_job_runs",
+        "backroom_job_last_success_age_seconds",
+    } <= names
+    assert 'backroom_oversold_units{kind="flash_sale"} 0.0' in text

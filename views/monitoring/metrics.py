@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from flask import Blueprint, Response, g, request
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -34,7 +34,12 @@ from app.current import current_config, current_payments, db_session
 from app.db import utcnow
 from app.errors import Unauthorized
 from app.payments.breaker import STATE_NAMES, BreakerStatus
-from app.services.monitoring import BusinessMetrics, read_business_metrics
+from app.services.monitoring import (
+    BusinessMetrics,
+    OperationsMetrics,
+    read_business_metrics,
+    read_operations_metrics,
+)
 
 bp = Blueprint("metrics", __name__)
 
@@ -80,9 +85,15 @@ def _record(response: Response) -> Response:
 @bp.get("/metrics")
 def scrape() -> Response:
     _authorize(current_config().metrics_token)
-    business = read_business_metrics(db_session(), now=utcnow())
+    now = utcnow()
+    business = read_business_metrics(db_session(), now=now)
+    operations = read_operations_metrics(db_session(), now=now)
     circuit = current_payments().breaker.status()
-    families = [*_business_families(business), *_circuit_families(circuit)]
+    families = [
+        *_business_families(business),
+        *_operations_families(operations),
+        *_circuit_families(circuit),
+    ]
     body = generate_latest(_Scrape(_request_series(), families))
     return Response(body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
@@ -174,6 +185,44 @@ def _business_families(business: BusinessMetrics) -> Iterator[Metric]:
         stale.add_metric([fresh.name], int(fresh.stale))
     yield age
     yield stale
+
+
+def _operations_families(ops: OperationsMetrics) -> Iterator[Metric]:
+    yield SummaryMetricFamily(
+        "backroom_refund_latency_seconds",
+        "Gateway refunds done: seconds from the decision that queued them to the money moved.",
+        count_value=ops.refund_latency.count,
+        sum_value=ops.refund_latency.seconds,
+    )
+    yield _gauge(
+        "backroom_store_credit_issued_cents",
+        "Store credit issued (positive ledger entries), in cents, by reason.",
+        "reason",
+        ops.store_credit_issued_cents,
+    )
+    yield _gauge(
+        "backroom_oversold_units",
+        "Units sold beyond what there was (negative stock, flash-sale items past their "
+        "allocation): must stay 0.",
+        "kind",
+        ops.oversold_units,
+    )
+    runs = GaugeMetricFamily(
+        "backroom_job_runs",
+        "Scheduled job runs kept in the run history (7 days), by job and outcome.",
+        labels=["job", "outcome"],
+    )
+    for (job, outcome), count in sorted(ops.job_runs.items()):
+        runs.add_metric([job, outcome], count)
+    yield runs
+    age = GaugeMetricFamily(
+        "backroom_job_last_success_age_seconds",
+        "Seconds since each scheduled job's last successful recorded run.",
+        labels=["job"],
+    )
+    for job, seconds in sorted(ops.job_last_success_age_seconds.items()):
+        age.add_metric([job], seconds)
+    yield age
 
 
 def _circuit_families(circuit: BreakerStatus) -> Iterator[Metric]:

@@ -3,6 +3,7 @@ business numbers behind `/metrics`.
 
 - health: `check_health`, `record_heartbeat`, `record_job_run`, `prune_job_runs`
 - metrics: `read_business_metrics`
+- operations: `read_operations_metrics` (refund latency, credit issued, oversold units, job runs)
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from app.services.monitoring.metrics import (
     BusinessMetrics,
     read_business_metrics,
 )
+from app.services.monitoring.operations import OperationsMetrics, read_operations_metrics
 
 __all__ = [
     "SCHEDULER",
     "BusinessMetrics",
+    "OperationsMetrics",
     "check_health",
     "prune_job_runs",
     "read_business_metrics",
+    "read_operations_metrics",
     "record_heartbeat",
     "record_job_run",
 ]
