@@ -18,6 +18,7 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.feeds import FORMATS
 from app.models.feeds import FeedImport, Partner, PartnerKey
 from app.services.feeds import (
+    LIMITS,
     Freshness,
     IssuedKey,
     PartnerInput,
@@ -53,13 +54,6 @@ FIELDS = (
     "stale_after_minutes",
 )
 DEFAULTS = {"price_guard_percent": "50", "drop_guard_percent": "50", "stale_after_minutes": "1440"}
-# The service's ranges, repeated so that a bad number is named with the others at once.
-RANGES = {
-    "poll_minutes": (1, 7 * 24 * 60),
-    "price_guard_percent": (1, 100),
-    "drop_guard_percent": (1, 100),
-    "stale_after_minutes": (5, 30 * 24 * 60),
-}
 MAPPING_MAX_CHARS = 10_000
 IMPORTS_PER_PAGE = 20
 
@@ -131,7 +125,7 @@ def partner_form(*, creating: bool) -> tuple[PartnerInput, dict[str, str], dict[
     problems: dict[str, str] = {}
     numbers = {
         name: form_int(name, problems, required=name != "poll_minutes", minimum=low, maximum=high)
-        for name, (low, high) in RANGES.items()
+        for name, (low, high) in LIMITS.items()
     }
     mapping = parse_mapping(form["mapping"], problems)
     name, feed_url = form["name"].strip(), form["feed_url"].strip()

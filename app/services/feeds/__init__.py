@@ -1,7 +1,8 @@
 """Partner feeds, the one door to the area (CONTRACT §3.6).
 
 - partners: `create_partner`, `update_partner`, `get_partner`, `list_partners`,
-  `issue_key`, `revoke_key`, `list_keys`, `partner_for_key` (API keys are kept hashed)
+  `issue_key`, `revoke_key`, `list_keys`, `partner_for_key` (API keys are kept hashed),
+  `LIMITS` (the numbers a partner's settings may take)
 - queue: `receive_feed` (save an upload, queue it), `save_feed_file`, `queue_import`,
   `claim_next_import` (a lease per worker)
 - imports: `run_import` (stage, guard, apply), `decide_import`, `import_dry_run`,
@@ -24,6 +25,7 @@ from app.services.feeds.imports import (
     run_import,
 )
 from app.services.feeds.partners import (
+    LIMITS,
     IssuedKey,
     PartnerInput,
     create_partner,
@@ -58,6 +60,7 @@ from app.services.feeds.reports import (
 from app.services.feeds.retention import prune_imports
 
 __all__ = [
+    "LIMITS",
     "Freshness",
     "IssuedKey",
     "PartnerInput",

@@ -23,8 +23,13 @@ KEY_PREFIX = "bk_"
 # A key's last use is written at most this often: a partner polling its import every
 # second must not turn every read into a write.
 LAST_USED_EVERY = timedelta(minutes=1)
-POLL_MINUTES = (1, 7 * 24 * 60)
-STALE_MINUTES = (5, 30 * 24 * 60)
+# The numbers a partner's settings may take, (lowest, highest): the pages' forms name them.
+LIMITS = {
+    "poll_minutes": (1, 7 * 24 * 60),
+    "price_guard_percent": (1, 100),
+    "drop_guard_percent": (1, 100),
+    "stale_after_minutes": (5, 30 * 24 * 60),
+}
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,8 @@ def check_partner_input(data: PartnerInput, *, creating: bool) -> None:
         parts = urlsplit(data.feed_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or len(data.feed_url) > 2000:
             problems["feed_url"] = "must be an http:// or https:// URL of at most 2000 characters"
-    _check_range(problems, "poll_minutes", data.poll_minutes, POLL_MINUTES)
-    _check_range(problems, "stale_after_minutes", data.stale_after_minutes, STALE_MINUTES)
-    _check_range(problems, "price_guard_percent", data.price_guard_percent, (1, 100))
-    _check_range(problems, "drop_guard_percent", data.drop_guard_percent, (1, 100))
+    for name, bounds in LIMITS.items():
+        _check_range(problems, name, getattr(data, name), bounds)
     if data.mapping is not None:
         try:
             normalize_mapping(data.mapping)
