@@ -40,7 +40,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,7 +50,7 @@ from typing import Any
 from tests.bench import cpu
 from tests.bench.client import LoadSpec
 from tests.bench.seed import SeedError
-from tests.bench.server import HOST, ROOT, Server
+from tests.bench.server import HOST, Server, spawn_client
 
 ROWS = 100_000
 CATALOG_CLIENTS = 20
@@ -268,20 +267,6 @@ def catalog_spec(server: Server, duration: float, warmup: float) -> LoadSpec:
     }
 
 
-def start_load(spec: LoadSpec) -> subprocess.Popen[bytes]:
-    """The load generator (tests/bench/client.py) in its own process, the spec on stdin."""
-    with tempfile.TemporaryFile() as handle:
-        handle.write(json.dumps(spec).encode())
-        handle.seek(0)
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.client"],
-            cwd=ROOT,
-            stdin=handle,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-
 def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -298,7 +283,7 @@ def finish_load(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]
 def catalog_baseline(server: Server, seconds: float) -> dict[str, Any]:
     """catalog_page at 20 clients with nothing else running (1 s warm-up)."""
     pgids = {proc.pid for proc in server.procs.values()}
-    proc = start_load(catalog_spec(server, seconds, warmup=1.0))
+    proc = spawn_client(catalog_spec(server, seconds, warmup=1.0))
     time.sleep(1.1)
     before, t0 = cpu.sample(pgids), time.monotonic()
     proc.wait(timeout=seconds + 30)
@@ -320,7 +305,7 @@ def import_under_load(server: Server, key: str, body: bytes) -> dict[str, Any]:
         deadline = started + IMPORT_TIMEOUT
         wait_for(port, key, import_id, ("running", *DONE), deadline)
         spec = catalog_spec(server, IMPORT_TIMEOUT, warmup=0.3)
-        load, spawned = start_load({**spec, "until_signal": True}), time.monotonic()
+        load, spawned = spawn_client({**spec, "until_signal": True}), time.monotonic()
         before = cpu.sample(pgids)
         data = wait_for(port, key, import_id, DONE, deadline)
         time.sleep(max(0.0, spawned + 0.6 - time.monotonic()))  # its SIGUSR1 handler is set

@@ -40,7 +40,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -56,12 +55,12 @@ from tests.bench.scenarios import SCENARIOS, TARGETS, FeedTarget, Scenario
 from tests.bench.seed import ADMIN, SeedError, Stage, prepare, token_for
 from tests.bench.server import (
     HOST,
-    ROOT,
     BeforeStart,
     Server,
     ServerError,
     embedded_server,
     scaled_server,
+    spawn_client,
 )
 
 SCALED_WEB_WORKERS = 3  # gunicorn workers of the scaled setup unless --web-workers says
@@ -236,20 +235,6 @@ def machine_context() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-def spawn_client(spec: LoadSpec) -> subprocess.Popen[bytes]:
-    """Start the load generator in its own process, the spec on its stdin."""
-    with tempfile.TemporaryFile() as handle:
-        handle.write(json.dumps(spec).encode())
-        handle.seek(0)
-        return subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.client"],
-            cwd=ROOT,
-            stdin=handle,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
 
 
 def finish_client(proc: subprocess.Popen[bytes], spec: LoadSpec) -> dict[str, Any]:

@@ -381,3 +381,17 @@ def run_seeder(
         raise error(f"seeding {what} failed with {done.returncode}\n{output}")
     data: dict[str, Any] = json.loads(lines[-1])
     return data
+
+
+def spawn_client(spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start the load generator in its own process, the spec on its stdin."""
+    with tempfile.TemporaryFile() as handle:
+        handle.write(json.dumps(spec).encode())
+        handle.seek(0)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.client"],
+            cwd=ROOT,
+            stdin=handle,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )

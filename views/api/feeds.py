@@ -230,30 +230,23 @@ def rejected_csv_response(record: FeedImport) -> Response:
 
 @bp.post(f"/feeds/<{ID}:import_id>/approve")
 def feed_approve(import_id: int) -> Any:
-    admin = actor(Role.ADMIN)
-    decide_import(
-        db_session(),
-        import_id,
-        approve=True,
-        actor=admin,
-        now=utcnow(),
-        upload_dir=current_config().upload_dir,
-    )
-    return jsonify(import_json(get_import(db_session(), import_id)))
+    return _decide(import_id, approve=True)
 
 
 @bp.post(f"/feeds/<{ID}:import_id>/reject")
 def feed_reject(import_id: int) -> Any:
+    return _decide(import_id, approve=False)
+
+
+def _decide(import_id: int, *, approve: bool) -> Any:
+    """An admin's answer to an import the change guard holds; the report after it."""
     admin = actor(Role.ADMIN)
+    upload_dir = current_config().upload_dir
+    session = db_session()
     decide_import(
-        db_session(),
-        import_id,
-        approve=False,
-        actor=admin,
-        now=utcnow(),
-        upload_dir=current_config().upload_dir,
+        session, import_id, approve=approve, actor=admin, now=utcnow(), upload_dir=upload_dir
     )
-    return jsonify(import_json(get_import(db_session(), import_id)))
+    return jsonify(import_json(get_import(session, import_id)))
 
 
 @bp.post(f"/feeds/<{ID}:import_id>/import")
