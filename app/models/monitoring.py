@@ -28,3 +28,49 @@ class JobRun(Base):
     handled: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str] = mapped_column(String(10))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LogEvent(Base):
+    """A log line kept for `/monitoring/logs`: the newest few thousand of every process, a
+    bounded store (pruned by the scheduler), never the unbounded stderr stream."""
+
+    __tablename__ = "log_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    logger: Mapped[str] = mapped_column(String(100), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[str] = mapped_column(String(128), default="-", index=True)
+    job_id: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    fields: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: method, path ...
+
+
+class TrafficMinute(Base):
+    """Requests answered in one minute by one area with one kind of status: what the
+    dashboard's sparklines, error rates and percentiles read. Every web process adds its
+    own counts (an upsert that sums), so the figures hold for any number of processes.
+    `b0`..`b13` count requests per latency bucket of `/metrics`' histogram (the last is
+    everything slower than its largest bound)."""
+
+    __tablename__ = "traffic_minutes"
+
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    area: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(3), primary_key=True)  # 2xx 3xx 4xx 429 5xx
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    b0: Mapped[int] = mapped_column(Integer, default=0)
+    b1: Mapped[int] = mapped_column(Integer, default=0)
+    b2: Mapped[int] = mapped_column(Integer, default=0)
+    b3: Mapped[int] = mapped_column(Integer, default=0)
+    b4: Mapped[int] = mapped_column(Integer, default=0)
+    b5: Mapped[int] = mapped_column(Integer, default=0)
+    b6: Mapped[int] = mapped_column(Integer, default=0)
+    b7: Mapped[int] = mapped_column(Integer, default=0)
+    b8: Mapped[int] = mapped_column(Integer, default=0)
+    b9: Mapped[int] = mapped_column(Integer, default=0)
+    b10: Mapped[int] = mapped_column(Integer, default=0)
+    b11: Mapped[int] = mapped_column(Integer, default=0)
+    b12: Mapped[int] = mapped_column(Integer, default=0)
+    b13: Mapped[int] = mapped_column(Integer, default=0)

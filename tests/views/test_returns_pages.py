@@ -126,7 +126,8 @@ def test_it_shows_the_form_with_what_each_line_allows(app, client, session, cust
     assert 'name="photos"' in html
     assert "Up to 5 photos" in html
     assert "3 of 3 can be returned" in html
-    assert 'hx-trigger="change from:#return-lines' in html
+    assert 'id="return-lines" hx-get=' in html  # the answer follows the form
+    assert 'hx-target="#return-check"' in html
 
 
 def test_it_checks_quantities_as_they_change(app, client, session, customer):
