@@ -30,6 +30,21 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class JobState(Base):
+    """Each scheduled job's latest run, overwritten by every run (the history in `job_runs`
+    keeps only runs that did work or failed): what the dashboard's job health reads."""
+
+    __tablename__ = "job_states"
+
+    job_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    last_outcome: Mapped[str] = mapped_column(String(10))
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class LogEvent(Base):
     """A log line kept for `/monitoring/logs`: the newest few thousand of every process, a
     bounded store (pruned by the scheduler), never the unbounded stderr stream."""

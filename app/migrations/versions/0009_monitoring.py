@@ -1,5 +1,5 @@
-"""monitoring: the log store read by /monitoring/logs and the per-minute traffic the
-dashboard draws
+"""monitoring: each job's latest run, the log store read by /monitoring/logs and the
+per-minute traffic the dashboard draws
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +18,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('job_states',
+    sa.Column('job_id', sa.String(length=60), nullable=False),
+    sa.Column('interval_seconds', sa.Integer(), nullable=False),
+    sa.Column('last_run_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_duration_ms', sa.Float(), nullable=False),
+    sa.Column('last_outcome', sa.String(length=10), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('last_success_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('job_id', name=op.f('pk_job_states'))
+    )
     op.create_table('log_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', app.db.UTCDateTime(timezone=True), nullable=False),
@@ -60,3 +70,4 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_log_events_request_id'), table_name='log_events')
     op.drop_index(op.f('ix_log_events_at'), table_name='log_events')
     op.drop_table('log_events')
+    op.drop_table('job_states')
