@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from app.db import utcnow
 from app.logs import request_id_var
-from app.services.monitoring import record_job_run
+from app.services.monitoring import record_job_run, record_job_state
 from jobs import Job, JobContext, schedule
 
 log = logging.getLogger("backroom.jobs")
@@ -45,22 +45,32 @@ def run_job(ctx: JobContext, job: Job, now: datetime | None = None) -> int:
     finally:
         session.close()
         request_id_var.reset(token)
-    if job.record == "always" or outcome != "ok" or (job.record == "work" and handled):
-        session = ctx.db.session()
-        try:
+    duration_ms = (time.perf_counter() - clock) * 1000
+    session = ctx.db.session()
+    try:
+        record_job_state(
+            session,
+            job_id=job.id,
+            interval_seconds=job.seconds,
+            started_at=started,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            error=error,
+        )
+        if job.record == "always" or outcome != "ok" or (job.record == "work" and handled):
             record_job_run(
                 session,
                 job_id=job.id,
                 started_at=started,
-                duration_ms=(time.perf_counter() - clock) * 1000,
+                duration_ms=duration_ms,
                 handled=handled,
                 outcome=outcome,
                 error=error,
             )
-        except Exception:
-            log.exception("could not record the run of %s", job.id)
-        finally:
-            session.close()
+    except Exception:
+        log.exception("could not record the run of %s", job.id)
+    finally:
+        session.close()
     return handled
 
 

@@ -15,7 +15,7 @@ import jobs.runner as runner
 from app import build_payments
 from app.config import Config
 from app.db import Base, Database, utcnow
-from app.models.monitoring import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun, JobState
 from jobs import Job, JobContext
 from jobs.runner import Leadership, Scheduler, holder_name, run_job
 from tests.conftest import create_postgres_database, drop_postgres_database, need
@@ -76,6 +76,26 @@ def test_it_records_frequent_timers_only_when_they_did_something(session, ctx):
     assert runs(session) == []
     assert run_job(ctx, Job("test.timer", lambda s, n, c: 2, 1, record="work")) == 2
     assert [(r.job_id, r.handled) for r in runs(session)] == [("test.timer", 2)]
+
+
+def test_every_run_overwrites_the_jobs_latest_state_even_when_no_run_is_kept(session, ctx):
+    """The dashboard's job health reads the latest run of every job, quiet ones included."""
+    assert run_job(ctx, Job("test.timer", lambda s, n, c: 0, 1, record="work")) == 0
+    assert runs(session) == []
+    [state] = session.scalars(select(JobState)).all()
+    assert (state.job_id, state.interval_seconds, state.last_outcome) == ("test.timer", 1, "ok")
+    assert state.last_success_at == state.last_run_at
+    succeeded_at = state.last_run_at
+
+    def explode(s, now, c):
+        raise RuntimeError("no")
+
+    run_job(ctx, Job("test.timer", explode, 1, record="work"))
+    session.expire_all()
+    [failed] = session.scalars(select(JobState)).all()
+    assert (failed.last_outcome, failed.last_error) == ("error", "RuntimeError: no")
+    assert failed.last_success_at == succeeded_at  # the last success stays
+    assert failed.last_run_at >= succeeded_at
 
 
 def test_it_survives_failing_to_record_a_run(session, ctx, monkeypatch, caplog):

@@ -10,7 +10,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from app.db import transaction
-from app.models.monitoring import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun, JobState
 
 SCHEDULER = "scheduler"
 
@@ -98,6 +98,31 @@ def record_job_run(
                 error=error,
             )
         )
+
+
+def record_job_state(
+    session: Session,
+    *,
+    job_id: str,
+    interval_seconds: float,
+    started_at: datetime,
+    duration_ms: float,
+    outcome: str,
+    error: str | None = None,
+) -> None:
+    """Overwrite the job's latest run (one row per job; only the leading scheduler writes)."""
+    with transaction(session):
+        state = session.get(JobState, job_id)
+        if state is None:
+            state = JobState(job_id=job_id)
+            session.add(state)
+        state.interval_seconds = max(1, round(interval_seconds))
+        state.last_run_at = started_at
+        state.last_duration_ms = duration_ms
+        state.last_outcome = outcome
+        state.last_error = error
+        if outcome == "ok":
+            state.last_success_at = started_at
 
 
 def prune_job_runs(session: Session, *, now: datetime, keep_days: int = 7) -> int:

@@ -6,7 +6,7 @@ through the workflow, the outbox moves the money and tells the customer.
   `fire_return_trigger` (the same for the API and jobs), `available_triggers`, `state_label`
 - effects: what transitions do (refund, credit, replacement, restock), run by `transitions`
 - details / reads: `describe_return(s)`, `state_labels`, `published_states`, `team_states`,
-  `order_numbers`, `count_returns_in_flight`
+  `order_numbers`, `count_returns_in_flight`, `open_filter`
 - queues: `list_queue`, `queue_item`, `queue_counts` (the teams' work, oldest first, with
   SLA clocks)
 - photos: `save_return_photo`, `photo_file`, `reencode`
@@ -71,6 +71,7 @@ from app.services.returns.queues import (
 )
 from app.services.returns.reads import (
     count_returns_in_flight,
+    open_filter,
     order_numbers,
     published_states,
     state_labels,
@@ -123,6 +124,7 @@ __all__ = [
     "list_returns",
     "mark_notices_read",
     "migrate_returns",
+    "open_filter",
     "order_numbers",
     "photo_file",
     "plan_migration",

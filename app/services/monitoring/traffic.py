@@ -1,0 +1,272 @@
+"""Requests per minute, by area and kind of status, with their latency buckets: what the
+dashboard's sparklines, error rates and percentiles read.
+
+Each web process counts in memory (a dict update under a lock, a few microseconds per
+request) and adds its counts to `traffic_minutes` every few seconds with one upsert that
+sums, so the figures hold for any number of processes and hosts, like `/metrics`. The
+latency buckets are `/metrics`' own, so a percentile read here is the one Prometheus's
+`histogram_quantile` would give over the same requests.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.db import Database, transaction
+from app.models.monitoring import TrafficMinute
+
+log = logging.getLogger("backroom.monitoring")
+
+# Upper bounds (seconds) of the latency buckets, shared with /metrics' histogram. Most pages
+# answer in a few milliseconds: finer steps at the bottom than Prometheus's default.
+BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BUCKETS = tuple(f"b{i}" for i in range(len(BOUNDS) + 1))  # the last: slower than 10 s
+STATUSES = ("2xx", "3xx", "4xx", "429", "5xx")
+FAILED = frozenset({"4xx", "429", "5xx"})
+KEEP = timedelta(days=2)
+
+
+def status_kind(code: int) -> str:
+    """429 apart (someone is being throttled), then by hundreds; 1xx counts as 2xx."""
+    if code == 429:
+        return "429"
+    return f"{min(max(code // 100, 2), 5)}xx"
+
+
+class Traffic:
+    """One process's counts not yet written, keyed (epoch minute, area, status kind).
+
+    Each value is [count, seconds, bucket counts…]. `flush` writes and forgets them; when
+    the write fails they are put back, so a database hiccup loses nothing. What is pending
+    stays small: one entry per minute, area and status kind seen."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, str, str], list[float]] = {}
+        self._flusher: threading.Thread | None = None
+
+    def record(self, area: str, status: int, seconds: float, at: float | None = None) -> None:
+        key = (int((time.time() if at is None else at) // 60), area, status_kind(status))
+        bucket = bisect.bisect_left(BOUNDS, seconds)
+        with self._lock:
+            row = self._pending.get(key)
+            if row is None:
+                row = self._pending[key] = [0.0] * (2 + len(BUCKETS))
+            row[0] += 1
+            row[1] += seconds
+            row[2 + bucket] += 1
+
+    def flush(self, session: Session) -> int:
+        """Add what is pending to the table; returns the number of rows written."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            add_minutes(session, _rows(pending))
+        except Exception:
+            self._put_back(pending)
+            raise
+        return len(pending)
+
+    def start_flushing(self, db: Database, every_seconds: float) -> None:
+        """Flush from a daemon thread every `every_seconds`; started once per process, on
+        the first request (after a pre-forking server has forked)."""
+        if self._flusher is not None:
+            return
+        with self._lock:
+            if self._flusher is not None:
+                return
+            self._flusher = threading.Thread(
+                target=self._flush_forever, args=(db, every_seconds), daemon=True
+            )
+        self._flusher.start()
+
+    def _flush_forever(self, db: Database, every_seconds: float) -> None:
+        while True:
+            time.sleep(every_seconds)
+            session = db.session()
+            try:
+                self.flush(session)
+            except Exception:  # kept for the next round; the request path never sees it
+                log.warning("could not write request counts; keeping them", exc_info=True)
+            finally:
+                session.close()
+
+    def _put_back(self, pending: dict[tuple[int, str, str], list[float]]) -> None:
+        with self._lock:
+            for key, values in pending.items():
+                row = self._pending.setdefault(key, [0.0] * len(values))
+                for i, value in enumerate(values):
+                    row[i] += value
+
+
+def _rows(pending: dict[tuple[int, str, str], list[float]]) -> list[dict[str, object]]:
+    rows = []
+    for (minute, area, status), values in pending.items():
+        row: dict[str, object] = {
+            "minute": datetime.fromtimestamp(minute * 60, UTC),
+            "area": area[:40],
+            "status": status,
+            "count": int(values[0]),
+            "seconds": values[1],
+        }
+        row.update(zip(BUCKETS, (int(v) for v in values[2:]), strict=True))
+        rows.append(row)
+    return rows
+
+
+def add_minutes(session: Session, rows: list[dict[str, object]]) -> None:
+    """Upsert that sums: a (minute, area, status) row another process wrote gains these."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(TrafficMinute)
+    summed = ("count", "seconds", *BUCKETS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["minute", "area", "status"],
+        set_={name: getattr(TrafficMinute, name) + stmt.excluded[name] for name in summed},
+    )
+    with transaction(session):
+        session.execute(stmt, rows)
+
+
+def prune_traffic(session: Session, *, now: datetime) -> int:
+    """Forget minutes older than two days (the dashboard reads the last hour)."""
+    with transaction(session):
+        result = session.execute(delete(TrafficMinute).where(TrafficMinute.minute < now - KEEP))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Requests over a stretch of minutes: counts by status kind and the latency buckets."""
+
+    by_status: dict[str, int]
+    buckets: tuple[int, ...]
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(n for status, n in self.by_status.items() if status in FAILED)
+
+    def rate(self, *statuses: str) -> float | None:
+        """The share of requests answered with any of `statuses`; None with no requests."""
+        total = self.total
+        return sum(self.by_status.get(s, 0) for s in statuses) / total if total else None
+
+    def quantile(self, q: float) -> float | None:
+        """Seconds, interpolated within the bucket as Prometheus's histogram_quantile does;
+        None with no requests; the largest bound when it falls in the slowest bucket."""
+        total = sum(self.buckets)
+        if not total:
+            return None
+        rank = q * total
+        seen = 0
+        for i, count in enumerate(self.buckets):
+            if count and seen + count >= rank:
+                if i == len(BOUNDS):
+                    return BOUNDS[-1]
+                lower = BOUNDS[i - 1] if i else 0.0
+                return lower + (BOUNDS[i] - lower) * (rank - seen) / count
+            seen += count
+        return BOUNDS[-1]  # pragma: no cover - the loop always reaches the rank
+
+
+@dataclass(frozen=True)
+class AreaTraffic:
+    area: str
+    ok: int
+    failed: int
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.failed
+
+
+@dataclass(frozen=True)
+class TrafficReport:
+    last_5_minutes: Window
+    last_hour: Window
+    areas: list[AreaTraffic]  # the last hour, busiest first
+    per_minute: list[tuple[int, int]]  # the last 60 minutes, oldest first: (requests, failed)
+    p95_per_minute: list[float | None]  # seconds
+
+
+def read_traffic(session: Session, *, now: datetime) -> TrafficReport:
+    """The last hour of requests, from every process's flushed counts. One small query
+    over the primary key's leading column: one row per minute, area and status kind at most."""
+    this_minute = now.replace(second=0, microsecond=0)
+    start = this_minute - timedelta(minutes=59)
+    five = this_minute - timedelta(minutes=4)
+    columns = [getattr(TrafficMinute, name) for name in BUCKETS]
+    rows = session.execute(
+        select(
+            TrafficMinute.minute,
+            TrafficMinute.area,
+            TrafficMinute.status,
+            TrafficMinute.count,
+            TrafficMinute.seconds,
+            *columns,
+        ).where(TrafficMinute.minute >= start)
+    ).all()
+    minutes: dict[int, list[_Row]] = {}
+    areas: dict[str, list[int]] = {}
+    for minute, area, status, count, seconds, *buckets in rows:
+        index = int((minute - start).total_seconds() // 60)
+        if not 0 <= index < 60:
+            continue  # a clock ahead of ours: not in the hour we draw
+        minutes.setdefault(index, []).append((status, count, seconds, tuple(buckets)))
+        pair = areas.setdefault(area, [0, 0])
+        pair[int(status in FAILED)] += count
+    hour = _window(row for index, rows_ in minutes.items() for row in rows_)
+    recent = _window(
+        row
+        for index, rows_ in minutes.items()
+        if start + timedelta(minutes=index) >= five
+        for row in rows_
+    )
+    per_minute = []
+    p95 = []
+    for index in range(60):
+        window = _window(minutes.get(index, []))
+        per_minute.append((window.total, window.failed))
+        p95.append(window.quantile(0.95))
+    return TrafficReport(
+        last_5_minutes=recent,
+        last_hour=hour,
+        areas=sorted(
+            (AreaTraffic(area, ok, failed) for area, (ok, failed) in areas.items()),
+            key=lambda a: (-a.total, a.area),
+        ),
+        per_minute=per_minute,
+        p95_per_minute=p95,
+    )
+
+
+_Row = tuple[str, int, float, tuple[int, ...]]  # status kind, count, seconds, buckets
+
+
+def _window(rows: Iterable[_Row]) -> Window:
+    by_status = dict.fromkeys(STATUSES, 0)
+    buckets = [0] * len(BUCKETS)
+    total_seconds = 0.0
+    for status, count, seconds, counts in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        total_seconds += seconds
+        for i, n in enumerate(counts):
+            buckets[i] += n
+    return Window(by_status, tuple(buckets), total_seconds)
