@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 UPLOAD_LIMIT = 27 * 1024 * 1024  # a request body with a multipart form (photos)
 BODY_LIMIT = 16 * 1024 * 1024  # any other body (JSON, plain forms)
+LOG_STORE_MIN_KEEP = 1000  # /monitoring/logs promises at least this many recent lines
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,12 @@ class Config:
     metrics_token: str | None = None
     session_cookie_secure: bool = False
     access_log: str = "errors"
+    log_store: bool = True
+    log_store_keep: int = 20_000
+    # Request metrics (/metrics' series and the dashboard's per-minute traffic); off only
+    # to measure what they cost (make bench).
+    instrumentation: bool = True
+    traffic_flush_seconds: float = 5.0  # how often a web process writes its request counts
     data_dir: Path = DATA_DIR
     upload_dir: Path = DATA_DIR / "uploads"
     login_failure_limit: str = "10 per 15 minutes"
@@ -137,6 +144,9 @@ def load_config(env: dict[str, str] | None = None) -> Config:
         metrics_token=env.get("METRICS_TOKEN") or None,
         session_cookie_secure=_flag(env, "SESSION_COOKIE_SECURE", False),
         access_log=env.get("ACCESS_LOG") or "errors",
+        log_store=_flag(env, "LOG_STORE", True),
+        log_store_keep=_int(env, "LOG_STORE_KEEP", 20_000, minimum=LOG_STORE_MIN_KEEP),
+        instrumentation=_flag(env, "INSTRUMENTATION", True),
         data_dir=data_dir,
         upload_dir=data_dir / "uploads",
         login_failure_limit=env.get("LOGIN_FAILURE_LIMIT") or "10 per 15 minutes",
@@ -179,6 +189,8 @@ def check_config(config: Config) -> None:
         raise ConfigError("FEED_WORKER must be 'process' or 'thread'")
     if config.feed_worker_priority not in ("idle", "low", "normal"):
         raise ConfigError("FEED_WORKER_PRIORITY must be 'idle', 'low' or 'normal'")
+    if config.log_store_keep < LOG_STORE_MIN_KEEP:
+        raise ConfigError(f"LOG_STORE_KEEP must be at least {LOG_STORE_MIN_KEEP}")
     if config.access_log not in ("errors", "all"):
         raise ConfigError("ACCESS_LOG must be 'errors' or 'all'")
     if not config.database_url.startswith(("sqlite", "postgresql")):

@@ -26,7 +26,7 @@ def health() -> Any:
         db_session(),
         now=utcnow(),
         heartbeat_seconds=current_config().heartbeat_seconds,
-        probes=_probes(),
+        probes=probes(),
     )
     body = {"status": "ok" if result.ok else "unavailable", "checks": result.checks}
     return jsonify(body), 200 if result.ok else 503
@@ -38,7 +38,7 @@ def live() -> Any:
     return jsonify(status="ok")
 
 
-def _probes() -> dict[str, Callable[[], object]]:
+def probes() -> dict[str, Callable[[], object]]:
     probes: dict[str, Callable[[], object]] = {}
     redis = current_app.extensions.get("backroom.redis")
     if redis is not None:

@@ -14,6 +14,10 @@ there and a scrape merges every worker's files; it must be set before the proces
 as in tests) the default registry is exported, with its process and platform series.
 
 Business series are counted by a service at scrape time, so every process answers alike.
+
+The same hook counts each request into the process's per-minute traffic (the dashboard's
+sparklines, error rates and percentiles; see app/services/monitoring/traffic.py), which a
+thread writes to the database every few seconds. INSTRUMENTATION=0 turns both off.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from flask.blueprints import BlueprintSetupState
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric, SummaryMetricFamily
@@ -40,6 +45,7 @@ from app.services.monitoring import (
     read_business_metrics,
     read_operations_metrics,
 )
+from app.services.monitoring.traffic import BOUNDS, Traffic
 
 bp = Blueprint("metrics", __name__)
 
@@ -55,8 +61,7 @@ LATENCY = Histogram(
     "backroom_http_request_duration_seconds",
     "Time from the first before_request hook to the response, by Flask endpoint.",
     ("endpoint", "method"),
-    # Most pages answer in a few milliseconds: finer steps at the bottom than the default.
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    buckets=BOUNDS,  # the dashboard's percentiles read the same buckets
 )
 # Any other method string a client sends is counted as OTHER: labels stay bounded.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -70,16 +75,59 @@ def _series(endpoint: str | None, method: str, status: int) -> tuple[Counter, Hi
     return _children.setdefault((endpoint, method, status), pair)
 
 
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    state.app.extensions["backroom.traffic"] = Traffic()
+
+
+def traffic_of(app: Flask) -> Traffic:
+    """The app's per-minute request counts not yet written (its flushing thread started)."""
+    traffic: Traffic = app.extensions["backroom.traffic"]
+    every = app.config["BACKROOM"].traffic_flush_seconds
+    if every > 0:
+        traffic.start_flushing(app.extensions["backroom.db"], every)
+    return traffic
+
+
 @bp.after_app_request
 def _record(response: Response) -> Response:
+    app: Flask = current_app
+    if not app.config["BACKROOM"].instrumentation:
+        return response
     method = request.method if request.method in METHODS else "OTHER"
     key = (request.endpoint, method, response.status_code)
     pair = _children.get(key) or _series(*key)
     pair[0].inc()
     started = g.get("started")  # set by views.hooks._start, the first before_request
     if started is not None:
-        pair[1].observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        pair[1].observe(elapsed)
+        traffic_of(app).record(_area(app, request.endpoint), response.status_code, elapsed)
     return response
+
+
+_areas: dict[str | None, str] = {}
+# API modules named for what they serve, not for the area that owns it.
+_API_AREAS = {"auth": "users", "payments": "orders", "idempotency": "api"}
+
+
+def _area(app: Flask, endpoint: str | None) -> str:
+    """The area a request belongs to, from the module of its view function (views.<area>.x,
+    or views.api.<area>): bounded by the code, whatever URLs clients make up."""
+    area = _areas.get(endpoint)
+    if area is None:
+        view = app.view_functions.get(endpoint or "")
+        parts = (getattr(view, "__module__", "") or "").split(".")
+        if endpoint == "static":
+            area = "static"
+        elif len(parts) >= 3 and parts[:2] == ["views", "api"]:
+            area = _API_AREAS.get(parts[2], parts[2])
+        elif len(parts) >= 2 and parts[0] == "views":
+            area = parts[1]
+        else:
+            area = "unknown"
+        _areas[endpoint] = area
+    return area
 
 
 @bp.get("/metrics")
