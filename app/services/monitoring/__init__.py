@@ -4,6 +4,7 @@ business numbers behind `/metrics`.
 - health: `check_health`, `record_heartbeat`, `record_job_run`, `prune_job_runs`
 - metrics: `read_business_metrics`
 - operations: `read_operations_metrics` (refund latency, credit issued, oversold units, job runs)
+- returns: `returns_analytics`, `returns_analytics_csv`, `range_problems` (the analytics page)
 """
 
 from __future__ import annotations
@@ -20,15 +21,25 @@ from app.services.monitoring.metrics import (
     read_business_metrics,
 )
 from app.services.monitoring.operations import OperationsMetrics, read_operations_metrics
+from app.services.monitoring.returns import (
+    ReturnsAnalytics,
+    range_problems,
+    returns_analytics,
+    returns_analytics_csv,
+)
 
 __all__ = [
     "SCHEDULER",
     "BusinessMetrics",
     "OperationsMetrics",
+    "ReturnsAnalytics",
     "check_health",
     "prune_job_runs",
+    "range_problems",
     "read_business_metrics",
     "read_operations_metrics",
     "record_heartbeat",
     "record_job_run",
+    "returns_analytics",
+    "returns_analytics_csv",
 ]
