@@ -26,6 +26,7 @@ from app.logs import configure_logging
 from app.models.users import User
 from app.payments import PaymentBreaker, Payments, SimulatedGateway
 from app.payments.gateway import GatewayFailure
+from app.services.monitoring import install_log_store
 from app.shared_state import SHARED_ERRORS, SHARED_LIMITS, StateProxy, connect_shared_state
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def create_app(
     database = database or Database(config.database_url)
     redis_client = connect_redis(config.redis_url) if config.redis_url else None
     app.extensions["backroom.db"] = database
+    # Test apps write their lines when a test asks (flush_log_store), in its transaction.
+    install_log_store(database, enabled=config.log_store, background=not config.testing)
     app.extensions["backroom.redis"] = redis_client
     app.extensions["backroom.payments"] = build_payments(config, database, redis_client, shared)
 

@@ -1,4 +1,5 @@
-"""Monitoring jobs: the scheduler heartbeat that /health reads, and pruning job history."""
+"""Monitoring jobs: the scheduler heartbeat that /health reads, pruning job history, and
+keeping the log store bounded."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.monitoring import SCHEDULER, record_heartbeat
+from app.services.monitoring import SCHEDULER, prune_log_events, record_heartbeat
 from app.services.monitoring import prune_job_runs as prune_runs
 from jobs.context import JobContext
 
@@ -20,3 +21,9 @@ def beat_heartbeats(session: Session, now: datetime, ctx: JobContext) -> int:
 def prune_job_runs(session: Session, now: datetime, ctx: JobContext) -> int:
     """Forget job runs older than a week. Due: anything past the cut-off; re-runs find none."""
     return prune_runs(session, now=now, keep_days=7)
+
+
+def prune_logs(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Keep the newest LOG_STORE_KEEP log lines. Due: any line past that many; a re-run
+    finds none (lines written meanwhile only move the cut-off)."""
+    return prune_log_events(session, keep=ctx.config.log_store_keep)

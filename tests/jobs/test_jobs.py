@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.db import utcnow
 from app.models.catalog import Product
-from app.models.monitoring import Heartbeat, JobRun
+from app.models.monitoring import Heartbeat, JobRun, LogEvent
 from app.models.orders import Order
 from app.payments import Payments
 from app.services.monitoring import SCHEDULER, record_job_run
 from app.services.orders import LineRequest, place_order
 from jobs import schedule
-from jobs.monitoring import beat_heartbeats, prune_job_runs
+from jobs.monitoring import beat_heartbeats, prune_job_runs, prune_logs
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
 from tests.jobs import test_feeds_jobs as feeds_jobs
@@ -59,6 +60,17 @@ def test_it_prunes_old_job_runs_once(session, ctx):
     assert session.scalar(select(func.count()).select_from(JobRun)) == 1
 
 
+def test_it_prunes_the_log_store_to_its_newest_lines_once(session, ctx):
+    ctx = replace(ctx, config=replace(ctx.config, log_store_keep=1000))
+    rows = [{"at": utcnow(), "level": "info", "message": f"line {n}"} for n in range(1003)]
+    session.execute(insert(LogEvent), rows)
+    session.commit()
+    assert prune_logs(session, utcnow(), ctx) == 3
+    assert prune_logs(session, utcnow(), ctx) == 0
+    kept = session.scalars(select(LogEvent.message).order_by(LogEvent.id)).all()
+    assert (len(kept), kept[0], kept[-1]) == (1000, "line 3", "line 1002")
+
+
 def leave_pending_order(session, ctx, customer, product, *, charged):
     crashing = Payments(
         gateway=CrashingGateway(ctx.payments.gateway, charge_first=charged),
@@ -93,6 +105,7 @@ JOB_TESTS = {
     "monitoring.heartbeat": test_it_beats_the_scheduler_heartbeat_idempotently,
     "orders.reconcile": test_it_reconciles_pending_orders_once,
     "monitoring.prune_job_runs": test_it_prunes_old_job_runs_once,
+    "monitoring.prune_logs": test_it_prunes_the_log_store_to_its_newest_lines_once,
     "returns.send_refunds": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.complete": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.deliver_notices": returns_jobs.test_it_delivers_each_notice_once,

@@ -221,6 +221,9 @@ ROUTES: dict[str, Policy | Route] = {
     "monitoring.health": PUBLIC,
     "monitoring.live": PUBLIC,
     "metrics.scrape": METRICS,
+    "logs.index": ADMIN,
+    "logs.export_csv": ADMIN,
+    "logs.export_jsonl": ADMIN,
     # Sign-in and the storefront
     "auth.login": Route(PUBLIC, body=own_credentials),
     "auth.logout": PUBLIC,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from views.monitoring import health, metrics
+from views.monitoring import health, logs, metrics
 
-BLUEPRINTS = (health.bp, metrics.bp)
+BLUEPRINTS = (health.bp, metrics.bp, logs.bp)

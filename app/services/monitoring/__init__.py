@@ -4,6 +4,8 @@ business numbers behind `/metrics`.
 - health: `check_health`, `record_heartbeat`, `record_job_run`, `prune_job_runs`
 - metrics: `read_business_metrics`
 - operations: `read_operations_metrics` (refund latency, credit issued, oversold units, job runs)
+- logs: the log store (`install_log_store`, `flush_log_store`), its reads (`list_log_events`,
+  `log_events_csv`, `log_events_jsonl`) and `prune_log_events`
 - returns: `returns_analytics`, `returns_analytics_csv`, `range_problems` (the analytics page)
 """
 
@@ -15,6 +17,17 @@ from app.services.monitoring.health import (
     prune_job_runs,
     record_heartbeat,
     record_job_run,
+)
+from app.services.monitoring.logs import (
+    LEVELS,
+    LogFilter,
+    LogLine,
+    flush_log_store,
+    install_log_store,
+    list_log_events,
+    log_events_csv,
+    log_events_jsonl,
+    prune_log_events,
 )
 from app.services.monitoring.metrics import (
     BusinessMetrics,
@@ -29,12 +42,21 @@ from app.services.monitoring.returns import (
 )
 
 __all__ = [
+    "LEVELS",
     "SCHEDULER",
     "BusinessMetrics",
+    "LogFilter",
+    "LogLine",
     "OperationsMetrics",
     "ReturnsAnalytics",
     "check_health",
+    "flush_log_store",
+    "install_log_store",
+    "list_log_events",
+    "log_events_csv",
+    "log_events_jsonl",
     "prune_job_runs",
+    "prune_log_events",
     "range_problems",
     "read_business_metrics",
     "read_operations_metrics",

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import transaction
+from app.logs import caused_by
 from app.models.returns import Notice
 from app.services.returns.outbox import close_message, due_messages
 from app.services.workflows import RMA
@@ -55,7 +56,8 @@ def mark_notices_read(session: Session, customer_id: int, *, now: datetime) -> i
 
 
 def deliver_notices(session: Session, *, now: datetime, limit: int = 100) -> int:
-    """The email adapter: log each message and keep it where the customer can read it."""
+    """The email adapter: log each message and keep it where the customer can read it. The
+    line logged carries the id of the request that decided the notice (`caused_by`)."""
     delivered = 0
     for message in due_messages(session, "notification", now, limit):
         payload = json.loads(message.payload)
@@ -72,7 +74,9 @@ def deliver_notices(session: Session, *, now: datetime, limit: int = 100) -> int
                     created_at=now,
                 )
             )
-        email_log.info("email to customer %s: %s", payload["customer_id"], subject)
+        with caused_by(message.request_id):
+            email_log.info("email to customer %s: %s (message %s)",
+                           payload["customer_id"], subject, message.id)  # fmt: skip
         delivered += 1
     return delivered
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import due_ids, transaction
 from app.errors import DomainError
+from app.logs import caused_by
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.payments import BreakerOpen, GatewayFailure, Payments
 from app.services.read_cache import returns_reads
@@ -61,30 +62,45 @@ def close_message(session: Session, message_id: int, status: str, now: datetime)
 
 
 def execute_refunds(session: Session, payments: Payments, *, now: datetime, limit: int = 20) -> int:
-    """Send due refunds to the gateway. Returns how many succeeded."""
+    """Send due refunds to the gateway. Returns how many succeeded. What is logged while
+    sending one carries the id of the request that decided it (`caused_by`)."""
     succeeded = 0
     for message in due_messages(session, "refund", now, limit):
-        payload: dict[str, Any] = json.loads(message.payload)
-        try:
-            reference = payments.breaker.call(
-                payments.gateway.refund,
-                amount_cents=int(payload["amount_cents"]),
-                charge_reference=str(payload["charge_reference"]),
-                idempotency_key=message.idempotency_key,
-            )
-        except (BreakerOpen, GatewayFailure) as exc:
-            _refund_failed_attempt(session, message, str(exc) or type(exc).__name__, now)
-            continue
-        with transaction(session):
-            if close_message(session, message.id, "done", now):
-                session.connection().execute(
-                    update(_returns)
-                    .where(_returns.c.id == payload["return_id"])
-                    .values(refund_status="succeeded", refund_reference=reference)
-                )
-                succeeded += 1
-        returns_reads.changed()
+        with caused_by(message.request_id):
+            succeeded += _send_refund(session, payments, message, now)
     return succeeded
+
+
+def _send_refund(
+    session: Session, payments: Payments, message: OutboxMessage, now: datetime
+) -> int:
+    payload: dict[str, Any] = json.loads(message.payload)
+    try:
+        reference = payments.breaker.call(
+            payments.gateway.refund,
+            amount_cents=int(payload["amount_cents"]),
+            charge_reference=str(payload["charge_reference"]),
+            idempotency_key=message.idempotency_key,
+        )
+    except (BreakerOpen, GatewayFailure) as exc:
+        _refund_failed_attempt(session, message, str(exc) or type(exc).__name__, now)
+        return 0
+    number = None
+    with transaction(session):
+        if close_message(session, message.id, "done", now):
+            session.connection().execute(
+                update(_returns)
+                .where(_returns.c.id == payload["return_id"])
+                .values(refund_status="succeeded", refund_reference=reference)
+            )
+            number = session.scalar(
+                select(ReturnRequest.number).where(ReturnRequest.id == payload["return_id"])
+            )
+    returns_reads.changed()
+    if number is None:
+        return 0
+    log.info("refund sent for %s (message %s)", number, message.id)
+    return 1
 
 
 def _refund_failed_attempt(
@@ -101,6 +117,9 @@ def _refund_failed_attempt(
                     .values(refund_status="failed")
                 )
             log.warning("refund %s failed for good: %s", message.idempotency_key, error)
+        else:
+            log.info("refund %s failed (attempt %s), retrying: %s",
+                     message.idempotency_key, attempts, error)  # fmt: skip
         backoff = timedelta(seconds=30 * 2 ** min(attempts, 6))
         session.connection().execute(
             update(_outbox)
