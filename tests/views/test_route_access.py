@@ -221,6 +221,8 @@ ROUTES: dict[str, Policy | Route] = {
     "monitoring.health": PUBLIC,
     "monitoring.live": PUBLIC,
     "metrics.scrape": METRICS,
+    "monitoring_returns.analytics": STAFF,
+    "monitoring_returns.export": STAFF,
     "logs.index": ADMIN,
     "logs.export_csv": ADMIN,
     "logs.export_jsonl": ADMIN,

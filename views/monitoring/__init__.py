@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from views.monitoring import health, logs, metrics
+from views.monitoring import health, logs, metrics, returns
 
-BLUEPRINTS = (health.bp, metrics.bp, logs.bp)
+BLUEPRINTS = (health.bp, metrics.bp, logs.bp, returns.bp)
