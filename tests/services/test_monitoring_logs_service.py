@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 import app.services.monitoring.logs as logs_module
 from app.config import Config, ConfigError, check_config
 from app.db import Base, Database, utcnow
-from app.logs import caused_by, job_of, request_id_var
+from app.logs import JsonFormatter, caused_by, job_of, request_id_var
 from app.models.monitoring import LogEvent
 from app.services.monitoring import (
     LogFilter,
@@ -223,6 +224,14 @@ def test_its_writer_thread_carries_on_after_a_failed_write(tmp_path):
         database.dispose()
 
 
+def test_a_stopped_store_starts_no_writer(other_database):
+    store = LogStore(other_database)
+    store.stop()
+    store.offer(logs_module.line_row(record("too late")))
+    assert store._thread is None
+    assert store.queue.qsize() == 1
+
+
 def count_lines(database: Database) -> int:
     with database.session() as session:
         return int(session.scalar(select(func.count()).select_from(LogEvent)) or 0)
@@ -265,6 +274,8 @@ def test_it_installs_once_per_database_and_retargets_or_turns_off(
     assert install_log_store(other_database, enabled=False) is None
     assert store_handlers() == []
     assert flush_log_store() == 0
+    logs_module._write_before_exit()  # nothing to write, no queue to forget
+    logs_module._forget_the_parents_lines()
 
 
 def test_a_retargeted_store_stops_its_thread_after_writing_what_it_held(
@@ -272,6 +283,7 @@ def test_a_retargeted_store_stops_its_thread_after_writing_what_it_held(
 ):
     caplog.set_level(logging.INFO)
     running = install_log_store(other_database)
+    assert install_log_store(other_database) is running
     log.info("held when the app changed")
     install_log_store(db, background=False)
     assert running is not None
@@ -279,6 +291,41 @@ def test_a_retargeted_store_stops_its_thread_after_writing_what_it_held(
     assert not running._thread.is_alive()
     with other_database.session() as session:
         assert "held when the app changed" in session.scalars(select(LogEvent.message)).all()
+
+
+def test_it_writes_what_it_holds_at_exit_and_forgets_a_parents_lines_after_a_fork(
+    other_database, restore_store, caplog
+):
+    caplog.set_level(logging.INFO)
+    running = install_log_store(other_database)
+    log.info("the last words")
+    assert running is not None
+    queued = running.queue
+    logs_module._forget_the_parents_lines()  # what os.fork runs in the child
+    assert running.queue is not queued
+    assert running.queue.qsize() == 0
+    running.queue = queued
+    logs_module._write_before_exit()
+    assert running._thread is not None
+    assert not running._thread.is_alive()
+    with other_database.session() as session:
+        assert "the last words" in session.scalars(select(LogEvent.message)).all()
+
+
+def test_stderr_lines_are_redacted_too():
+    try:
+        raise RuntimeError("card 4242424242424242")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    line = logging.LogRecord("x", logging.ERROR, __file__, 1, "for bob@example.com", None, exc_info)
+    line.path = "/login?password=hunter22"
+    line.user_id = ["ann@example.com", 7]
+    printed = json.loads(JsonFormatter().format(line))
+    assert printed["msg"] == "for b***@example.com"
+    assert printed["path"] == "/login?password=***"
+    assert printed["user_id"] == ["a***@example.com", 7]
+    assert "***4242" in printed["exc"]
+    assert "4242424242424242" not in printed["exc"]
 
 
 def test_it_refuses_to_keep_fewer_than_a_thousand_lines():

@@ -105,6 +105,8 @@ def test_it_pages_with_the_filters_kept(admin_client):
     assert "paged line 5<" not in second
     assert "nothing on page 9" in text(admin_client.get("/monitoring/logs?request_id=req-p&page=9"))
     assert admin_client.get("/monitoring/logs?page=x").status_code == 422
+    small = text(admin_client.get("/monitoring/logs?request_id=req-p&per_page=10"))
+    assert "Page 1 of 6" in small
 
 
 def test_it_masks_secrets_and_personal_data_on_the_page(admin_client):

@@ -91,12 +91,11 @@ class LogStore:
         return bool(getattr(self._local, "writing", False))
 
     def _start(self) -> None:
-        with self._lock:
-            if self._pid == os.getpid() or self._stop.is_set():
-                return
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._run, name="log-store", daemon=True)
-            self._thread.start()
+        with self._lock:  # two threads logging the first lines start one writer
+            if self._pid != os.getpid() and not self._stop.is_set():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="log-store", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_SECONDS):
@@ -256,6 +255,17 @@ def _write_before_exit() -> None:
     store = _STORE
     if store is not None and store.background:
         store.stop()
+
+
+def _forget_the_parents_lines() -> None:
+    # A process forked while the writer held the queue's lock would find it locked for
+    # good; the lines queued before the fork are the parent's to write anyway.
+    store = _STORE
+    if store is not None:
+        store.queue = queue.Queue(maxsize=QUEUE_SIZE)
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_lines)
 
 
 @dataclass(frozen=True)
