@@ -88,6 +88,9 @@ class Config:
     # to measure what they cost (make bench).
     instrumentation: bool = True
     traffic_flush_seconds: float = 5.0  # how often a web process writes its request counts
+    # The dashboard's figures are read at most once a second per process, however many
+    # screens show it.
+    dashboard_cache_seconds: float = 1.0
     data_dir: Path = DATA_DIR
     upload_dir: Path = DATA_DIR / "uploads"
     login_failure_limit: str = "10 per 15 minutes"

@@ -171,6 +171,7 @@ def app_settings(database_url: str, data_dir: Path, **overrides: Any) -> dict[st
         "scheduler_enabled": False,
         "feed_worker": "thread",  # jobs run imports in the test's own transaction
         "traffic_flush_seconds": 0,  # no flushing thread: the dashboard flushes its own
+        "dashboard_cache_seconds": 0,  # each look reads afresh
         "redis_url": None,
         **overrides,
     }

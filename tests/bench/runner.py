@@ -50,6 +50,7 @@ from typing import Any
 from tests.bench import cpu, feeds, flash_run, profile
 from tests.bench.client import LoadSpec
 from tests.bench.flash_seed import FlashSeedError, SeededFlash, run_flash_seed
+from tests.bench.monitoring_seed import MonitoringSeedError, run_monitoring_seed
 from tests.bench.returns_seed import ReturnsSeedError, SeededReturns, run_seed
 from tests.bench.scenarios import SCENARIOS, TARGETS, FeedTarget, Scenario
 from tests.bench.seed import ADMIN, SeedError, Stage, prepare, token_for
@@ -71,6 +72,9 @@ NOISE_NOTE = (
     "machine's cores (the 'all cpu' column shows how busy it was); compare runs made on the "
     "same machine, and prefer --repeat 3 (medians) for decisions"
 )
+
+
+INSTRUMENTATION_MIN_PERCENT = 95
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,6 +172,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="server threads (granian threads / gunicorn threads per worker); "
         "default: the app's own default",
+    )
+    parser.add_argument(
+        "--instrumentation",
+        choices=("both", "on"),
+        default="both",
+        help="both (default): after each setup, catalog_page once more on a server with "
+        "INSTRUMENTATION=0, to show what the request metrics cost; on: skip that",
     )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write results here")
     parser.add_argument(
@@ -402,7 +413,7 @@ def run_setup(
         if scenario.feed:
             rows.append(run_feed_imports(server, scenario, args))
             continue
-        for clients in levels:
+        for clients in scenario.clients or levels:
             runs = []
             for rep in range(args.repeat):
                 spec = load_spec(server, scenario, stage, clients, args)
@@ -555,7 +566,7 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
         "every response, targets count only the expected status):"
     )
     header = (
-        f"{'scenario':<14} {'setup':<9} {'clients':>7} {'requests':>9} {'errors':>7} "
+        f"{'scenario':<14} {'setup':<12} {'clients':>7} {'requests':>9} {'errors':>7} "
         f"{'req/s':>8} {'p50':>7} {'p95':>7} {'p99':>7} {'srv cpu':>7} {'all cpu':>7}  target"
     )
     print(header)
@@ -577,7 +588,7 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
                 if not met:
                     missed.append(f"{target.text}: {why}")
         print(
-            f"{row['scenario']:<14} {row['setup']:<9} {row['clients']:>7} {row['requests']:>9} "
+            f"{row['scenario']:<14} {row['setup']:<12} {row['clients']:>7} {row['requests']:>9} "
             f"{row['errors']:>7} {row['rps']:>8.1f} {row['p50_ms']:>7.1f} {row['p95_ms']:>7.1f} "
             f"{row['p99_ms']:>7.1f} {_num(row.get('server_cores')):>7} "
             f"{_num(row.get('machine_cores')):>7}  {verdict}"
@@ -609,6 +620,14 @@ def print_table(rows: list[dict[str, Any]], setups: list[dict[str, Any]]) -> lis
                     row["scenario"], row["setup"], row["clients"]
                 ):
                     print("\n".join(feeds.summary_lines(row, target.figures(row))))
+    cost_lines, cost_missed = instrumentation_cost(rows)
+    if cost_lines:
+        print(
+            "\nInstrumentation (request metrics and per-minute traffic) on against off, "
+            f"catalog_page throughput (target: on >= {INSTRUMENTATION_MIN_PERCENT}% of off):"
+        )
+        print("\n".join(cost_lines))
+        missed.extend(cost_missed)
     print(
         f"(srv cpu / all cpu: cores used by the server's processes / by the whole machine, "
         f"of {os.cpu_count()}, during the measured window)"
@@ -658,6 +677,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_returns = any(s.needs_returns for s in scenarios)
     with_flash = any(s.stampede for s in scenarios)
     with_feed = any(s.feed for s in scenarios)
+    with_monitoring = any(s.needs_monitoring for s in scenarios)
+    bare = (
+        [s for s in scenarios if s.name == "catalog_page"] if args.instrumentation == "both" else []
+    )
     machine = machine_context()
     print(
         f"Backroom benchmark - {machine['usable_cpus']} usable CPU cores "
@@ -698,9 +721,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flash: list[SeededFlash] = []
                 seeder = (
                     _seeder(
-                        args, info, seeded if with_returns else None, flash if with_flash else None
+                        args,
+                        info,
+                        seeded if with_returns else None,
+                        flash if with_flash else None,
+                        monitoring=with_monitoring,
                     )
-                    if with_returns or with_flash
+                    if with_returns or with_flash or with_monitoring
                     else None
                 )
                 started = time.monotonic()
@@ -730,10 +757,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         flash[0] if flash else None,
                     )
                 print(f"[{setup}] server stopped", flush=True)
+                if bare:
+                    run_bare(setup, bare, levels, args, rows, setup_infos)
         except KeyboardInterrupt:
             print("\ninterrupted; servers stopped", file=sys.stderr)
             status = 130
-        except (ServerError, SeedError, ReturnsSeedError, FlashSeedError, RuntimeError) as exc:
+        except (
+            ServerError,
+            SeedError,
+            ReturnsSeedError,
+            FlashSeedError,
+            MonitoringSeedError,
+            RuntimeError,
+        ) as exc:
             # feeds.FeedBenchError is a RuntimeError: a failed or held import ends here.
             print(f"\nbenchmark failed: {exc}", file=sys.stderr)
             status = 2
@@ -759,20 +795,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run_bare(
+    setup: str,
+    scenarios: list[Scenario],
+    levels: list[int],
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    setup_infos: list[dict[str, Any]],
+) -> None:
+    """The catalog once more on a fresh server with INSTRUMENTATION=0 (no request metrics,
+    no per-minute traffic): the rows' setup is '<setup>-off'."""
+    label = f"{setup}-off"
+    info: dict[str, Any] = {"setup": label, "notes": []}
+    setup_infos.append(info)
+    print(f"[{label}] starting a fresh server with INSTRUMENTATION=0 ...", flush=True)
+    with _server(setup, args, None, extra_env={"INSTRUMENTATION": "0"}) as server:
+        server.setup = label
+        info.update(description=server.description + ", INSTRUMENTATION=0", port=server.port)
+        run_setup(server, scenarios, levels, args, rows, info)
+    print(f"[{label}] server stopped", flush=True)
+
+
+def instrumentation_cost(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Lines comparing catalog_page with request metrics on and off, and the missed goals
+    (on must keep at least 95% of off's throughput)."""
+    lines, missed = [], []
+    off = {
+        (r["setup"].removesuffix("-off"), r["clients"]): r
+        for r in rows
+        if r["scenario"] == "catalog_page" and r["setup"].endswith("-off")
+    }
+    for row in rows:
+        bare = off.get((row["setup"], row["clients"]))
+        if row["scenario"] != "catalog_page" or bare is None or not bare["ok_rps"]:
+            continue
+        ratio = 100 * row["ok_rps"] / bare["ok_rps"]
+        met = ratio >= INSTRUMENTATION_MIN_PERCENT
+        lines.append(
+            f"  catalog_page @{row['clients']} {row['setup']}: on {row['ok_rps']:.0f} req/s "
+            f"(p99 {row['p99_ms']:.1f} ms), off {bare['ok_rps']:.0f} req/s "
+            f"(p99 {bare['p99_ms']:.1f} ms): {ratio:.1f}% "
+            + ("MET" if met else f"MISSED (< {INSTRUMENTATION_MIN_PERCENT}%)")
+        )
+        if not met:
+            missed.append(
+                f"instrumentation costs <= 5% (catalog_page @{row['clients']} "
+                f"{row['setup']}): {ratio:.1f}% of off"
+            )
+    return lines, missed
+
+
 def _seeder(
     args: argparse.Namespace,
     info: dict[str, Any],
     seeded: list[SeededReturns] | None,
     flash: list[SeededFlash] | None,
+    *,
+    monitoring: bool = False,
 ) -> BeforeStart:
-    """Seed the open returns and/or the stampede's customers into the fresh database before
-    the server starts."""
+    """Seed the open returns, the stampede's customers and/or a day of monitoring data into
+    the fresh database before the server starts."""
 
     def before_start(env: dict[str, str]) -> None:
         if seeded is not None:
             seed_returns(env)
         if flash is not None:
             seed_flash(env)
+        if monitoring:
+            print("  seeding a day of traffic and 20,000 log lines ...", flush=True)
+            result = run_monitoring_seed(env)
+            info["notes"].append(
+                f"monitoring store seeded: {result['traffic_rows']:,} traffic rows (a day), "
+                f"{result['log_lines']:,} log lines, in {result['seconds']}s"
+            )
 
     def seed_flash(env: dict[str, str]) -> None:
         assert flash is not None
@@ -804,11 +899,17 @@ def _seeder(
 
 
 def _server(
-    setup: str, args: argparse.Namespace, before_start: BeforeStart | None
+    setup: str,
+    args: argparse.Namespace,
+    before_start: BeforeStart | None,
+    extra_env: dict[str, str] | None = None,
 ) -> contextlib.AbstractContextManager[Server]:
     if setup == "embedded":
         return embedded_server(
-            workers=args.web_workers, threads=args.threads, before_start=before_start
+            workers=args.web_workers,
+            threads=args.threads,
+            before_start=before_start,
+            extra_env=extra_env,
         )
     return scaled_server(
         database_url=os.environ["TEST_DATABASE_URL"],
@@ -816,4 +917,5 @@ def _server(
         workers=args.web_workers or SCALED_WEB_WORKERS,
         threads=args.threads,
         before_start=before_start,
+        extra_env=extra_env,
     )

@@ -30,6 +30,11 @@ class Scenario:
     # Not a request mix either: partner feed imports through the scheduler, with catalog_page
     # load alongside (tests/bench/feeds.py), once per run.
     feed: bool = False
+    # Measured at these client counts whatever --clients says (the dashboard: a handful of
+    # operators' pages refreshing at once).
+    clients: tuple[int, ...] = ()
+    # A day of traffic, job runs and log lines seeded into the monitoring store first.
+    needs_monitoring: bool = False
 
     def variants(self, stage: Stage, batch: list[int] | None = None) -> list[RequestSpec]:
         """The requests to send; `batch` is the unique scenario's ids for this run."""
@@ -55,6 +60,8 @@ class Scenario:
             ]
         if self.name in ("queue_page", "queue_partial"):
             return [{"method": "GET", "path": QUEUE_PATH}]
+        if self.name == "dashboard":
+            return [{"method": "GET", "path": "/monitoring/dashboard"}]
         if self.name == "transitions":
             return [
                 {"method": "POST", "path": f"/api/v1/returns/{rid}/transitions", "body": APPROVE}
@@ -70,7 +77,7 @@ class Scenario:
     def headers(self, stage: Stage) -> dict[str, str]:
         if self.name == "queue_page":
             return {"Cookie": stage.support_cookie}
-        if self.name == "queue_partial":
+        if self.name in ("queue_partial", "dashboard"):
             return {"Cookie": stage.support_cookie, "HX-Request": "true"}
         return {}
 
@@ -92,6 +99,15 @@ SCENARIOS: dict[str, Scenario] = {
             "team queue htmx partial  GET /staff/queues/support, HX-Request: true",
             (200,),
             needs_returns=True,
+        ),
+        Scenario(
+            "dashboard",
+            "monitoring dashboard refresh  GET /monitoring/dashboard, HX-Request: true "
+            "(support's session; 10,000 open returns, a day of traffic and 20,000 log lines)",
+            (200,),
+            needs_returns=True,
+            clients=(1, 5),
+            needs_monitoring=True,
         ),
         Scenario("orders", "orders        POST /api/v1/orders", (201,), needs_orders=True),
         # Last: it empties the support queue the queue scenarios read.
@@ -267,6 +283,16 @@ class FeedTarget:
 
 
 TARGETS: tuple[Target | StampedeTarget | FeedTarget, ...] = (
+    Target(
+        "dashboard",
+        ("embedded", "scaled"),
+        5,
+        0,
+        None,
+        True,
+        "dashboard refresh @5 clients (10,000 open returns, a day of traffic): p95 <= 50 ms",
+        max_p95_ms=50,
+    ),
     Target(
         "catalog_page",
         ("embedded",),

@@ -220,11 +220,12 @@ def embedded_server(
     before_start: BeforeStart | None = None,
     start_timeout: float = 60.0,
     health_timeout: float = 30.0,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """`backroom serve` on a fresh SQLite database in a temporary data directory."""
     data_dir = Path(tempfile.mkdtemp(prefix="backroom-bench-"))
     port = free_port()
-    env = base_env(data_dir, port)
+    env = {**base_env(data_dir, port), **(extra_env or {})}
     args = ["serve"]
     if workers:
         args += ["--workers", str(workers)]
@@ -303,6 +304,7 @@ def scaled_server(
     before_start: BeforeStart | None = None,
     start_timeout: float = 120.0,
     health_timeout: float = 40.0,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """gunicorn workers + a scheduler process on a fresh PostgreSQL database and Redis."""
     data_dir = Path(tempfile.mkdtemp(prefix="backroom-bench-"))
@@ -327,6 +329,7 @@ def scaled_server(
                 REDIS_KEY_PREFIX=prefix,
                 SECRET_KEY=secrets.token_hex(32),  # one key for every process
             )
+            env.update(extra_env or {})
             if threads:
                 env["WEB_THREADS"] = str(threads)
             _run_step(["db", "upgrade"], env, "backroom db upgrade")

@@ -162,3 +162,19 @@ def test_the_health_card_names_each_check(app, session):
     assert 'data-check="scheduler"' in html
     assert "Not ready" in html  # no scheduler beats in a test
     assert "no heartbeat yet" in html
+
+
+def test_screens_share_one_read_for_a_moment(make_app, session):
+    """With the cache on, a second look within the moment shows the same snapshot; once it
+    has passed, a new order shows."""
+    app = make_app(dashboard_cache_seconds=60)
+    client = staff_client(app, session, "admin")
+    first = client.get("/monitoring/dashboard").get_data(as_text=True)
+    payments = app.extensions["backroom.payments"]
+    make_paid_order(session, payments, make_user(session, "customer"), make_product(session))
+    assert figure(client.get("/monitoring/dashboard").get_data(as_text=True), "orders") == figure(
+        first, "orders"
+    )
+    app.extensions["backroom.dashboard"].expires = 0.0  # the moment has passed
+    again = client.get("/monitoring/dashboard").get_data(as_text=True)
+    assert int(figure(again, "orders")) == int(figure(first, "orders")) + 1

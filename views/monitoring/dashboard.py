@@ -2,22 +2,26 @@
 
 The page polls itself every 5 s with htmx and gets only the partial back. Figures come from
 the database (`app.services.monitoring.read_dashboard`), so every web process shows the
-same ones; before reading, this process writes its own request counts, so its latest
-requests are in the traffic it draws (other processes' arrive within their flush interval).
+same ones, read at most once a second per process however many screens are open; before
+reading, this process writes its own request counts, so its latest requests are in the
+traffic it draws (other processes' arrive within their flush interval).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Flask, current_app
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.orm import Session
 
 from app.current import current_config, current_payments, db_session
 from app.db import utcnow
-from app.services.monitoring import check_health, read_dashboard
+from app.services.monitoring import Dashboard, check_health, read_dashboard
 from views.access import staff_required
 from views.monitoring.health import probes
 from views.monitoring.metrics import traffic_of
@@ -56,18 +60,47 @@ class Sparkline:
         )
 
 
-@bp.get("/monitoring/dashboard")
-@staff_required
-def page() -> Any:
-    app: Flask = current_app
-    session = db_session()
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    state.app.extensions["backroom.dashboard"] = _Snapshot()
+
+
+class _Snapshot:
+    """The figures last read by this process, shared by every screen for a moment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.board: Dashboard | None = None
+        self.expires = 0.0
+
+
+def _board(app: Flask, session: Session) -> Dashboard:
+    """The dashboard's figures, read at most once per `dashboard_cache_seconds` per
+    process. Before reading, this process writes its own request counts, so its latest
+    requests are in the traffic drawn."""
+    snapshot: _Snapshot = app.extensions["backroom.dashboard"]
+    with snapshot.lock:
+        if snapshot.board is not None and snapshot.expires > time.monotonic():
+            return snapshot.board
     try:
         traffic_of(app).flush(session)
     except Exception:  # the page still shows what others wrote; the counts are kept
         session.rollback()
         log.warning("could not write this process's request counts", exc_info=True)
+    board = read_dashboard(session, now=utcnow())
+    with snapshot.lock:
+        snapshot.board = board
+        snapshot.expires = time.monotonic() + app.config["BACKROOM"].dashboard_cache_seconds
+    return board
+
+
+@bp.get("/monitoring/dashboard")
+@staff_required
+def page() -> Any:
+    app: Flask = current_app
+    session = db_session()
+    board = _board(app, session)
     now = utcnow()
-    board = read_dashboard(session, now=now)
     health = check_health(
         session, now=now, heartbeat_seconds=current_config().heartbeat_seconds, probes=probes()
     )

@@ -1,5 +1,5 @@
 """monitoring: each job's latest run, the log store read by /monitoring/logs and the
-per-minute traffic the dashboard draws
+per-minute traffic the dashboard draws; indexes for its SLA breaches and refunds done
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index('ix_returns_team_sla', 'returns', ['team', 'sla_due_at'], unique=False)
+    op.create_index('ix_outbox_kind_done', 'outbox', ['kind', 'done_at'], unique=False)
     op.create_table('job_states',
     sa.Column('job_id', sa.String(length=60), nullable=False),
     sa.Column('interval_seconds', sa.Integer(), nullable=False),
@@ -71,3 +73,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_log_events_at'), table_name='log_events')
     op.drop_table('log_events')
     op.drop_table('job_states')
+    op.drop_index('ix_outbox_kind_done', table_name='outbox')
+    op.drop_index('ix_returns_team_sla', table_name='returns')

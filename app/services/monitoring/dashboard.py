@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models.credit import CreditEntry
@@ -184,44 +184,52 @@ def _refunds(session: Session, since: datetime) -> Refunds:
 
 def _per_minute(session: Session, column: Any, now: datetime) -> list[int]:
     """Rows created in each of the last 60 minutes (the current one last), counted by the
-    database grouped on the minute since the epoch."""
+    database grouped on the minute."""
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=59)
     if session.get_bind().dialect.name == "postgresql":
-        minute: Any = func.floor(func.extract("epoch", column) / 60)
-    else:  # SQLite keeps UTC text: strftime('%s') is seconds since the epoch
-        minute = cast(func.strftime("%s", column), Integer) / 60
+        minute: Any = func.date_trunc("minute", column)
+    else:  # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff': its first 16 characters
+        minute = func.substr(column, 1, 16)
     rows = session.execute(
         select(minute, func.count()).where(column >= start).group_by(minute)
     ).all()
-    first = int(start.timestamp() // 60)
     counts = [0] * 60
-    for epoch_minute, n in rows:
-        index = int(epoch_minute) - first
+    for at, n in rows:
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        index = int((at - start).total_seconds() // 60)
         if 0 <= index < 60:
             counts[index] += int(n)
     return counts
 
 
 def _backlogs(session: Session, now: datetime) -> list[Backlog]:
-    rows = session.execute(
-        select(
-            ReturnRequest.team,
-            func.count(),
-            func.count().filter(ReturnRequest.sla_due_at < now),
-            func.min(ReturnRequest.state_entered_at),
+    """Two index-only scans: waiting and oldest per team (team, state_entered_at), and the
+    late ones per team (team, sla_due_at)."""
+    waiting = {
+        str(team): (int(n), oldest)
+        for team, n, oldest in session.execute(
+            select(ReturnRequest.team, func.count(), func.min(ReturnRequest.state_entered_at))
+            .where(ReturnRequest.team.in_(TEAMS))
+            .group_by(ReturnRequest.team)
         )
-        .where(ReturnRequest.team.in_(TEAMS))
-        .group_by(ReturnRequest.team)
-    ).all()
-    found = {str(team): (int(n), int(late), oldest) for team, n, late, oldest in rows}
+    }
+    late = {
+        str(team): int(n)
+        for team, n in session.execute(
+            select(ReturnRequest.team, func.count())
+            .where(ReturnRequest.team.in_(TEAMS), ReturnRequest.sla_due_at < now)
+            .group_by(ReturnRequest.team)
+        )
+    }
     backlogs = []
     for team in TEAMS:
-        waiting, breached, oldest = found.get(team, (0, 0, None))
+        count, oldest = waiting.get(team, (0, None))
         backlogs.append(
             Backlog(
                 team=team,
-                waiting=waiting,
-                breached=breached,
+                waiting=count,
+                breached=late.get(team, 0),
                 oldest_seconds=(now - oldest).total_seconds() if oldest is not None else None,
             )
         )

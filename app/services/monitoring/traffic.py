@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -207,66 +207,84 @@ class TrafficReport:
 
 
 def read_traffic(session: Session, *, now: datetime) -> TrafficReport:
-    """The last hour of requests, from every process's flushed counts. One small query
-    over the primary key's leading column: one row per minute, area and status kind at most."""
+    """The last hour of requests, from every process's flushed counts: two GROUP BYs over
+    the primary key's leading column (one row per minute and status kind, one per area
+    and status kind), whatever the number of processes that wrote them."""
     this_minute = now.replace(second=0, microsecond=0)
     start = this_minute - timedelta(minutes=59)
     five = this_minute - timedelta(minutes=4)
-    columns = [getattr(TrafficMinute, name) for name in BUCKETS]
-    rows = session.execute(
+    summed = [func.sum(getattr(TrafficMinute, name)) for name in BUCKETS]
+    recent_rows = session.execute(
         select(
             TrafficMinute.minute,
-            TrafficMinute.area,
             TrafficMinute.status,
-            TrafficMinute.count,
-            TrafficMinute.seconds,
-            *columns,
-        ).where(TrafficMinute.minute >= start)
+            func.sum(TrafficMinute.count),
+            func.sum(TrafficMinute.seconds),
+            *summed,
+        )
+        .where(TrafficMinute.minute >= start)
+        .group_by(TrafficMinute.minute, TrafficMinute.status)
     ).all()
-    minutes: dict[int, list[_Row]] = {}
+    area_rows = session.execute(
+        select(TrafficMinute.area, TrafficMinute.status, func.sum(TrafficMinute.count))
+        .where(TrafficMinute.minute >= start, TrafficMinute.minute < start + timedelta(hours=1))
+        .group_by(TrafficMinute.area, TrafficMinute.status)
+    ).all()
     areas: dict[str, list[int]] = {}
-    for minute, area, status, count, seconds, *buckets in rows:
-        index = int((minute - start).total_seconds() // 60)
-        if not 0 <= index < 60:
-            continue  # a clock ahead of ours: not in the hour we draw
-        minutes.setdefault(index, []).append((status, count, seconds, tuple(buckets)))
+    for area, status, count in area_rows:
         pair = areas.setdefault(area, [0, 0])
-        pair[int(status in FAILED)] += count
-    hour = _window(row for index, rows_ in minutes.items() for row in rows_)
-    recent = _window(
-        row
-        for index, rows_ in minutes.items()
-        if start + timedelta(minutes=index) >= five
-        for row in rows_
-    )
-    per_minute = []
-    p95 = []
-    for index in range(60):
-        window = _window(minutes.get(index, []))
-        per_minute.append((window.total, window.failed))
-        p95.append(window.quantile(0.95))
+        pair[int(status in FAILED)] += int(count)
+    minutes = [_Tally() for _ in range(60)]
+    for minute, status, count, seconds, *buckets in recent_rows:
+        index = int((_aware(minute) - start).total_seconds() // 60)
+        if 0 <= index < 60:  # a clock ahead of ours writes a minute we do not draw
+            minutes[index].add(status, int(count), float(seconds), buckets)
+    hour, recent = _Tally(), _Tally()
+    for index, tally in enumerate(minutes):
+        hour.merge(tally)
+        if start + timedelta(minutes=index) >= five:
+            recent.merge(tally)
+    windows = [tally.window() for tally in minutes]
     return TrafficReport(
-        last_5_minutes=recent,
-        last_hour=hour,
+        last_5_minutes=recent.window(),
+        last_hour=hour.window(),
         areas=sorted(
             (AreaTraffic(area, ok, failed) for area, (ok, failed) in areas.items()),
             key=lambda a: (-a.total, a.area),
         ),
-        per_minute=per_minute,
-        p95_per_minute=p95,
+        per_minute=[(w.total, w.failed) for w in windows],
+        p95_per_minute=[w.quantile(0.95) for w in windows],
     )
 
 
-_Row = tuple[str, int, float, tuple[int, ...]]  # status kind, count, seconds, buckets
+class _Tally:
+    """Counts being summed into a Window."""
+
+    def __init__(self) -> None:
+        self.by_status = dict.fromkeys(STATUSES, 0)
+        self.buckets = [0] * len(BUCKETS)
+        self.seconds = 0.0
+
+    def add(self, status: str, count: int, seconds: float, buckets: Iterable[int]) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + count
+        self.seconds += seconds
+        for i, n in enumerate(buckets):
+            self.buckets[i] += int(n)
+
+    def merge(self, other: _Tally) -> None:
+        for status, count in other.by_status.items():
+            self.by_status[status] = self.by_status.get(status, 0) + count
+        self.seconds += other.seconds
+        for i, n in enumerate(other.buckets):
+            self.buckets[i] += n
+
+    def window(self) -> Window:
+        return Window(dict(self.by_status), tuple(self.buckets), self.seconds)
 
 
-def _window(rows: Iterable[_Row]) -> Window:
-    by_status = dict.fromkeys(STATUSES, 0)
-    buckets = [0] * len(BUCKETS)
-    total_seconds = 0.0
-    for status, count, seconds, counts in rows:
-        by_status[status] = by_status.get(status, 0) + count
-        total_seconds += seconds
-        for i, n in enumerate(counts):
-            buckets[i] += n
-    return Window(by_status, tuple(buckets), total_seconds)
+def _aware(value: datetime | str) -> datetime:
+    """A grouped minute as an aware UTC datetime (SQLite hands a GROUP BY column back as
+    stored: naive, or text when the driver does not convert it)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
