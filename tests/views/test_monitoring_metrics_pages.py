@@ -4,6 +4,7 @@ database, the payment circuit, the optional bearer token, and multiprocess mode.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -16,10 +17,12 @@ from sqlalchemy import create_engine
 from app.db import Base, utcnow
 from app.errors import PaymentError
 from app.services.flash_sales import SaleItemInput, checkout_hold, create_sale, reserve
+from app.services.monitoring import record_job_run
 from app.services.orders import LineRequest, place_order
 from app.services.returns import LineRequest as ReturnLine
 from app.services.returns import create_return
-from tests.builders import make_paid_order, make_product, make_user, walk_return
+from tests.builders import make_paid_order, make_partner, make_product, make_user, walk_return
+from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
@@ -286,3 +289,42 @@ def test_metrics_export_the_operations_series(client):
         "backroom_job_last_success_age_seconds",
     } <= names
     assert 'backroom_oversold_units{kind="flash_sale"} 0.0' in text
+
+
+def test_promtool_accepts_every_series_with_traffic_in_them(app, client, session):
+    """`promtool check metrics` (Debian's prometheus package) lints the whole scrape: the
+    request series, every business and operations family with values, the circuit."""
+    promtool = shutil.which("promtool")
+    need("promtool", promtool is not None, "apt-get install -y prometheus")
+    assert promtool is not None
+    staff = {role: make_user(session, role) for role in ("support", "warehouse", "finance")}
+    customer, admin = make_user(session, "customer"), make_user(session, "admin")
+    payments = app.extensions["backroom.payments"]
+    order = make_paid_order(session, payments, customer, make_product(session, stock=20))
+    opened = create_return(
+        session,
+        customer=customer,
+        order_id=order.id,
+        reason="damaged",
+        description="Cracked.",
+        lines=[ReturnLine(order.lines[0].id, 1)],
+        now=utcnow(),
+    )
+    walk_return(session, opened.id, staff, customer, until="process")
+    make_partner(session, admin, name='Acme "West" \\ Co')  # a label value to escape
+    record_job_run(
+        session,
+        job_id="returns.send_refunds",
+        started_at=utcnow(),
+        duration_ms=3.0,
+        handled=1,
+        outcome="ok",
+    )
+    for path in ("/products", "/no-such-page", "/health"):
+        client.get(path)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'partner="Acme \\"West\\" \\\\ Co"' in body
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
