@@ -154,10 +154,8 @@ def test_it_follows_a_declined_checkout_from_its_request_id_to_its_lines(
     assert f"Every line of request <code>{request_id}</code>" in followed
 
 
-def test_a_refund_decided_by_a_request_is_followed_into_the_outbox_job(
-    make_app, session, customer, admin
-):
-    app = make_app(access_log="all")  # the decision's 200 gets an access line too
+def test_requests_are_followed_into_the_outbox_jobs_they_caused(make_app, session, customer, admin):
+    app = make_app(access_log="all")  # the API's 200s get an access line too
     payments = app.extensions["backroom.payments"]
     product = make_product(session, stock=10, price_cents=2500)
     order = make_paid_order(session, payments, customer, product, quantity=1)
@@ -166,26 +164,38 @@ def test_a_refund_decided_by_a_request_is_followed_into_the_outbox_job(
         lines=[LineRequest(order.lines[0].id, 1)], now=utcnow(),
     )  # fmt: skip
     staff = {role: make_user(session, role) for role in ("support", "warehouse", "finance")}
-    walk_return(session, record.id, staff, customer, until="decide")
+    walk_return(session, record.id, staff, customer, until="complete_inspection")
     api = app.test_client()
-    decided = api.post(
-        f"/api/v1/returns/{record.id}/transitions",
-        json={"trigger": "process"},
-        headers=bearer(api, staff["finance"]),
-    )
-    assert decided.status_code == 200, decided.json
-    request_id = decided.headers["X-Request-ID"]
+
+    def fire(role: str, trigger: str, **fields: str) -> str:
+        response = api.post(
+            f"/api/v1/returns/{record.id}/transitions",
+            json={"trigger": trigger, **fields},
+            headers=bearer(api, staff[role]),
+        )
+        assert response.status_code == 200, response.json
+        return response.headers["X-Request-ID"]
+
+    decided = fire("support", "decide", disposition="REFUND")  # queues a notice
+    processed = fire("finance", "process")  # queues the refund
     ctx = JobContext(config=app.config["BACKROOM"], db=app.extensions["backroom.db"],
                      payments=payments, holder="test")  # fmt: skip
-    [send] = [job for job in schedule(ctx) if job.id == "returns.send_refunds"]
-    assert run_job(ctx, send) == 1
+    jobs = {job.id: job for job in schedule(ctx)}
+    assert run_job(ctx, jobs["returns.send_refunds"]) == 1
+    assert run_job(ctx, jobs["returns.deliver_notices"]) >= 1
     flush_log_store()
     browser = app.test_client()
     sign_in(browser, admin)
-    html = text(browser.get(f"/monitoring/logs?request_id={request_id}"))
-    assert f"POST /api/v1/returns/{record.id}/transitions 200" in html
-    assert f"refund sent for {record.number}" in html
-    assert "job <code>returns.send_refunds</code>" in html
+    refund = text(browser.get(f"/monitoring/logs?request_id={processed}"))
+    assert f"POST /api/v1/returns/{record.id}/transitions 200" in refund
+    assert f"refund sent for {record.number}" in refund
+    assert "job <code>returns.send_refunds</code>" in refund
+    assert "email to customer" not in refund
+    notice = text(browser.get(f"/monitoring/logs?request_id={decided}"))
+    assert f"POST /api/v1/returns/{record.id}/transitions 200" in notice
+    assert f"email to customer {customer.id}: Your return {record.number}" in notice
+    assert "job <code>returns.deliver_notices</code>" in notice
+    assert "refund sent" not in notice
 
 
 def test_it_exports_the_filtered_lines_as_csv_and_json_lines(admin_client):
