@@ -44,6 +44,8 @@ def test_staff_and_admins_open_the_dashboard(app, session, role):
     for title in ("Orders and revenue", "Refunds", "Returns", "Error rate", "Latency", "Health"):
         assert title in html
     assert 'hx-trigger="every 5s"' in html
+    assert 'href="/monitoring/returns"' in html
+    assert ('href="/monitoring/logs"' in html) == (role == "admin")  # logs are for admins
 
 
 def test_customers_and_strangers_are_kept_out(app, client, session):
