@@ -115,10 +115,14 @@ def _create_configured_admin(config: Config, session: Session | None = None) -> 
 
 def _job_context(config: Config) -> Any:
     from app import build_payments, connect_redis
+    from app.services.monitoring import install_log_store
     from jobs import JobContext
     from jobs.runner import holder_name
 
     database = Database(config.database_url, pool_size=4)
+    # The scheduler's lines (jobs, refunds sent under their request's id) reach the store
+    # that /monitoring/logs reads, as the web processes' lines do.
+    install_log_store(database, enabled=config.log_store)
     redis_client = connect_redis(config.redis_url) if config.redis_url else None
     payments = build_payments(config, database, redis_client)
     return JobContext(config=config, db=database, payments=payments, holder=holder_name())

@@ -124,19 +124,22 @@ def child_main(argv: list[str]) -> int:
     from app.config import load_config
     from app.db import Database
     from app.logs import configure_logging
+    from app.services.monitoring import flush_log_store, install_log_store
 
     configure_logging()
     import_id, holder = int(argv[0]), argv[1]
     config = load_config()
     lower_priority(config.feed_worker_priority)
     db = Database(config.database_url, pool_size=1)
+    install_log_store(db, enabled=config.log_store)  # its lines reach /monitoring/logs too
     try:
         status = feeds.run_import(
             db.session(), import_id, holder=holder, upload_dir=config.upload_dir
         )
+        log.info("feed import %s finished its run: %s", import_id, status)
     finally:
+        flush_log_store()
         db.dispose()
-    log.info("feed import %s finished its run: %s", import_id, status)
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
 
 from tests.conftest import create_postgres_database, drop_postgres_database, need
 from tests.deploy.processes import BACKROOM, call, free_port, get, running, wait_healthy
@@ -160,5 +161,25 @@ def test_web_and_worker_run_apart_with_one_scheduler_leader(tmp_path):
             waiting = ["another scheduler leads" in log for log in logs]
             assert sorted(leaders) == [0, 1], logs
             assert waiting[leaders.index(0)], logs
+            # The worker's lines reach the log store /monitoring/logs reads, as the web's do.
+            assert _stored_soon(url, "scheduler started as leader%"), "worker lines not stored"
     finally:
         drop_postgres_database(pg, url)
+
+
+def _stored_soon(url: str, pattern: str, seconds: float = 15.0) -> bool:
+    """Whether a line LIKE `pattern` lands in the log store within `seconds`."""
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                found = connection.execute(
+                    text("SELECT count(*) FROM log_events WHERE message LIKE :p"), {"p": pattern}
+                ).scalar()
+            if found:
+                return True
+            time.sleep(0.3)
+        return False
+    finally:
+        engine.dispose()
