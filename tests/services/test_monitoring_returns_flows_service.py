@@ -4,6 +4,7 @@ transitions at known times."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from app.errors import ValidationError
 from app.services.monitoring import range_problems, returns_analytics
 from app.services.returns import LineRequest, create_return, fire_return_trigger
-from tests.builders import make_paid_order, make_product, make_user
+from tests.builders import make_paid_order, make_product, make_user, publish_new_version
+from workflows.definitions import load_shipped
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 H, D = timedelta(hours=1), timedelta(days=1)
@@ -174,3 +176,21 @@ def test_it_accepts_a_range_of_366_days(session):
     result = returns_analytics(session, start=T, end=T + 366 * D, now=T)
     assert len(result.days) == 366
     assert result.opened == 0
+
+
+def test_it_takes_each_visit_s_sla_from_the_version_the_return_was_on(
+    session, people, customer, order
+):
+    data = copy.deepcopy(load_shipped("rma"))
+    for state in data["states"]:
+        if state["name"] == "VALIDATING":
+            state["sla_hours"], state["label"] = 48, "Under review"
+    old = open_at(session, customer, order, T)
+    publish_new_version(session, data, make_user(session, "admin"))
+    new = open_at(session, customer, order, T)
+    for return_id in (old, new):
+        move(session, people, return_id, [("approve", "support", T + 30 * H, {})])
+    result = returns_analytics(session, start=T, end=END, now=END)
+    support = next(t for t in result.teams if t.team == "support")
+    assert (support.visits, support.on_time) == (2, 1)  # 30 h: late on 24 h, in time on 48 h
+    assert result.stages[1].label == "Under review"  # the newest version's words

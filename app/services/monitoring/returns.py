@@ -185,18 +185,16 @@ def _states(engines: dict[int, Engine]) -> dict[tuple[int, str], StateSpec]:
 
 
 def _label(engines: dict[int, Engine], state: str) -> str:
-    for version in sorted(engines, reverse=True):  # the newest version's words
-        for spec in engines[version].definition.states:
-            if spec.name == state:
-                return spec.label
-    return state
+    """The state's label in the newest version that has the state."""
+    labels = {s.name: s.label for v in sorted(engines) for s in engines[v].definition.states}
+    return labels.get(state, state)
 
 
 def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
     """Seconds since 1970 of a stored time (SQLite keeps text; PostgreSQL timestamptz)."""
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(column) - 2440587.5) * 86400.0
-    return func.extract("epoch", column)
+    return func.date_part("epoch", column)  # double precision (extract gives numeric)
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:
