@@ -135,6 +135,8 @@ def test_it_takes_30_days_up_to_the_last_day_given_alone(app, session):
         ("from=2026-13-01&to=2026-03-07", "From must be a day written YYYY-MM-DD"),
         ("from=yesterday", "From must be a day written YYYY-MM-DD"),
         ("from=2026-03-01&to=%00", "To must be a day written YYYY-MM-DD"),
+        ("to=0001-01-05", "To must be a day from 1970-01-01 to 9998-12-31"),
+        ("from=9999-12-31&to=9999-12-31", "From must be a day from 1970-01-01 to 9998-12-31"),
         ("from=2026-03-08&to=2026-03-07", "To must be on or after the first day"),
         ("from=2025-01-01&to=2026-03-07", "To must be at most 366 days after the first day"),
     ],

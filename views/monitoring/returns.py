@@ -25,6 +25,8 @@ from views.access import staff_required
 bp = Blueprint("monitoring_returns", __name__, url_prefix="/monitoring")
 DEFAULT_DAYS = 30
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Far enough either way for any return, near enough that a day's arithmetic cannot overflow.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
 
 
 def _day(name: str, problems: dict[str, str]) -> date | None:
@@ -34,10 +36,14 @@ def _day(name: str, problems: dict[str, str]) -> date | None:
     try:
         if not DAY.fullmatch(raw):
             raise ValueError(raw)
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         problems[name] = "must be a day written YYYY-MM-DD, such as 2026-03-31"
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        problems[name] = f"must be a day from {FIRST_DAY} to {LAST_DAY}"
+        return None
+    return day
 
 
 def _range() -> tuple[dict[str, str], datetime, datetime, dict[str, str]]:
