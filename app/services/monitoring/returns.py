@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -158,7 +159,7 @@ def returns_analytics(
     stages, teams = _visits(session, engines, start, min(now, end), now)
     cohort = and_(ReturnRequest.created_at >= start, ReturnRequest.created_at < end)
     days = []
-    for n in range((end - start + timedelta(days=1) - timedelta(microseconds=1)).days):
+    for n in range(math.ceil((end - start) / timedelta(days=1))):
         day = (start + timedelta(days=n)).date()
         days.append(Day(day, opened.get(day, 0), closed.get(day, 0)))
     return ReturnsAnalytics(
@@ -267,6 +268,51 @@ def _visits(
 ) -> tuple[tuple[Timing, ...], tuple[TeamSla, ...]]:
     """Time in each state (visits that left it in [start, as_of)) and SLA compliance per
     team (those visits, plus the visits still open at `as_of`, measured then)."""
+    states = _states(engines)
+    stage: dict[str, tuple[int, float]] = {}
+    team: dict[str, tuple[int, int]] = {}
+    for (
+        version,
+        state,
+        disposition,
+        left,
+        seconds,
+        left_on_time,
+        open_,
+        open_on_time,
+    ) in _visit_rows(session, engines, start, as_of):
+        spec = states.get((int(version), str(state)))
+        if spec is None or spec.terminal:
+            continue
+        n, total = stage.get(spec.name, (0, 0.0))
+        stage[spec.name] = (n + int(left or 0), total + float(seconds or 0))
+        who = engines[int(version)].team_for(spec.name, {"disposition": disposition})
+        if who is not None and spec.sla_hours:
+            visits, on_time = team.get(who, (0, 0))
+            team[who] = (
+                visits + int(left or 0) + int(open_ or 0),
+                on_time + int(left_on_time or 0) + int(open_on_time or 0),
+            )
+    order = {name: i for i, name in enumerate(_state_order(engines))}
+    stages = tuple(
+        Timing(name, _label(engines, name), n, _average(total, n))
+        for name, (n, total) in sorted(stage.items(), key=lambda kv: (order.get(kv[0], 999), kv[0]))
+        if n
+    )
+    breached = _breached(session, now)
+    names = sorted(set(team) | set(breached), key=lambda t: (_rank(t), t))
+    teams = tuple(
+        TeamSla(t, *team.get(t, (0, 0)), breached_now=int(breached.get(t, 0))) for t in names
+    )
+    return stages, teams
+
+
+def _visit_rows(
+    session: Session, engines: dict[int, Engine], start: datetime, as_of: datetime
+) -> list[Any]:
+    """Per (version, state, disposition): visits that left in [start, as_of), their total
+    seconds, how many of them within the SLA; visits still open at `as_of`, how many of
+    them within the SLA then."""
     event, ret = ReturnEvent, ReturnRequest
     at = _epoch(session, event.at)
     # Times as seconds, computed once per event; only returns alive during the range
@@ -312,41 +358,17 @@ def _visits(
         )
         .group_by(moves.c.version, moves.c.state, moves.c.disposition)
     ).all()
-    states = _states(engines)
-    stage: dict[str, tuple[int, float]] = {}
-    team: dict[str, tuple[int, int]] = {}
-    for version, state, disposition, left, seconds, left_on_time, open_, open_on_time in rows:
-        spec = states.get((int(version), str(state)))
-        if spec is None or spec.terminal:
-            continue
-        n, total = stage.get(spec.name, (0, 0.0))
-        stage[spec.name] = (n + int(left or 0), total + float(seconds or 0))
-        who = engines[int(version)].team_for(spec.name, {"disposition": disposition})
-        if who is not None and spec.sla_hours:
-            visits, on_time = team.get(who, (0, 0))
-            team[who] = (
-                visits + int(left or 0) + int(open_ or 0),
-                on_time + int(left_on_time or 0) + int(open_on_time or 0),
-            )
-    order = {name: i for i, name in enumerate(_state_order(engines))}
-    stages = tuple(
-        Timing(name, _label(engines, name), n, _average(total, n))
-        for name, (n, total) in sorted(stage.items(), key=lambda kv: (order.get(kv[0], 999), kv[0]))
-        if n
+    return list(rows)
+
+
+def _breached(session: Session, now: datetime) -> dict[str, int]:
+    """Returns waiting on each team past their due time at `now`."""
+    rows = session.execute(
+        select(ReturnRequest.team, func.count())
+        .where(ReturnRequest.team.is_not(None), ReturnRequest.sla_due_at < now)
+        .group_by(ReturnRequest.team)
     )
-    breached = {
-        str(t): int(n)
-        for t, n in session.execute(
-            select(ret.team, func.count())
-            .where(ret.team.is_not(None), ret.sla_due_at < now)
-            .group_by(ret.team)
-        )
-    }
-    names = sorted(set(team) | set(breached), key=lambda t: (_rank(t), t))
-    teams = tuple(
-        TeamSla(t, *team.get(t, (0, 0)), breached_now=int(breached.get(t, 0))) for t in names
-    )
-    return stages, teams
+    return {str(team): int(n) for team, n in rows}
 
 
 def _sla_seconds(engines: dict[int, Engine], version: Any, state: Any) -> ColumnElement[Any]:
