@@ -223,6 +223,7 @@ ROUTES: dict[str, Policy | Route] = {
     "metrics.scrape": METRICS,
     "monitoring_returns.analytics": STAFF,
     "monitoring_returns.export": STAFF,
+    "dashboard.page": STAFF,
     "logs.index": ADMIN,
     "logs.export_csv": ADMIN,
     "logs.export_jsonl": ADMIN,

@@ -1,7 +1,9 @@
-"""Monitoring pages: /health, /health/live, /health/ready (health) and /metrics (metrics)."""
+"""Monitoring pages: /health, /health/live, /health/ready (health), /metrics (metrics),
+/monitoring/dashboard (dashboard), /monitoring/logs (logs) and /monitoring/returns, the
+returns analytics (returns)."""
 
 from __future__ import annotations
 
-from views.monitoring import health, logs, metrics, returns
+from views.monitoring import dashboard, health, logs, metrics, returns
 
-BLUEPRINTS = (health.bp, metrics.bp, logs.bp, returns.bp)
+BLUEPRINTS = (health.bp, metrics.bp, dashboard.bp, logs.bp, returns.bp)

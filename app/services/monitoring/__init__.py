@@ -1,8 +1,10 @@
 """Monitoring, the one door to the area: health, the scheduler heartbeat, job runs, and the
 business numbers behind `/metrics`.
 
-- health: `check_health`, `record_heartbeat`, `record_job_run`, `prune_job_runs`
+- health: `check_health`, `record_heartbeat`, `record_job_run`, `record_job_state`,
+  `prune_job_runs`
 - metrics: `read_business_metrics`
+- dashboard: `read_dashboard` (what /monitoring/dashboard shows, traffic included)
 - operations: `read_operations_metrics` (refund latency, credit issued, oversold units, job runs)
 - logs: the log store (`install_log_store`, `flush_log_store`), its reads (`list_log_events`,
   `log_events_csv`, `log_events_jsonl`) and `prune_log_events`
@@ -11,12 +13,14 @@ business numbers behind `/metrics`.
 
 from __future__ import annotations
 
+from app.services.monitoring.dashboard import Dashboard, read_dashboard
 from app.services.monitoring.health import (
     SCHEDULER,
     check_health,
     prune_job_runs,
     record_heartbeat,
     record_job_run,
+    record_job_state,
 )
 from app.services.monitoring.logs import (
     LEVELS,
@@ -45,6 +49,7 @@ __all__ = [
     "LEVELS",
     "SCHEDULER",
     "BusinessMetrics",
+    "Dashboard",
     "LogFilter",
     "LogLine",
     "OperationsMetrics",
@@ -59,9 +64,11 @@ __all__ = [
     "prune_log_events",
     "range_problems",
     "read_business_metrics",
+    "read_dashboard",
     "read_operations_metrics",
     "record_heartbeat",
     "record_job_run",
+    "record_job_state",
     "returns_analytics",
     "returns_analytics_csv",
 ]
