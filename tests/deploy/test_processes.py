@@ -117,6 +117,8 @@ def test_serve_runs_web_processes_sharing_one_limiter_and_one_scheduler(
         reserves = {sample.labels["status"]: sample.value for sample in requests.samples
                     if sample.labels["endpoint"] == "api.flash_reserve"}  # fmt: skip
         assert reserves == {"404": 7.0, "429": 33.0}  # summed over both processes
+        # The dashboard's traffic agrees: each process adds its counts within 5 s.
+        assert _traffic_soon(tmp_path / "backroom.db", "flash_sales") == {"4xx": 7, "429": 33}
         text = wait_for_scheduler_logs(log, workers=2)
         assert text.count("scheduler started as leader") == 1, text
         assert "another scheduler leads" in text
@@ -181,5 +183,31 @@ def _stored_soon(url: str, pattern: str, seconds: float = 15.0) -> bool:
                 return True
             time.sleep(0.3)
         return False
+    finally:
+        engine.dispose()
+
+
+def _traffic_soon(database: Path, area: str, seconds: float = 15.0) -> dict[str, int]:
+    """The area's requests by status kind in traffic_minutes, once both processes wrote."""
+    engine = create_engine(f"sqlite:///{database}")
+    counts: dict[str, int] = {}
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with engine.connect() as connection:
+                counts = {
+                    str(status): int(n)
+                    for status, n in connection.execute(
+                        text(
+                            "SELECT status, sum(count) FROM traffic_minutes WHERE area = :a "
+                            "GROUP BY status"
+                        ),
+                        {"a": area},
+                    )
+                }
+            if sum(counts.values()) >= 40:
+                break
+            time.sleep(0.5)
+        return counts
     finally:
         engine.dispose()

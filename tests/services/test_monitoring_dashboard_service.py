@@ -3,11 +3,13 @@ traffic the test makes (orders, refunds, returns, queues, live sales, jobs, requ
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.db import transaction, utcnow
+from app.db import Base, Database, transaction, utcnow
 from app.errors import PaymentDeclined
 from app.models.returns import ReturnRequest
 from app.services.credit import grant_credit
@@ -296,3 +298,30 @@ def test_it_lists_each_partners_feed_freshness(session):
     partner, _key = make_partner(session, admin)
     [feed] = board(session).feeds
     assert (feed.partner_id, feed.stale, feed.age_seconds) == (partner.id, False, None)
+
+
+def test_a_web_process_writes_its_counts_from_a_thread_every_few_seconds(tmp_path, caplog):
+    database = Database(f"sqlite:///{tmp_path / 'traffic.db'}")
+    try:
+        traffic = Traffic()
+        traffic.start_flushing(database, 0.05)
+        traffic.start_flushing(database, 0.05)  # once per process: the second does nothing
+        with caplog.at_level(logging.WARNING, logger="backroom.monitoring"):
+            traffic.record("catalog", 200, 0.003)  # no table yet: kept, and said
+            deadline = time.monotonic() + 5
+            while "could not write request counts" not in caplog.text:
+                assert time.monotonic() < deadline, "the writer never tried"
+                time.sleep(0.02)
+        Base.metadata.create_all(database.engine)
+        traffic.record("catalog", 200, 0.003)
+        session = database.session()
+        try:
+            deadline = time.monotonic() + 5
+            while read_traffic(session, now=utcnow()).last_5_minutes.total < 2:
+                assert time.monotonic() < deadline, "the counts never landed"
+                time.sleep(0.05)
+                session.rollback()  # a new read transaction sees what the writer committed
+        finally:
+            session.close()
+    finally:
+        database.dispose()

@@ -10,6 +10,7 @@ latency buckets are `/metrics`' own, so a percentile read here is the one Promet
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import logging
 import threading
@@ -91,17 +92,21 @@ class Traffic:
                 target=self._flush_forever, args=(db, every_seconds), daemon=True
             )
         self._flusher.start()
+        atexit.register(self._flush_once, db)  # what the last seconds counted
+
+    def _flush_once(self, db: Database) -> None:
+        session = db.session()
+        try:
+            self.flush(session)
+        except Exception:  # kept for the next round; the request path never sees it
+            log.warning("could not write request counts; keeping them", exc_info=True)
+        finally:
+            session.close()
 
     def _flush_forever(self, db: Database, every_seconds: float) -> None:
         while True:
             time.sleep(every_seconds)
-            session = db.session()
-            try:
-                self.flush(session)
-            except Exception:  # kept for the next round; the request path never sees it
-                log.warning("could not write request counts; keeping them", exc_info=True)
-            finally:
-                session.close()
+            self._flush_once(db)
 
     def _put_back(self, pending: dict[tuple[int, str, str], list[float]]) -> None:
         with self._lock:
