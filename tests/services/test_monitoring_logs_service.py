@@ -438,3 +438,20 @@ def test_it_prunes_nothing_from_an_empty_or_small_store(session):
     assert prune_log_events(session, keep=5) == 0
     add_lines(session, {"message": "only"})
     assert prune_log_events(session, keep=5) == 0
+
+
+def test_lines_read_newest_first_by_when_they_were_logged_not_by_when_stored(session):
+    """Two processes write their batches in turns: a line stored later may be older."""
+    now = utcnow()
+    add_lines(
+        session,
+        {"at": now, "message": "web 1, stored first"},
+        {"at": now - timedelta(seconds=3), "message": "web 2, stored later but older"},
+        {"at": now - timedelta(seconds=1), "message": "web 2, stored last"},
+    )
+    page = list_log_events(session, LogFilter(), page=1, per_page=10)
+    assert [line.message for line in page.items][:3] == [
+        "web 1, stored first",
+        "web 2, stored last",
+        "web 2, stored later but older",
+    ]

@@ -291,7 +291,8 @@ class LogFilter:
 
 
 def _query(filters: LogFilter) -> Select[Any]:
-    query = select(LogEvent).order_by(LogEvent.id.desc())
+    # Newest first by when each line was logged: processes write their batches in turns.
+    query = select(LogEvent).order_by(LogEvent.at.desc(), LogEvent.id.desc())
     if filters.level in LEVELS:
         query = query.where(LogEvent.level.in_(LEVELS[LEVELS.index(filters.level) :]))
     if text := clean_text(filters.text):
