@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from jobs.context import JobContext
 from jobs.feeds import poll_feeds, prune_imports, run_imports
 from jobs.flash_sales import end_sales, expire_holds, start_sales
-from jobs.monitoring import beat_heartbeats, prune_job_runs, prune_logs
+from jobs.monitoring import beat_heartbeats, prune_job_runs, prune_logs, prune_request_minutes
 from jobs.orders import reconcile_orders
 from jobs.returns import complete_returns, deliver_notices, send_refunds
 
@@ -53,6 +53,7 @@ def schedule(ctx: JobContext) -> list[Job]:
         Job("feeds.prune", prune_imports, 3600, record="work"),
         Job("monitoring.prune_job_runs", prune_job_runs, 3600),
         Job("monitoring.prune_logs", prune_logs, 60, record="work"),
+        Job("monitoring.prune_traffic", prune_request_minutes, 3600, record="work"),
     ]
 
 

@@ -1,5 +1,5 @@
 """Monitoring jobs: the scheduler heartbeat that /health reads, pruning job history, and
-keeping the log store bounded."""
+keeping the log store and the per-minute traffic bounded."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.services.monitoring import SCHEDULER, prune_log_events, record_heartbeat
+from app.services.monitoring import SCHEDULER, prune_log_events, prune_traffic, record_heartbeat
 from app.services.monitoring import prune_job_runs as prune_runs
 from jobs.context import JobContext
 
@@ -27,3 +27,9 @@ def prune_logs(session: Session, now: datetime, ctx: JobContext) -> int:
     """Keep the newest LOG_STORE_KEEP log lines. Due: any line past that many; a re-run
     finds none (lines written meanwhile only move the cut-off)."""
     return prune_log_events(session, keep=ctx.config.log_store_keep)
+
+
+def prune_request_minutes(session: Session, now: datetime, ctx: JobContext) -> int:
+    """Forget the per-minute traffic older than two days (the dashboard draws the last
+    hour). Due: any minute past the cut-off; a re-run finds none."""
+    return prune_traffic(session, now=now)

@@ -10,13 +10,14 @@ from sqlalchemy import func, insert, select
 
 from app.db import utcnow
 from app.models.catalog import Product
-from app.models.monitoring import Heartbeat, JobRun, LogEvent
+from app.models.monitoring import Heartbeat, JobRun, LogEvent, TrafficMinute
 from app.models.orders import Order
 from app.payments import Payments
 from app.services.monitoring import SCHEDULER, record_job_run
+from app.services.monitoring.traffic import BUCKETS, add_minutes
 from app.services.orders import LineRequest, place_order
 from jobs import schedule
-from jobs.monitoring import beat_heartbeats, prune_job_runs, prune_logs
+from jobs.monitoring import beat_heartbeats, prune_job_runs, prune_logs, prune_request_minutes
 from jobs.orders import reconcile_orders
 from tests.builders import make_product
 from tests.jobs import test_feeds_jobs as feeds_jobs
@@ -71,6 +72,21 @@ def test_it_prunes_the_log_store_to_its_newest_lines_once(session, ctx):
     assert (len(kept), kept[0], kept[-1]) == (1000, "line 3", "line 1002")
 
 
+def test_it_prunes_request_minutes_older_than_two_days_once(session, ctx):
+    now = utcnow().replace(second=0, microsecond=0)
+    add_minutes(
+        session,
+        [
+            {"minute": minute, "area": "catalog", "status": "2xx", "count": 1, "seconds": 0.1}
+            | dict.fromkeys(BUCKETS, 0)
+            for minute in (now - timedelta(days=3), now - timedelta(days=1), now)
+        ],
+    )
+    assert prune_request_minutes(session, now, ctx) == 1
+    assert prune_request_minutes(session, now, ctx) == 0
+    assert session.scalar(select(func.count()).select_from(TrafficMinute)) == 2
+
+
 def leave_pending_order(session, ctx, customer, product, *, charged):
     crashing = Payments(
         gateway=CrashingGateway(ctx.payments.gateway, charge_first=charged),
@@ -106,6 +122,7 @@ JOB_TESTS = {
     "orders.reconcile": test_it_reconciles_pending_orders_once,
     "monitoring.prune_job_runs": test_it_prunes_old_job_runs_once,
     "monitoring.prune_logs": test_it_prunes_the_log_store_to_its_newest_lines_once,
+    "monitoring.prune_traffic": test_it_prunes_request_minutes_older_than_two_days_once,
     "returns.send_refunds": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.complete": returns_jobs.test_it_sends_a_refund_once_and_then_completes_it_once,
     "returns.deliver_notices": returns_jobs.test_it_delivers_each_notice_once,

@@ -5,6 +5,7 @@ business numbers behind `/metrics`.
   `prune_job_runs`
 - metrics: `read_business_metrics`
 - dashboard: `read_dashboard` (what /monitoring/dashboard shows, traffic included)
+- traffic: the per-minute request counts the dashboard draws; `prune_traffic`
 - operations: `read_operations_metrics` (refund latency, credit issued, oversold units, job runs)
 - logs: the log store (`install_log_store`, `flush_log_store`), its reads (`list_log_events`,
   `log_events_csv`, `log_events_jsonl`) and `prune_log_events`
@@ -44,6 +45,7 @@ from app.services.monitoring.returns import (
     returns_analytics,
     returns_analytics_csv,
 )
+from app.services.monitoring.traffic import prune_traffic
 
 __all__ = [
     "LEVELS",
@@ -62,6 +64,7 @@ __all__ = [
     "log_events_jsonl",
     "prune_job_runs",
     "prune_log_events",
+    "prune_traffic",
     "range_problems",
     "read_business_metrics",
     "read_dashboard",
