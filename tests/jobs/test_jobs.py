@@ -10,10 +10,10 @@ from sqlalchemy import func, insert, select
 
 from app.db import utcnow
 from app.models.catalog import Product
-from app.models.monitoring import Heartbeat, JobRun, LogEvent, TrafficMinute
+from app.models.monitoring import Heartbeat, JobRun, JobState, LogEvent, TrafficMinute
 from app.models.orders import Order
 from app.payments import Payments
-from app.services.monitoring import SCHEDULER, record_job_run
+from app.services.monitoring import SCHEDULER, record_job_run, record_job_state
 from app.services.monitoring.traffic import BUCKETS, add_minutes
 from app.services.orders import LineRequest, place_order
 from jobs import schedule
@@ -56,9 +56,19 @@ def test_it_prunes_old_job_runs_once(session, ctx):
             handled=0,
             outcome="ok",
         )
+    for job_id, days in (("gone.from_the_schedule", 8), ("still.scheduled", 0)):
+        record_job_state(
+            session,
+            job_id=job_id,
+            interval_seconds=5,
+            started_at=now - timedelta(days=days),
+            duration_ms=1.0,
+            outcome="ok",
+        )
     assert prune_job_runs(session, now, ctx) == 2
     assert prune_job_runs(session, now, ctx) == 0
     assert session.scalar(select(func.count()).select_from(JobRun)) == 1
+    assert session.scalars(select(JobState.job_id)).all() == ["still.scheduled"]
 
 
 def test_it_prunes_the_log_store_to_its_newest_lines_once(session, ctx):

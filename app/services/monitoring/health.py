@@ -126,9 +126,11 @@ def record_job_state(
 
 
 def prune_job_runs(session: Session, *, now: datetime, keep_days: int = 7) -> int:
-    """Forget job runs older than `keep_days` so the table stays small."""
+    """Forget job runs older than `keep_days` so the table stays small, and the latest
+    state of jobs that have not run for as long (a job taken off the schedule would
+    otherwise stay on the dashboard, stale, for good). Returns the runs forgotten."""
+    cut = now - timedelta(days=keep_days)
     with transaction(session):
-        result = session.execute(
-            delete(JobRun).where(JobRun.started_at < now - timedelta(days=keep_days))
-        )
+        result = session.execute(delete(JobRun).where(JobRun.started_at < cut))
+        session.execute(delete(JobState).where(JobState.last_run_at < cut))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
