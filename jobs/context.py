@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.config import Config
 from app.db import Database
@@ -15,3 +15,5 @@ class JobContext:
     db: Database
     payments: Payments
     holder: str
+    # The runner's memory of each job's last written state: (monotonic time, outcome).
+    written: dict[str, tuple[float, str]] = field(default_factory=dict, compare=False)

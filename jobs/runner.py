@@ -21,8 +21,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from app.db import utcnow
-from app.logs import request_id_var
-from app.services.monitoring import record_job_run, record_job_state
+from app.logs import redact, request_id_var
+from app.services.monitoring import JOB_STATE_EVERY_SECONDS, record_job_run, record_job_state
 from jobs import Job, JobContext, schedule
 
 log = logging.getLogger("backroom.jobs")
@@ -41,22 +41,26 @@ def run_job(ctx: JobContext, job: Job, now: datetime | None = None) -> int:
     except Exception as exc:
         session.rollback()
         log.exception("job %s failed", job.id, extra={"job_id": job.id})
-        handled, outcome, error = 0, "error", f"{type(exc).__name__}: {exc}"[:2000]
+        # Kept for the dashboard, whose every staff role reads it: a driver's error may
+        # quote the row it choked on, so it is masked like a log line.
+        handled, outcome, error = 0, "error", redact(f"{type(exc).__name__}: {exc}")[:2000]
     finally:
         session.close()
         request_id_var.reset(token)
     duration_ms = (time.perf_counter() - clock) * 1000
     session = ctx.db.session()
     try:
-        record_job_state(
-            session,
-            job_id=job.id,
-            interval_seconds=job.seconds,
-            started_at=started,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            error=error,
-        )
+        if _state_due(ctx, job.id, outcome):
+            record_job_state(
+                session,
+                job_id=job.id,
+                interval_seconds=job.seconds,
+                started_at=started,
+                duration_ms=duration_ms,
+                outcome=outcome,
+                error=error,
+            )
+            ctx.written[job.id] = (time.monotonic(), outcome)
         if job.record == "always" or outcome != "ok" or (job.record == "work" and handled):
             record_job_run(
                 session,
@@ -72,6 +76,15 @@ def run_job(ctx: JobContext, job: Job, now: datetime | None = None) -> int:
     finally:
         session.close()
     return handled
+
+
+def _state_due(ctx: JobContext, job_id: str, outcome: str) -> bool:
+    """Write a job's latest state when its outcome changed or JOB_STATE_EVERY_SECONDS have
+    passed: the 1 s timers would otherwise cost the database a write each, every second."""
+    last = ctx.written.get(job_id)
+    return (
+        last is None or last[1] != outcome or time.monotonic() - last[0] >= JOB_STATE_EVERY_SECONDS
+    )
 
 
 class Leadership:

@@ -16,6 +16,7 @@ from app import build_payments
 from app.config import Config
 from app.db import Base, Database, utcnow
 from app.models.monitoring import Heartbeat, JobRun, JobState
+from app.services.monitoring import JOB_STATE_EVERY_SECONDS
 from jobs import Job, JobContext
 from jobs.runner import Leadership, Scheduler, holder_name, run_job
 from tests.conftest import create_postgres_database, drop_postgres_database, need
@@ -96,6 +97,38 @@ def test_every_run_overwrites_the_jobs_latest_state_even_when_no_run_is_kept(ses
     assert (failed.last_outcome, failed.last_error) == ("error", "RuntimeError: no")
     assert failed.last_success_at == succeeded_at  # the last success stays
     assert failed.last_run_at >= succeeded_at
+
+
+def test_a_quiet_timers_state_is_rewritten_only_when_it_changes_or_now_and_then(
+    session, ctx, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    job = Job("test.tick", lambda s, n, c: 0, 1, record="work")
+    run_job(ctx, job)
+    first = session.scalars(select(JobState.last_run_at)).one()
+    clock[0] += 5
+    run_job(ctx, job)  # same outcome, 5 s later: nothing written
+    session.expire_all()
+    assert session.scalars(select(JobState.last_run_at)).one() == first
+    clock[0] += JOB_STATE_EVERY_SECONDS
+    run_job(ctx, job)  # 15 s after the last write: written
+    session.expire_all()
+    assert session.scalars(select(JobState.last_run_at)).one() > first
+
+
+def test_a_failed_jobs_error_is_kept_masked(session, ctx):
+    def leak(s, now, c):
+        raise ValueError("duplicate key jane.doe@example.org card 4242424242424242")
+
+    run_job(ctx, Job("test.leak", leak, 60))
+    [state] = session.scalars(select(JobState)).all()
+    [run] = runs(session)
+    for error in (state.last_error, run.error):
+        assert error is not None
+        assert error.startswith("ValueError: duplicate key")
+        assert "jane.doe@example.org" not in error
+        assert "4242424242424242" not in error
 
 
 def test_it_survives_failing_to_record_a_run(session, ctx, monkeypatch, caplog):

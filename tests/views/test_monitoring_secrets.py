@@ -3,7 +3,8 @@
 One run uses every secret a shop handles: a customer registers with an email and a
 password, signs in wrongly and rightly, pays with a card and is declined with another, an
 admin onboards a partner whose API key uploads a feed and is then sent wrong, a bearer
-token is refused, and code logs a careless line holding all of them. Then every monitoring
+token is refused, a job fails with an error quoting an email and a card (the dashboard
+shows job errors), and code logs a careless line holding all of them. Then every monitoring
 page, their downloads, /metrics and every row of the log store are scanned.
 """
 
@@ -15,6 +16,8 @@ from sqlalchemy import select
 
 from app.models.monitoring import LogEvent
 from app.services.monitoring import flush_log_store
+from jobs import Job, JobContext
+from jobs.runner import run_job
 from tests.builders import make_product, make_user, work_feed_imports
 from tests.conftest import bearer, csrf_token, sign_in
 
@@ -84,6 +87,17 @@ def test_monitoring_shows_no_secret_or_personal_data_after_a_run_that_used_them(
         api_key,
         admin_headers["Authorization"].removeprefix("Bearer "),
     )
+
+    def choke(session, now, ctx):  # a driver's error quoting the row it choked on
+        raise RuntimeError(f"duplicate key (email)=({EMAIL}) card {CARD}")
+
+    ctx = JobContext(
+        config=app.config["BACKROOM"],
+        db=app.extensions["backroom.db"],
+        payments=app.extensions["backroom.payments"],
+        holder="test",
+    )
+    run_job(ctx, Job("users.import", choke, 60))
     assert flush_log_store() > 0
 
     secrets = [
@@ -126,3 +140,5 @@ def test_monitoring_shows_no_secret_or_personal_data_after_a_run_that_used_them(
         assert forbidden_in(body, secrets) == [], path
         if path.startswith("/monitoring/logs"):
             assert "debug dump" in body, path  # the careless line is there, masked
+        if path == "/monitoring/dashboard":
+            assert "RuntimeError: duplicate key" in body  # the job's error is there, masked

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from app.services.monitoring.dashboard import Dashboard, read_dashboard
 from app.services.monitoring.health import (
+    JOB_STATE_EVERY_SECONDS,
     SCHEDULER,
     check_health,
     prune_job_runs,
@@ -48,6 +49,7 @@ from app.services.monitoring.returns import (
 from app.services.monitoring.traffic import prune_traffic
 
 __all__ = [
+    "JOB_STATE_EVERY_SECONDS",
     "LEVELS",
     "SCHEDULER",
     "BusinessMetrics",

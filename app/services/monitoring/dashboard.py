@@ -23,6 +23,7 @@ from app.models.orders import Order, OrderStatus
 from app.models.returns import OutboxMessage, ReturnEvent, ReturnRequest
 from app.services.feeds import Freshness, feed_freshness, list_partners
 from app.services.flash_sales.lifecycle import live_hold_filter
+from app.services.monitoring.health import JOB_STATE_EVERY_SECONDS
 from app.services.monitoring.traffic import TrafficReport, read_traffic
 from app.services.returns import TEAMS, open_filter
 
@@ -83,7 +84,9 @@ class JobHealth:
     outcome: str
     error: str | None
     age_seconds: float
-    stale: bool  # missed two of its intervals (after its last run's own length and a grace)
+    # Missed two of its intervals (after its last run's own length and a grace); a healthy
+    # job's state is rewritten at least every JOB_STATE_EVERY_SECONDS, so never sooner.
+    stale: bool
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,7 @@ def _jobs(session: Session, now: datetime) -> list[JobHealth]:
                 error=state.last_error,
                 age_seconds=age,
                 stale=age
-                > STALE_AFTER_INTERVALS * state.interval_seconds
+                > max(STALE_AFTER_INTERVALS * state.interval_seconds, JOB_STATE_EVERY_SECONDS)
                 + state.last_duration_ms / 1000
                 + STALE_GRACE_SECONDS,
             )

@@ -13,6 +13,9 @@ from app.db import transaction
 from app.models.monitoring import Heartbeat, JobRun, JobState
 
 SCHEDULER = "scheduler"
+# A job's latest state is written when its outcome changes, and otherwise at most this
+# often (so a healthy 1 s timer's state may be that old: job health allows for it).
+JOB_STATE_EVERY_SECONDS = 10
 
 
 @dataclass
