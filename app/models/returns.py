@@ -28,6 +28,8 @@ class ReturnRequest(Base):
         Index("ix_returns_team_entered", "team", "state_entered_at"),
         # The dashboard's SLA breaches per team: a range scan over the late ones only.
         Index("ix_returns_team_sla", "team", "sla_due_at"),
+        # Open returns counted from the index alone (terminal states differ by version).
+        Index("ix_returns_version_state", "workflow_version", "state"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -92,6 +94,8 @@ class ReturnEvent(TransitionEventColumns, Base):
     """Append-only: one row per transition, written in the transition's transaction."""
 
     __tablename__ = "return_events"
+    # The dashboard's returns completed in the last day, without reading the whole log.
+    __table_args__ = (Index("ix_return_events_to_state_at", "to_state", "at"),)
 
     return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
 

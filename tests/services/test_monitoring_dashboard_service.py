@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import app.services.monitoring.traffic as traffic_module
 from app.db import Base, Database, transaction, utcnow
 from app.errors import PaymentDeclined
 from app.models.returns import ReturnRequest
@@ -18,7 +19,12 @@ from app.services.monitoring import read_dashboard, record_job_state
 from app.services.monitoring.traffic import Traffic, read_traffic, status_kind
 from app.services.orders import LineRequest, place_order
 from app.services.returns import LineRequest as ReturnLine
-from app.services.returns import complete_settled_returns, create_return, execute_refunds
+from app.services.returns import (
+    complete_settled_returns,
+    create_return,
+    execute_refunds,
+    fire_return_trigger,
+)
 from tests.builders import make_paid_order, make_partner, make_product, make_user, walk_return
 
 APPROVED, DECLINED = "4242424242424242", "4000000000000002"
@@ -325,3 +331,48 @@ def test_a_web_process_writes_its_counts_from_a_thread_every_few_seconds(tmp_pat
             session.close()
     finally:
         database.dispose()
+
+
+def test_replacement_orders_sent_for_returns_are_not_sales(session, payments):
+    team = staff(session)
+    customer = make_user(session, "customer")
+    product = make_product(session, price_cents=1500, stock=50)
+    opened = open_return(session, customer, make_paid_order(session, payments, customer, product))
+    before = board(session)
+    walk_return(session, opened.id, team, customer, until="process", disposition="REPLACEMENT")
+    record = fire_return_trigger(
+        session,
+        opened.id,
+        "complete",
+        actor=team["warehouse"],
+        fields={"tracking_number": "1Z999"},
+        expected_version=None,
+        now=utcnow(),
+    )
+    assert record.replacement_order_id is not None  # a replacement order was written
+    after = board(session)
+    assert (after.sales.orders, after.sales.paid, after.sales.revenue_cents) == (
+        before.sales.orders,
+        before.sales.paid,
+        before.sales.revenue_cents,
+    )
+    assert after.orders_per_minute == before.orders_per_minute
+
+
+def test_every_process_writes_its_counts_in_one_order(session, monkeypatch):
+    """Upserts of the same rows in different orders deadlock on PostgreSQL: rows are written
+    sorted by (minute, area, status), whatever order the requests came in."""
+    written: list[list[tuple[object, object, object]]] = []
+
+    def capture(session, rows):
+        written.append([(row["minute"], row["area"], row["status"]) for row in rows])
+
+    monkeypatch.setattr(traffic_module, "add_minutes", capture)
+    at = datetime(2026, 12, 6, 15, 30, 20, tzinfo=UTC).timestamp()
+    traffic = Traffic()
+    for area, code, when in (("users", 200, at), ("catalog", 503, at), ("catalog", 200, at - 60)):
+        traffic.record(area, code, 0.01, when)
+    traffic.flush(session)
+    [rows] = written
+    assert rows == sorted(rows)
+    assert [area for _, area, _ in rows] == ["catalog", "catalog", "users"]

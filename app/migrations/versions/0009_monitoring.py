@@ -1,5 +1,7 @@
 """monitoring: each job's latest run, the log store read by /monitoring/logs and the
-per-minute traffic the dashboard draws; indexes for its SLA breaches and refunds done
+per-minute traffic the dashboard draws; indexes for its
+reads over the last day (SLA breaches, refunds done, returns completed, credit issued,
+open returns)
 
 Revision ID: 0009
 Revises: 0008
@@ -20,6 +22,9 @@ depends_on = None
 def upgrade() -> None:
     op.create_index('ix_returns_team_sla', 'returns', ['team', 'sla_due_at'], unique=False)
     op.create_index('ix_outbox_kind_done', 'outbox', ['kind', 'done_at'], unique=False)
+    op.create_index('ix_return_events_to_state_at', 'return_events', ['to_state', 'at'], unique=False)
+    op.create_index('ix_returns_version_state', 'returns', ['workflow_version', 'state'], unique=False)
+    op.create_index(op.f('ix_credit_entries_created_at'), 'credit_entries', ['created_at'], unique=False)
     op.create_table('job_states',
     sa.Column('job_id', sa.String(length=60), nullable=False),
     sa.Column('interval_seconds', sa.Integer(), nullable=False),
@@ -75,3 +80,6 @@ def downgrade() -> None:
     op.drop_table('job_states')
     op.drop_index('ix_outbox_kind_done', table_name='outbox')
     op.drop_index('ix_returns_team_sla', table_name='returns')
+    op.drop_index(op.f('ix_credit_entries_created_at'), table_name='credit_entries')
+    op.drop_index('ix_returns_version_state', table_name='returns')
+    op.drop_index('ix_return_events_to_state_at', table_name='return_events')

@@ -118,7 +118,9 @@ class Traffic:
 
 def _rows(pending: dict[tuple[int, str, str], list[float]]) -> list[dict[str, object]]:
     rows = []
-    for (minute, area, status), values in pending.items():
+    # In key order: processes upserting the same rows in different orders would deadlock
+    # each other on PostgreSQL (each waiting for a row lock the other holds).
+    for (minute, area, status), values in sorted(pending.items()):
         row: dict[str, object] = {
             "minute": datetime.fromtimestamp(minute * 60, UTC),
             "area": area[:40],
