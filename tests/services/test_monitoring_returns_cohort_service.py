@@ -1,6 +1,6 @@
-"""Returns analytics, the returns opened in a range: dispositions, the most returned products
-with their return rate, reasons by category, card refunds and store credit, and the CSV
-export (services.monitoring.returns)."""
+"""Returns analytics, the cohorts of a range: the returns opened in it (dispositions, reasons
+by category, card refunds and store credit) and the orders placed in it (the most returned
+products with their return rate), and the CSV export (services.monitoring.returns)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from app.models.orders import Order
 from app.models.returns import ReturnRequest
 from app.services.credit import add_credit_entry
 from app.services.monitoring import returns_analytics, returns_analytics_csv
-from app.services.returns import LineRequest, create_return, execute_refunds
+from app.services.returns import LineRequest, create_return, execute_refunds, fire_return_trigger
 from tests.builders import make_paid_order, make_product, make_user, walk_return
 
 
@@ -39,8 +39,6 @@ def open_return(session, customer, order, quantity, reason):
 
 def decide(session, staff, customer, return_id, disposition, amount, *, until="process"):
     walk_return(session, return_id, staff, customer, until="complete_inspection")
-    from app.services.returns import fire_return_trigger
-
     fields = {"disposition": disposition, "amount_cents": amount} if amount else {}
     fields.setdefault("disposition", disposition)
     fire_return_trigger(session, return_id, "decide", actor=staff["support"], fields=fields,
@@ -108,28 +106,85 @@ def test_it_ranks_products_by_units_returned_with_the_return_rate(cohort):
     assert rows == [
         ("KET-1", "Kettle", "Kitchen", 4, 4),
         ("MUG-1", "Mug", "Kitchen", 2, 5),
-        ("LMP-1", "Lamp", "Home", 2, 4),  # the order of ten days ago is not in the range
+        ("LMP-1", "Lamp", "Home", 1, 4),  # the return of the order of ten days ago is not
     ]
-    assert [p.rate for p in cohort.products] == [100.0, 40.0, 50.0]
+    assert [p.rate for p in cohort.products] == [100.0, 40.0, 25.0]
 
 
-def test_it_keeps_the_ten_most_returned_products_and_has_no_rate_without_sales(
+def place_at(session, payments, customer, product, quantity, at):
+    order = make_paid_order(session, payments, customer, product, quantity=quantity)
+    session.execute(update(Order).where(Order.id == order.id).values(created_at=at))
+    return order
+
+
+def opened_at(session, customer, order, quantity, at):
+    return_id = open_return(session, customer, order, quantity, "damaged")
+    session.execute(
+        update(ReturnRequest).where(ReturnRequest.id == return_id).values(created_at=at)
+    )
+    return return_id
+
+
+def test_it_compares_the_units_sold_in_the_range_with_the_units_returned_from_those_orders(
+    session, payments, customer
+):
+    """The range is the day before yesterday. Vase: 4 sold in it, 1 returned in it and 2
+    today (after the range); 5 sold the week before and returned in the range do not count.
+    Bowl: everything sold the week before came back in the range, nothing sold in it."""
+    now = utcnow()
+    start, end = now - timedelta(days=2), now - timedelta(days=1)
+    vase = make_product(session, sku="VAS-1", name="Vase", category="Home", stock=20)
+    bowl = make_product(session, sku="BWL-1", name="Bowl", category="Home", stock=20)
+    in_range = place_at(session, payments, customer, vase, 4, start + timedelta(hours=1))
+    before = place_at(session, payments, customer, vase, 5, start - timedelta(days=7))
+    old_bowls = place_at(session, payments, customer, bowl, 3, start - timedelta(days=7))
+    opened_at(session, customer, in_range, 1, start + timedelta(hours=2))
+    open_return(session, customer, in_range, 2, "damaged")  # today: after the range ended
+    opened_at(session, customer, before, 5, start + timedelta(hours=3))
+    opened_at(session, customer, old_bowls, 3, start + timedelta(hours=3))
+    session.commit()
+    result = returns_analytics(session, start=start, end=end, now=now)
+    assert [(p.sku, p.units_returned, p.units_sold, p.rate) for p in result.products] == [
+        ("VAS-1", 3, 4, 75.0),
+    ]
+
+
+def test_it_leaves_out_rejected_returns_and_never_passes_a_hundred_percent(
+    session, payments, customer, staff
+):
+    """A unit rejected and returned again counts once: 2 of 2 returned is 100%, not 150%."""
+    cup = make_product(session, sku="CUP-1", name="Cup", category="Kitchen")
+    order = make_paid_order(session, payments, customer, cup, quantity=2)
+    rejected = open_return(session, customer, order, 1, "changed_mind")
+    fire_return_trigger(session, rejected, "reject", actor=staff["support"],
+                        fields={"note": "outside the policy"}, expected_version=None,
+                        now=utcnow())  # fmt: skip
+    open_return(session, customer, order, 2, "damaged")
+    session.commit()
+    now = utcnow()
+    result = returns_analytics(session, start=now - timedelta(hours=1), end=now, now=now)
+    [cups] = result.products
+    assert (cups.units_returned, cups.units_sold, cups.rate) == (2, 2, 100.0)
+
+
+def test_it_keeps_the_ten_most_returned_products_of_the_orders_in_the_range(
     session, payments, customer
 ):
     for n in range(12):
         product = make_product(session, sku=f"P-{n:02d}", stock=20)
         order = make_paid_order(session, payments, customer, product, quantity=n + 1)
-        if n == 11:
+        if n == 11:  # the most returned, but sold before the range
             session.execute(
                 update(Order)
                 .where(Order.id == order.id)
                 .values(created_at=utcnow() - timedelta(days=5))
             )
         open_return(session, customer, order, n + 1, "other")
+    make_paid_order(session, payments, customer, make_product(session, sku="KEPT"), quantity=9)
     now = utcnow()
     result = returns_analytics(session, start=now - timedelta(hours=1), end=now, now=now)
-    assert [p.sku for p in result.products] == [f"P-{n:02d}" for n in range(11, 1, -1)]
-    assert (result.products[0].units_sold, result.products[0].rate) == (0, None)
+    assert [p.sku for p in result.products] == [f"P-{n:02d}" for n in range(10, 0, -1)]
+    assert {(p.units_sold, p.rate) for p in result.products[:1]} == {(11, 100.0)}
 
 
 def test_it_counts_reasons_per_product_category(cohort):
@@ -163,6 +218,7 @@ def test_it_exports_one_figure_a_row_for_a_spreadsheet(cohort):
     assert figures[("disposition", "Not decided yet", "returns")] == "2"
     assert figures[("top product", "MUG-1 Mug", "return rate %")] == "40"
     assert figures[("top product", "KET-1 Kettle", "units sold")] == "4"
+    assert figures[("top product", "LMP-1 Lamp", "units returned")] == "1"
     assert figures[("reason by category", "Kitchen", "defective")] == "2"
     assert figures[("card refund", "Pending", "amount $")] == "3.00"
     assert figures[("store credit", "Refund the card could not take back", "amount $")] == "2.00"

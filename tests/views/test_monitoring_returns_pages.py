@@ -10,8 +10,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
 from app.db import utcnow
+from app.models.orders import Order
 from app.services.returns import LineRequest, create_return, fire_return_trigger
 from app.services.users import create_user
 from tests.builders import make_paid_order, make_product, make_user
@@ -53,9 +55,10 @@ def private(session):
 def march(app, session, private):
     """In the week of 1-7 March: A opened on the 1st and rejected 26 h later (late for
     support's 24 h); B opened on the 2nd and approved after 2 h; C opened on the 8th
-    (outside). A Kettle (Kitchen) is on every one."""
+    (outside). A Kettle (Kitchen) is on every one, of an order of 3 placed on the 1st."""
     kettle = make_product(session, sku="KET-1", name="Kettle", category="Kitchen")
     order = make_paid_order(session, app.extensions["backroom.payments"], private, kettle, 3)
+    session.execute(update(Order).where(Order.id == order.id).values(created_at=T))
     support = make_user(session, "support")
 
     def open_at(at, reason):
@@ -97,8 +100,9 @@ def test_staff_and_admins_see_every_section_for_the_chosen_days(app, session, ma
     product = re.search(r'<tr class="ra-product">(.*?)</tr>', html, re.S)
     assert product
     assert re.sub(r"<[^>]+>|\s+", " ", product.group(1)).split() == [
-        "KET-1", "Kettle", "Kitchen", "2", "0", "\N{EN DASH}",  # sold today, not in March
+        "KET-1", "Kettle", "Kitchen", "2", "3", "66.7%",  # B and C (A was rejected)
     ]  # fmt: skip
+    assert "the units returned from those same orders" in html
     category = re.search(r'<tr class="ra-category">(.*?)</tr>', html, re.S)
     assert category
     assert re.findall(r">(\d+)<", category.group(1)) == ["1", "1", "0", "0", "0", "0", "0", "2"]

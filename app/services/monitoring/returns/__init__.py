@@ -7,7 +7,11 @@ Two kinds of figures, each named on the page:
   terminal state of their version entered), the cycle time of those closed (opened to
   closed), time in each state and SLA compliance per team, from the event log;
 - the returns opened in the range (a cohort): dispositions, reasons by product category,
-  the most returned products with their return rate, refunds and store credit.
+  refunds and store credit;
+- the orders placed in the range (another cohort): the most returned products, with the
+  units those orders sold and the units returned from those same orders whenever the
+  return was opened (cancelled and rejected returns left out), so the return rate never
+  mixes one range's returns with another's sales and never passes 100%.
 
 A stage visit is the time between the event that entered a state and the return's next
 state-changing event (self-loops such as a refund retry keep the clock, as the queues do).
@@ -78,7 +82,7 @@ def returns_analytics(
     return ReturnsAnalytics(
         start=start, end=end, now=now, days=tuple(days), cycle=cycle, outcomes=outcomes,
         stages=stages, teams=teams, dispositions=dispositions(session, cohort),
-        products=products(session, cohort, start, end),
+        products=products(session, start, end),
         categories=categories(session, cohort), card_refunds=card_refunds(session, cohort),
         store_credit=store_credit(session, cohort),
     )  # fmt: skip

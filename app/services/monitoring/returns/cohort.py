@@ -1,14 +1,16 @@
-"""Returns analytics, the cohort: figures over the returns opened in the range, each query
-filtered by the caller's `cohort` clause on `created_at`: their dispositions, the most
-returned products with the units sold beside them (the return rate), returns by product
-category and reason, refunds to the card by status, and store credit by ledger reason.
+"""Returns analytics, the cohorts: figures over the returns opened in the range, each query
+filtered by the caller's `cohort` clause on `created_at` (their dispositions, returns by
+product category and reason, refunds to the card by status, store credit by ledger reason),
+and the most returned products over the orders placed in the range: the units those orders
+sold and the units returned from those same orders, whenever, so that the return rate
+compares like with like.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models.catalog import Product
@@ -23,10 +25,13 @@ from app.services.monitoring.returns.figures import (
     Count,
     ProductReturns,
 )
-from app.services.returns import REASONS
+from app.services.returns import REASONS, open_filter
+
+COMPLETED = "COMPLETED"  # the workflow's core end state (CONTRACT §3.4)
 
 
 def dispositions(session: Session, cohort: ColumnElement[bool]) -> tuple[Count, ...]:
+    """Returns of the cohort per disposition, most first; the undecided ones last."""
     rows = session.execute(
         select(ReturnRequest.disposition, func.count())
         .where(cohort)
@@ -37,44 +42,46 @@ def dispositions(session: Session, cohort: ColumnElement[bool]) -> tuple[Count, 
 
 
 def _words(code: str) -> str:
+    """A code as words for a label: `STORE_CREDIT` -> "Store credit"."""
     return code.replace("_", " ").capitalize()
 
 
-def products(
-    session: Session, cohort: ColumnElement[bool], start: datetime, end: datetime
-) -> tuple[ProductReturns, ...]:
-    """The TOP_PRODUCTS products with the most units on returns opened in the range, and
-    the units of them sold in the range (paid orders; replacements are not sales)."""
-    units = func.sum(ReturnLine.quantity)
-    top = session.execute(
-        select(ReturnLine.product_id, Product.sku, Product.name, Product.category, units)
+def products(session: Session, start: datetime, end: datetime) -> tuple[ProductReturns, ...]:
+    """The TOP_PRODUCTS products with the most units returned from the orders placed in the
+    range, beside the units those same orders sold: paid orders (replacements are not
+    sales), their return lines whenever opened, less those of cancelled or rejected returns
+    (which give the units back to return, as `already_returned` counts them). A return
+    never takes more units from an order line than it sold, so no rate passes 100%."""
+    sold_in_range = (
+        Order.created_at >= start,
+        Order.created_at < end,
+        Order.status == OrderStatus.PAID,
+        Order.kind != "replacement",
+    )
+    returned = (
+        select(ReturnLine.order_line_id, func.sum(ReturnLine.quantity).label("units"))
         .join(ReturnRequest, ReturnRequest.id == ReturnLine.return_id)
-        .join(Product, Product.id == ReturnLine.product_id)
-        .where(cohort)
-        .group_by(ReturnLine.product_id, Product.sku, Product.name, Product.category)
-        .order_by(units.desc(), ReturnLine.product_id)
+        .join(Order, Order.id == ReturnRequest.order_id)
+        .where(*sold_in_range, or_(ReturnRequest.state == COMPLETED, open_filter(session)))
+        .group_by(ReturnLine.order_line_id)
+        .subquery()
+    )
+    units = func.sum(returned.c.units)
+    rows = session.execute(
+        select(Product.sku, Product.name, Product.category, units, func.sum(OrderLine.quantity))
+        .select_from(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .outerjoin(returned, returned.c.order_line_id == OrderLine.id)
+        .where(*sold_in_range)
+        .group_by(OrderLine.product_id, Product.sku, Product.name, Product.category)
+        .having(units > 0)
+        .order_by(units.desc(), OrderLine.product_id)
         .limit(TOP_PRODUCTS)
     ).all()
-    sold: dict[int, int] = {}
-    if top:
-        sold = {
-            int(p): int(n)
-            for p, n in session.execute(
-                select(OrderLine.product_id, func.sum(OrderLine.quantity))
-                .join(Order, Order.id == OrderLine.order_id)
-                .where(
-                    OrderLine.product_id.in_([row[0] for row in top]),
-                    Order.created_at >= start,
-                    Order.created_at < end,
-                    Order.status == OrderStatus.PAID,
-                    Order.kind != "replacement",
-                )
-                .group_by(OrderLine.product_id)
-            )
-        }
     return tuple(
-        ProductReturns(sku, name, category, int(n), sold.get(product_id, 0))
-        for product_id, sku, name, category, n in top
+        ProductReturns(sku, name, category, int(n), int(sold))
+        for sku, name, category, n, sold in rows
     )
 
 
@@ -121,6 +128,7 @@ def card_refunds(session: Session, cohort: ColumnElement[bool]) -> tuple[Count, 
 
 
 def store_credit(session: Session, cohort: ColumnElement[bool]) -> tuple[Count, ...]:
+    """Store credit given for the cohort's returns per ledger reason: entries and cents."""
     rows = session.execute(
         select(CreditEntry.reason, func.count(), func.sum(CreditEntry.amount_cents))
         .join(ReturnRequest, ReturnRequest.id == CreditEntry.return_id)

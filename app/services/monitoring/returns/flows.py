@@ -29,12 +29,15 @@ from workflows.schema import StateSpec
 
 
 def _states(engines: dict[int, Engine]) -> dict[tuple[int, str], StateSpec]:
+    """Every state of every version, by (version, name)."""
     return {(v, s.name): s for v, e in engines.items() for s in e.definition.states}
 
 
 def count_per_day(
     session: Session, column: Any, start: datetime, end: datetime
 ) -> Iterator[tuple[date, int]]:
+    """(UTC day, rows) for the rows whose `column` falls in [start, end), days with none
+    left out."""
     day = day_of(session, column)
     rows = session.execute(
         select(day, func.count()).where(column >= start, column < end).group_by(day)
@@ -205,8 +208,10 @@ def _sla_seconds(engines: dict[int, Engine], version: Any, state: Any) -> Column
 
 
 def _state_order(engines: dict[int, Engine]) -> list[str]:
+    """State names in definition order, the newest version's first."""
     return [s.name for v in sorted(engines, reverse=True) for s in engines[v].definition.states]
 
 
 def _rank(team: str) -> int:
+    """A team's place in TEAM_ORDER; teams not named there come after."""
     return TEAM_ORDER.index(team) if team in TEAM_ORDER else len(TEAM_ORDER)
