@@ -21,7 +21,9 @@ from app.logs import request_id_var
 from views.rendering import varies_with_htmx
 
 log = logging.getLogger("backroom.access")
-SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A caller's own request id is kept when it is plain; `job:` ids are the scheduler's (the
+# logs page files a line under the job its id names), so a client cannot send one.
+SAFE_ID = re.compile(r"^(?!job:)[A-Za-z0-9._:-]{1,128}$")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -27,7 +27,9 @@ def test_it_generates_a_request_id_when_none_is_sent(client):
     assert first != second
 
 
-@pytest.mark.parametrize("bad", ["has spaces", "x" * 129, "new\\nline", "<script>", "é"])
+@pytest.mark.parametrize(
+    "bad", ["has spaces", "x" * 129, "new\\nline", "<script>", "é", "job:monitoring.prune_logs:1"]
+)
 def test_it_replaces_an_unsafe_request_id(client, bad):
     response = client.get("/api/v1/products", headers={"X-Request-ID": bad})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])

@@ -155,6 +155,9 @@ def test_it_shows_queues_with_breaches_jobs_and_feeds(app, session):
     assert "Acme Supplies" in html
     assert "nothing landed yet" in html
     assert '<tr data-team="support">' in html
+    # Links keep their ids across refreshes, so keyboard focus survives the 5 s swap.
+    assert 'id="dash-queue-support"' in html
+    assert f'id="dash-partner-{partner.id}"' in html
     assert "Circuit closed" in html
 
 
