@@ -4,11 +4,13 @@ jobs and feeds; it refreshes itself with htmx; its request figures agree with /m
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import views.monitoring.dashboard as dashboard_view
 from app.db import utcnow
 from app.services.monitoring import record_job_state
 from tests.builders import make_paid_order, make_partner, make_product, make_user
@@ -183,3 +185,9 @@ def test_screens_share_one_read_for_a_moment(make_app, session):
     app.extensions["backroom.dashboard"].expires = 0.0  # the moment has passed
     again = client.get("/monitoring/dashboard").get_data(as_text=True)
     assert int(figure(again, "orders")) == int(figure(first, "orders")) + 1
+
+
+def test_it_shows_how_long_this_web_process_has_been_up(app, session, monkeypatch):
+    monkeypatch.setattr(dashboard_view, "STARTED", time.time() - 2 * 3600 - 5 * 60 - 3)
+    html = staff_client(app, session).get("/monitoring/dashboard").get_data(as_text=True)
+    assert figure(html, "uptime") == "2 h 5 min"
