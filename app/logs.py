@@ -57,19 +57,34 @@ _EMAIL = re.compile(
 )
 _PARTNER_KEY = re.compile(r"\bbk_[A-Za-z0-9_-]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_HIDDEN_NAMES = r"password|passwd|pwd|secret|token|api[_-]?key|authorization"
+# `pass` only as a word of its own or after `_`/`-` (`pass`, `db_pass`), never inside one
+# (`bypass`, `passed`, `compass`).
+_HIDDEN_NAMES = (
+    r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|authorization"
+    r"|(?<![a-z0-9])pass(?![a-z0-9])"
+)
+# A name, then `=` or `:`, then the value: a quoted one up to its closing quote (or the end
+# of the line), so a passphrase with spaces goes whole; a bare one up to a space, `&`, `,`
+# or `;`.
 _SECRET_VALUE = re.compile(
-    rf"(?i)\b((?:\w*(?:{_HIDDEN_NAMES}))[\"']?\s*[=:]\s*[\"']?)"
-    r"(?:(?:bearer|basic|token)\s+)?[^\s&\"',;}]+"
+    rf"(?i)\b((?:\w*(?:{_HIDDEN_NAMES}))[\"']?\s*[=:]\s*)"
+    r"(?:(?P<quote>[\"'])(?:\\.|(?!(?P=quote))[^\\\n])*(?P<closed>(?P=quote))?"
+    r"|(?:(?:bearer|basic|token)\s+)?[^\s&\"',;}]+)"
 )
 SECRET_FIELD = re.compile(rf"(?i){_HIDDEN_NAMES}")
+
+
+def _mask_value(found: re.Match[str]) -> str:
+    quote = found["quote"] or ""
+    return f"{found[1]}{quote}{MASK}{found['closed'] or ''}"
 
 
 def redact(text: str) -> str:
     """`text` with what looks like a card number (last four kept), an email address (first
     letter and domain kept), a partner API key, a bearer token or a `password=` value
-    masked. Masking too much is the safe side: a long order number may lose its digits."""
-    text = _SECRET_VALUE.sub(rf"\g<1>{MASK}", text)
+    masked (a quoted value up to its closing quote). Masking too much is the safe side: a
+    long order number may lose its digits."""
+    text = _SECRET_VALUE.sub(_mask_value, text)
     text = _BEARER.sub(rf"\g<1>{MASK}", text)  # what no `name=` announced
     text = _PARTNER_KEY.sub(f"bk_{MASK}", text)
     text = _EMAIL.sub(rf"\g<1>{MASK}@\g<2>", text)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import app.services.monitoring.logs as logs_module
 from app.config import Config, ConfigError, check_config
 from app.db import Base, Database, utcnow
-from app.logs import JsonFormatter, caused_by, job_of, request_id_var
+from app.logs import JsonFormatter, caused_by, job_of, redact, redact_value, request_id_var
 from app.models.monitoring import LogEvent
 from app.services.monitoring import (
     LogFilter,
@@ -130,6 +130,33 @@ def test_it_masks_cards_emails_keys_tokens_and_passwords_before_storing(store, s
     exc = json.loads(second.fields or "")["exc"]
     assert "ValueError: charge of ***0002 failed" in exc
     assert "4000-0000-0000-0002" not in exc
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ('new_password: "s3cret pass" then', 'new_password: "***" then'),
+        ("{'password': 'correct horse battery', 'user': 'casey'}",
+         "{'password': '***', 'user': 'casey'}"),
+        ('{"passphrase": "a b \\" c", "ok": 1}', '{"passphrase": "***", "ok": 1}'),
+        ('pwd="no closing quote\nnext line"', 'pwd="***\nnext line"'),
+        ("pass=hunter2&next=/", "pass=***&next=/"),
+        ("db_pass: hunter2, PASS=x;y passphrase=z", "db_pass: ***, PASS=***;y passphrase=***"),
+    ],
+)  # fmt: skip
+def test_it_masks_a_quoted_secret_to_its_closing_quote_and_a_bare_pass(store, session, said, kept):
+    assert redact(said) == kept
+    log.info("%s", said)
+    flush_log_store()
+    [line] = stored(session, logger=log.name)
+    assert line.message == kept
+
+
+def test_it_leaves_words_that_merely_contain_pass_alone(store, session):
+    text = "3 tests passed: all, bypass=cache, compass: north, passes=2, Passing: yes"
+    assert redact(text) == text
+    assert redact_value("bypass", "on") == "on"
+    assert redact_value("db_pass", "hunter2") == "***"
 
 
 def test_it_writes_a_batch_per_transaction(other_database):
