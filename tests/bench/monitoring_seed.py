@@ -1,10 +1,13 @@
-"""A day of traffic in the monitoring store, for the dashboard scenario (issue 13: the
-dashboard's refresh answers in p95 <= 50 ms with 10,000 open returns and a day of traffic).
+"""A day of traffic in the monitoring store, and a year of history, for the dashboard
+scenario (issue 13: the dashboard's refresh answers in p95 <= 50 ms with 10,000 open
+returns and a day of traffic).
 
 Run by the bench with the server's environment before the server starts, like
 tests/bench/returns_seed.py: every minute of the last 24 hours gets request counts for the
 shop's areas (successes, client errors, a few throttled and failed ones, spread over the
-latency buckets), every job a latest run, and the log store its newest lines.
+latency buckets), every job a latest run, and the log store its newest lines. The year
+before holds 200,000 orders, 200,000 return events (on the seeded returns) and 50,000
+store-credit entries, so the dashboard's day reads must go by index, not over history.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from tests.bench.server import run_seeder
 
+HISTORY_ORDERS, HISTORY_EVENTS, HISTORY_CREDIT = 200_000, 200_000, 50_000
 AREAS = ("catalog", "orders", "returns", "flash_sales", "users", "monitoring", "feeds", "static")
 LOG_LINES = 20_000
 
@@ -90,6 +94,7 @@ def seed() -> dict[str, Any]:
                     for i in range(LOG_LINES)
                 ],
             )
+        _seed_history(session, now, rng)
         for job in ("flash_sales.start", "returns.send_refunds", "orders.reconcile"):
             record_job_state(
                 session,
@@ -105,8 +110,73 @@ def seed() -> dict[str, Any]:
     return {
         "traffic_rows": 24 * 60 * len(AREAS) * 4,
         "log_lines": LOG_LINES,
+        "history": f"{HISTORY_ORDERS:,} orders, {HISTORY_EVENTS:,} return events, "
+        f"{HISTORY_CREDIT:,} credit entries over the year before",
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _seed_history(session: Any, now: Any, rng: random.Random) -> None:
+    """Older rows the dashboard must not read: spread over the year before yesterday."""
+    from sqlalchemy import insert, select
+
+    from app.db import transaction
+    from app.models.credit import CreditEntry
+    from app.models.orders import Order
+    from app.models.returns import ReturnEvent, ReturnRequest
+    from app.models.users import User
+
+    customer = session.scalar(select(User.id).where(User.role == "customer").limit(1))
+    returns = session.scalars(select(ReturnRequest.id).limit(1000)).all()
+
+    def long_ago() -> Any:
+        return now - timedelta(days=2, seconds=rng.randint(0, 363 * 86400))
+
+    with transaction(session):
+        session.execute(
+            insert(Order),
+            [
+                {
+                    "number": f"H-{n:09d}",
+                    "customer_id": customer,
+                    "status": "paid" if n % 7 else "payment_failed",
+                    "total_cents": rng.randint(500, 50_000),
+                    "store_credit_cents": 0,
+                    "kind": "standard",
+                    "created_at": long_ago(),
+                    "updated_at": now,
+                }
+                for n in range(HISTORY_ORDERS)
+            ],
+        )
+        session.execute(
+            insert(ReturnEvent),
+            [
+                {
+                    "return_id": returns[n % len(returns)],
+                    "at": long_ago(),
+                    "actor_role": "system",
+                    "trigger": "complete",
+                    "from_state": "PROCESSING",
+                    "to_state": "COMPLETED",
+                    "data": "{}",
+                    "workflow_version": 1,
+                }
+                for n in range(HISTORY_EVENTS)
+            ],
+        )
+        session.execute(
+            insert(CreditEntry),
+            [
+                {
+                    "customer_id": customer,
+                    "amount_cents": rng.randint(100, 5000),
+                    "reason": "goodwill",
+                    "created_at": long_ago(),
+                }
+                for _ in range(HISTORY_CREDIT)
+            ],
+        )
 
 
 def main() -> int:

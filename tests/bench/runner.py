@@ -866,7 +866,8 @@ def _seeder(
             result = run_monitoring_seed(env)
             info["notes"].append(
                 f"monitoring store seeded: {result['traffic_rows']:,} traffic rows (a day), "
-                f"{result['log_lines']:,} log lines, in {result['seconds']}s"
+                f"{result['log_lines']:,} log lines, and history ({result['history']}), "
+                f"in {result['seconds']}s"
             )
 
     def seed_flash(env: dict[str, str]) -> None:
