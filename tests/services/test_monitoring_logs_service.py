@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -320,23 +322,67 @@ def test_a_retargeted_store_stops_its_thread_after_writing_what_it_held(
         assert "held when the app changed" in session.scalars(select(LogEvent.message)).all()
 
 
-def test_it_writes_what_it_holds_at_exit_and_forgets_a_parents_lines_after_a_fork(
-    other_database, restore_store, caplog
-):
+def test_it_writes_what_it_holds_at_exit(other_database, restore_store, caplog):
     caplog.set_level(logging.INFO)
     running = install_log_store(other_database)
     log.info("the last words")
-    assert running is not None
-    queued = running.queue
-    logs_module._forget_the_parents_lines()  # what os.fork runs in the child
-    assert running.queue is not queued
-    assert running.queue.qsize() == 0
-    running.queue = queued
     logs_module._write_before_exit()
+    assert running is not None
     assert running._thread is not None
     assert not running._thread.is_alive()
     with other_database.session() as session:
         assert "the last words" in session.scalars(select(LogEvent.message)).all()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_child_forked_while_the_writer_held_its_locks_stores_its_own_lines(
+    other_database, restore_store, caplog
+):
+    caplog.set_level(logging.INFO)
+    running = install_log_store(other_database)
+    assert running is not None
+    log.info("the parent's line")  # the parent's writer is running
+    # Fork as if the writer were halfway through a batch: its lock and SQLite's writer lock
+    # held by a thread the child will not have.
+    held = (running._lock, other_database.write_lock._thread_lock)
+    for lock in held:
+        lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: leaves through os._exit whatever happens, never into pytest
+            code = 3
+            try:
+                log.info("the child's line")
+                code = 0 if running._pid == os.getpid() else 2  # its own writer started
+                running.stop()  # writes what it holds
+            finally:
+                os._exit(code)
+    finally:
+        for lock in held:
+            lock.release()
+    assert exit_code_of(pid, seconds=20) == 0
+    running.stop()
+    messages = stored_messages(other_database)
+    # The child stored its line; the parent's, queued before the fork, was the parent's.
+    assert (messages.count("the child's line"), messages.count("the parent's line")) == (1, 1)
+
+
+def exit_code_of(pid: int, seconds: float) -> int:
+    """The child's exit code; a child still running after `seconds` hangs: killed, failed."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the forked child was still running after {seconds} s (a lock held for good?)")
+
+
+def stored_messages(database: Database) -> list[str]:
+    with database.session() as session:
+        return list(session.scalars(select(LogEvent.message)))
 
 
 def test_stderr_lines_are_redacted_too():

@@ -12,9 +12,9 @@ web process and of the scheduler alike, on SQLite and on PostgreSQL.
 
 One store per process: `install_log_store` is idempotent and re-targets the store when an
 app with another database installs it (tests build many apps). The writer thread starts in
-the process that logs (so a forked web worker starts its own) and `background=False` (test
-apps) starts none: lines wait in the queue until `flush_log_store` writes them in the
-caller's own session and transaction.
+the process that logs (a forked web worker starts its own, on fresh locks and connections:
+`LogStore.after_fork`) and `background=False` (test apps) starts none: lines wait in the
+queue until `flush_log_store` writes them in the caller's own session and transaction.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.db import Database, clean_text, transaction
+from app.db import Database, WriterLock, clean_text, database_path, transaction
 from app.logs import FIELDS, line_ids, redact, redact_value
 from app.models.monitoring import LogEvent
 from app.services.pagination import Page, paginate
@@ -101,6 +101,21 @@ class LogStore:
         while not self._stop.wait(FLUSH_SECONDS):
             self.flush()
         self.flush()  # what was queued before the stop
+
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks, queue, counts and database pool, and no writer
+        yet (the next line starts the child's own). Only the forking thread survives a
+        fork, so a lock another thread held then (the writer's, the queue's, the pool's,
+        SQLite's writer lock) would stay held for good; the parent's queued and lost lines
+        are the parent's to write and report."""
+        stopped = self._stop.is_set()  # a stopped store stays stopped in the child
+        self.queue = queue.Queue(maxsize=QUEUE_SIZE)
+        self._lock, self._stop, self._local = threading.Lock(), threading.Event(), threading.local()
+        if stopped:
+            self._stop.set()
+        self._thread, self._pid, self.dropped, self._reported = None, 0, 0, 0
+        self.database.engine.dispose(close=False)  # the parent's connections stay the parent's
+        self.database.write_lock = WriterLock(database_path(self.database.url))
 
     def stop(self) -> None:
         """Stop the writer after it has written what it holds (waits up to 5 s)."""
@@ -258,11 +273,12 @@ def _write_before_exit() -> None:
 
 
 def _forget_the_parents_lines() -> None:
-    # A process forked while the writer held the queue's lock would find it locked for
-    # good; the lines queued before the fork are the parent's to write anyway.
+    """What a forked child runs first: its store starts afresh (see LogStore.after_fork)."""
+    global _INSTALLING
+    _INSTALLING = threading.Lock()  # another thread may have held it at the fork
     store = _STORE
     if store is not None:
-        store.queue = queue.Queue(maxsize=QUEUE_SIZE)
+        store.after_fork()
 
 
 os.register_at_fork(after_in_child=_forget_the_parents_lines)
