@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -186,6 +187,14 @@ class Database:
         self.write_lock = WriterLock(database_path(url))
         self.engine = _make_engine(url, pool_size=pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info={"db": self})
+        _OPEN.add(self)
+
+    def after_fork(self) -> None:
+        """In a forked child: its own connections (the parent's stay the parent's) and its
+        own SQLite writer lock (a flock is shared through an inherited descriptor, and a
+        thread lock another thread held at the fork would stay held for good)."""
+        self.engine.dispose(close=False)
+        self.write_lock = WriterLock(database_path(self.url))
 
     def session(self) -> Session:
         return self.sessions()
@@ -197,6 +206,17 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.write_lock.close()
+
+
+_OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for database in list(_OPEN):
+        database.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _make_engine(url: str, *, pool_size: int) -> Engine:

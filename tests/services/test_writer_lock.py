@@ -169,3 +169,26 @@ def test_transactions_commit_through_the_lock_on_a_database_file(tmp_path):
         assert Path(f"{tmp_path}/x.db-writer.lock").exists()
     finally:
         database.dispose()
+
+
+def test_after_a_fork_a_database_has_its_own_writer_lock_and_connections(tmp_path):
+    """What the at-fork hook does in every child (called here in-process): a lock the
+    parent's threads may hold is left behind, and new connections are opened on demand."""
+    database = Database(f"sqlite:///{tmp_path / 'fork.db'}")
+    try:
+        Base.metadata.create_all(database.engine)
+        inherited = database.write_lock
+        # As a fork leaves it when another thread of the parent was writing: its thread
+        # lock held, by a thread the child does not have (the flock is per process).
+        inherited._thread_lock.acquire()
+        try:
+            database.after_fork()
+            assert database.write_lock is not inherited
+            session = database.session()
+            with transaction(session):  # would wait for good on the inherited lock
+                session.add(Heartbeat(name="child", beat_at=datetime.now(UTC), holder="c"))
+            session.close()
+        finally:
+            inherited._thread_lock.release()
+    finally:
+        database.dispose()

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.db import Database, WriterLock, clean_text, database_path, transaction
+from app.db import Database, clean_text, transaction
 from app.logs import FIELDS, line_ids, redact, redact_value
 from app.models.monitoring import LogEvent
 from app.services.pagination import Page, paginate
@@ -103,19 +103,17 @@ class LogStore:
         self.flush()  # what was queued before the stop
 
     def after_fork(self) -> None:
-        """In a forked child: fresh locks, queue, counts and database pool, and no writer
-        yet (the next line starts the child's own). Only the forking thread survives a
-        fork, so a lock another thread held then (the writer's, the queue's, the pool's,
-        SQLite's writer lock) would stay held for good; the parent's queued and lost lines
-        are the parent's to write and report."""
+        """In a forked child: fresh locks, queue and counts, and no writer yet (the next line
+        starts the child's own). Only the forking thread survives a fork, so a lock another
+        thread held then (the writer's, the queue's) would stay held for good; the parent's
+        queued and lost lines are the parent's to write and report."""
         stopped = self._stop.is_set()  # a stopped store stays stopped in the child
         self.queue = queue.Queue(maxsize=QUEUE_SIZE)
         self._lock, self._stop, self._local = threading.Lock(), threading.Event(), threading.local()
         if stopped:
             self._stop.set()
         self._thread, self._pid, self.dropped, self._reported = None, 0, 0, 0
-        self.database.engine.dispose(close=False)  # the parent's connections stay the parent's
-        self.database.write_lock = WriterLock(database_path(self.database.url))
+        # The database's own pool and writer lock are renewed by app.db's at-fork hook.
 
     def stop(self) -> None:
         """Stop the writer after it has written what it holds (waits up to 5 s)."""

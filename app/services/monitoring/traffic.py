@@ -97,11 +97,19 @@ class Traffic:
     def _flush_once(self, db: Database) -> None:
         session = db.session()
         try:
-            self.flush(session)
-        except Exception:  # kept for the next round; the request path never sees it
-            log.warning("could not write request counts; keeping them", exc_info=True)
+            self.write(session)
         finally:
             session.close()
+
+    def write(self, session: Session) -> int:
+        """`flush`, for callers that must carry on: a failure is logged and rolled back,
+        and the counts are kept for the next write. Returns the rows written (0 then)."""
+        try:
+            return self.flush(session)
+        except Exception:  # kept for the next round; the request path never sees it
+            session.rollback()
+            log.warning("could not write request counts; keeping them", exc_info=True)
+            return 0
 
     def _flush_forever(self, db: Database, every_seconds: float) -> None:
         while True:
