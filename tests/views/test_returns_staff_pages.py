@@ -27,7 +27,7 @@ def test_it_answers_a_forbidden_htmx_request_with_an_alert(client, customer):
 
 FUTURE_PAGES = {
     "staff_returns.queue": "/staff/queues/<team>",
-    "monitoring.dashboard": "/monitoring/dashboard",
+    "dashboard.page": "/monitoring/dashboard",
     "admin_flash_sales.index": "/admin/flash-sales",
     "admin.partners": "/admin/partners",
     "admin.workflows": "/admin/workflows",
