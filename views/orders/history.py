@@ -11,12 +11,12 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.current import db_session
+from app.db import MAX_INT
 from app.errors import ValidationError
 from app.models.orders import OrderStatus
 from app.models.users import Role
 from app.services.credit import credit_balance, list_credit_entries
-from app.services.orders import get_order, list_orders, payment_for, payments_for
-from app.services.users import usernames_by_id
+from app.services.orders import customers_by_id, describe_order, list_orders, payments_for
 from views.access import login_required, signed_in_user
 from views.parsing import ID, query_page
 from views.rendering import page_or_partial
@@ -47,19 +47,25 @@ def _order_globals() -> dict[str, Any]:
 def index() -> Response:
     viewer = signed_in_user()
     page, per_page = query_page()
-    status = request.args.get("status", "").strip() if viewer.is_staff else ""
+    staff = viewer.is_staff
+    status = request.args.get("status", "").strip() if staff else ""
     if status and status not in STATUSES:
         raise ValidationError({"status": f"must be one of {', '.join(STATUSES)}"})
+    q = request.args.get("q", "").strip()[:100] if staff else ""
+    customer_id = _customer_filter() if staff else None
     session = db_session()
-    result = list_orders(session, viewer, status=status, page=page, per_page=per_page)
+    result = list_orders(
+        session, viewer, status=status, q=q, customer_id=customer_id, page=page, per_page=per_page
+    )
+    shown = [o.customer_id for o in result.items] + ([customer_id] if customer_id else [])
     context: dict[str, Any] = {
         "result": result,
         "status": status,
         "statuses": STATUSES,
+        "q": q,
+        "customer_id": customer_id,
         "payments": payments_for(session, [o.id for o in result.items]),
-        "customers": usernames_by_id(session, [o.customer_id for o in result.items])
-        if viewer.is_staff
-        else {},
+        "customers": customers_by_id(session, shown) if staff else {},
         "balance": None,
         "entries": [],
     }
@@ -69,13 +75,18 @@ def index() -> Response:
     return page_or_partial("orders/index.html", "orders/_table.html", **context)
 
 
+def _customer_filter() -> int | None:
+    """`?customer=<user id>` (staff only): one customer's orders; 422 when not an id."""
+    raw = request.args.get("customer", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_INT:
+        raise ValidationError({"customer": "must be a customer's id"})
+    return int(raw)
+
+
 @bp.get(f"/orders/<{ID}:order_id>")
 @login_required
 def show(order_id: int) -> str:
-    viewer = signed_in_user()
-    session = db_session()
-    order = get_order(session, viewer, order_id)
-    customer = usernames_by_id(session, [order.customer_id]).get(order.customer_id, "")
-    return render_template(
-        "orders/show.html", order=order, payment=payment_for(session, order.id), customer=customer
-    )
+    details = describe_order(db_session(), signed_in_user(), order_id)
+    return render_template("orders/show.html", details=details, order=details.order)

@@ -5,7 +5,10 @@ reading orders.
 - checkout: `place_order` (take stock, record it pending, charge outside the transaction),
   `charge_and_settle`, `check_card`
 - settlement: `settle_paid`, `settle_failed`, `reconcile_pending_orders`
-- reads: `get_order`, `list_orders`, `payment_for`, `payments_for`
+- reads: `get_order`, `list_orders` (staff: by status, customer, search), `payment_for`,
+  `payments_for`, `customers_by_id`
+- money: `describe_order` (an order's page: its returns and its money as it moved, with the
+  net paid - refunded = kept)
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from app.services.orders.checkout import (
     payments_unavailable,
     place_order,
 )
+from app.services.orders.money import (
+    MoneyLine,
+    OrderDetails,
+    Replaces,
+    ReturnRef,
+    describe_order,
+)
 from app.services.orders.reads import (
+    Customer,
+    customers_by_id,
     get_order,
     list_orders,
     payment_for,
@@ -40,11 +52,18 @@ from app.services.orders.settlement import (
 
 __all__ = [
     "MAX_LINES",
+    "Customer",
     "LineRequest",
+    "MoneyLine",
+    "OrderDetails",
     "PricedCart",
+    "Replaces",
+    "ReturnRef",
     "add_to_cart",
     "charge_and_settle",
     "check_card",
+    "customers_by_id",
+    "describe_order",
     "get_order",
     "get_order_row",
     "list_orders",

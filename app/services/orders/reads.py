@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import is_row_id
@@ -13,21 +16,60 @@ from app.models.users import User
 from app.services.pagination import Page, paginate
 
 
+@dataclass(frozen=True)
+class Customer:
+    """Who placed an order: their account name and the name they gave (may be empty)."""
+
+    username: str
+    name: str = ""
+
+
 def list_orders(
-    session: Session, viewer: User, *, status: str = "", page: int = 1, per_page: int = 20
+    session: Session,
+    viewer: User,
+    *,
+    status: str = "",
+    q: str = "",
+    customer_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
 ) -> Page[Order]:
-    """Newest first. Customers never see orders whose payment failed: they were not placed."""
+    """Newest first. Customers never see orders whose payment failed: they were not placed.
+    Staff may narrow by status, by one customer, and by `q`: part of the order number or of
+    the customer's username or name, any case."""
     query = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
     if status and status not in set(OrderStatus):
         raise ValidationError({"status": f"must be one of {', '.join(OrderStatus)}"})
     if viewer.is_staff:
         if status:
             query = query.where(Order.status == status)
+        if customer_id is not None:
+            query = query.where(Order.customer_id == customer_id)
+        if q.strip():
+            query = query.where(_matching(q.strip()))
     else:
         query = query.where(
             Order.customer_id == viewer.id, Order.status != OrderStatus.PAYMENT_FAILED
         )
     return paginate(session, query, page=page, per_page=per_page)
+
+
+def _matching(q: str) -> ColumnElement[bool]:
+    """Orders whose number, or whose customer's username or name, contains `q`."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    customers = select(User.id).where(
+        or_(User.username.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
+    )
+    return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
+
+
+def customers_by_id(session: Session, user_ids: Iterable[int]) -> dict[int, Customer]:
+    """Each existing user's username and name, in one query, for lists of orders."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username, User.name).where(User.id.in_(ids)))
+    return {row.id: Customer(row.username, row.name or "") for row in rows}
 
 
 def get_order(session: Session, viewer: User, order_id: int) -> Order:
