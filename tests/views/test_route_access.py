@@ -108,6 +108,12 @@ OWNER_OR_STAFF = policy("the owner and staff", may=ROLES, other_customer=NOT_FOU
 # A customer page on a customer's object: staff use their own pages; admins may do anything.
 OWNER_OR_ADMIN = policy("the owner (and admins)", may=("customer", "admin"),
                         other_customer=NOT_FOUND)  # fmt: skip
+# Shopping pages (issue 14): customer accounts only, not even admins (staff and admins browse
+# the shop; the cart and flash-sale reserve pages refuse them with 403). Visitors may fill a
+# cart, which signing in keeps; checkout and reserving ask them to sign in. The JSON API
+# keeps CONTRACT §3.1's "admin may do anything" (api.order_create, api.flash_reserve).
+SHOPPERS = policy("customers and visitors; not staff or admins", may=("customer",), anonymous=OK)
+CUSTOMER_ACCOUNTS = policy("customer accounts only; not staff or admins", may=("customer",))
 # The customer's own holds and orders-to-be: an admin has none, so theirs are "not found".
 OWNER = policy("the owner only", may=("customer",), other_customer=NOT_FOUND, admin=NOT_FOUND)
 # Return photos: everyone but the owner and staff learns nothing, not even that one exists.
@@ -235,12 +241,12 @@ ROUTES: dict[str, Policy | Route] = {
     "catalog.home": PUBLIC,
     "catalog.index": PUBLIC,
     "catalog.show": PUBLIC,
-    "cart.index": PUBLIC,
-    "cart.badge": PUBLIC,
-    "cart.add": PUBLIC,
-    "cart.update": PUBLIC,
-    "cart.remove": PUBLIC,
-    "cart.checkout": CUSTOMERS,
+    "cart.index": SHOPPERS,
+    "cart.badge": PUBLIC,  # a count (0 for staff); the nav shows it only to shoppers
+    "cart.add": SHOPPERS,
+    "cart.update": SHOPPERS,
+    "cart.remove": SHOPPERS,
+    "cart.checkout": CUSTOMER_ACCOUNTS,
     "flash_sales.index": PUBLIC,
     "flash_sales.reserve_units": Route(CUSTOMERS, htmx=True),
     "flash_sales.pay": Route(OWNER, body=declined_card_form, htmx=True),

@@ -3,13 +3,21 @@
 `session["cart"]` maps product id (str) -> quantity. Every render re-prices it from the
 catalog, so the total shown is the total charged. Changes answer htmx with the cart
 partial plus `HX-Trigger: cart-changed` (the nav badge listens); without JS they redirect.
+
+Shopping is for customers: staff and admin accounts browse the shop but get a 403 from
+every cart page (they have the back office, and an order placed from a staff account would
+mix work and private purchases in one audit trail). Anonymous visitors may fill a cart,
+which signing in keeps, and are sent to sign in at checkout. The JSON API follows CONTRACT
+§3.1 instead ("admin may do anything"), for scripts and integrators.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
 from flask import session as cookie_session
@@ -17,7 +25,7 @@ from flask_login import current_user
 
 from app.current import current_payments, db_session
 from app.db import is_row_id, utcnow
-from app.errors import Conflict, DomainError, ValidationError
+from app.errors import Conflict, DomainError, Forbidden, ValidationError
 from app.models.users import Role
 from app.services.catalog import active_sale_prices
 from app.services.credit import credit_balance
@@ -31,7 +39,7 @@ from app.services.orders import (
     price_cart,
     set_cart_quantity,
 )
-from views.access import role_required, signed_in_user
+from views.access import signed_in_user, to_login
 from views.parsing import form_cents, form_int
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
 
@@ -40,6 +48,11 @@ SCOPE = "web-checkout"
 # A double submit that arrives while the first is still paying waits this long for its answer.
 IN_FLIGHT_WAIT_SECONDS = 5.0
 FIELD_NAMES = {"store_credit_cents": "store_credit", "payment.card_number": "card_number"}
+NOT_FOR_STAFF = (
+    "shopping is for customer accounts. Staff and admin accounts may browse the shop but "
+    "not fill a cart or buy; sign in with a customer account to shop"
+)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def read_cart() -> dict[int, int]:
@@ -63,13 +76,33 @@ def write_cart(items: dict[int, int]) -> None:
         cookie_session.pop("cart", None)
 
 
+def shoppers_only(*, sign_in: bool = False) -> Callable[[F], F]:
+    """Customers (and, unless `sign_in`, anonymous visitors) get through; staff and admins
+    get a 403 that says why. Unlike `role_required`, an admin is refused too."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if sign_in:
+                    return to_login("/cart")
+                return view(*args, **kwargs)
+            if current_user.role != Role.CUSTOMER:
+                raise Forbidden(NOT_FOR_STAFF)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
 @bp.app_context_processor
 def _cart_globals() -> dict[str, Any]:
     return {"cart_count": sum(read_cart().values())}
 
 
 def may_check_out() -> bool:
-    return bool(current_user.is_authenticated and current_user.has_role(Role.CUSTOMER))
+    return bool(current_user.is_authenticated and current_user.role == Role.CUSTOMER)
 
 
 def _form_int(name: str, *, minimum: int, default: int | None = None) -> int:
@@ -112,6 +145,7 @@ def render_cart(
 
 
 @bp.get("/cart")
+@shoppers_only()
 def index() -> Response:
     return render_cart()
 
@@ -122,6 +156,7 @@ def badge() -> str:
 
 
 @bp.post("/cart/add")
+@shoppers_only()
 def add() -> Response:
     product_id = _form_int("product_id", minimum=1)
     quantity = _form_int("quantity", minimum=1, default=1)
@@ -146,17 +181,19 @@ def _change(product_id: int, quantity: int) -> Response:
 
 
 @bp.post("/cart/update")
+@shoppers_only()
 def update() -> Response:
     return _change(_form_int("product_id", minimum=1), _form_int("quantity", minimum=0))
 
 
 @bp.post("/cart/remove")
+@shoppers_only()
 def remove() -> Response:
     return _change(_form_int("product_id", minimum=1), 0)
 
 
 @bp.post("/cart/checkout")
-@role_required(Role.CUSTOMER, next_path="/cart")
+@shoppers_only(sign_in=True)
 def checkout() -> Response:
     """Place the order for the cart once per form render (the hidden idempotency key)."""
     session = db_session()
