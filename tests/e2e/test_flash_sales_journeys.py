@@ -4,6 +4,7 @@ customer's page, is reserved and paid for, and the shop shows its price while it
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -27,10 +28,14 @@ def api(base: str, method: str, path: str, body: dict | None = None, token: str 
         return json.loads(response.read() or b"{}")
 
 
-def schedule_sale(base: str, *, starts_in: float, lasts: float, name: str) -> tuple[dict, dict]:
+def schedule_sale(
+    base: str, *, starts_in: float, lasts: float, name: str, limit: int = 2, pick: int = 0
+) -> tuple[dict, dict]:
+    """A sale of 3 units of the `pick`-th product that fits (a product is in one sale at a
+    time, so tests that run together pick different ones)."""
     token = api(base, "POST", "/auth/token", {"username": "admin", "password": "admin-demo-2026"})
     products = api(base, "GET", "/products?per_page=50")["items"]
-    product = next(p for p in products if p["stock"] >= 10 and p["price_cents"] > 1000)
+    product = [p for p in products if p["stock"] >= 10 and p["price_cents"] > 1000][pick]
     now = datetime.now(UTC)
     sale = api(
         base,
@@ -45,7 +50,7 @@ def schedule_sale(base: str, *, starts_in: float, lasts: float, name: str) -> tu
                     "product_id": product["id"],
                     "sale_price_cents": product["price_cents"] // 2,
                     "quantity": 3,
-                    "per_customer_limit": 2,
+                    "per_customer_limit": limit,
                 }
             ],
         },
@@ -112,3 +117,58 @@ def test_an_admin_schedules_a_sale_that_starts_and_ends_on_time(page, live_serve
     assert datetime.now(UTC) >= start
     status.locator("[data-state=ended]").wait_for(timeout=25_000)
     assert datetime.now(UTC) - end < timedelta(seconds=7)
+
+
+def no_sideways_scroll(page: object) -> bool:
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))  # type: ignore[attr-defined]
+
+
+def shot(page: object, name: str) -> None:
+    folder = os.environ.get("E2E_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, name), full_page=True)  # type: ignore[attr-defined]
+
+
+def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, live_server):
+    _sale, product = schedule_sale(live_server, starts_in=-1, lasts=600, name="Phone flash",
+                                   limit=1, pick=1)  # fmt: skip
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "customer2", "customer2-demo-2026")
+    page.goto("/flash-sales")
+    sale = page.locator(".flash-sale", has_text="Phone flash")
+    sale.get_by_role("button", name="Reserve").click()
+    page.locator("#flash-notice").get_by_text("Reserved").wait_for()
+    holds = page.locator(".flash-holds")
+    card = holds.get_by_label("Card number")
+    assert card.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "8px"  # .field
+    assert no_sideways_scroll(page)
+    shot(page, "flash-sales-375-reserved.png")
+
+    card.fill("4000 0000 0000 0002")
+    holds.get_by_role("button", name=re.compile("^Pay ")).click()
+    page.locator("#alerts").get_by_text(re.compile("declined", re.I)).wait_for()
+    assert page.locator("#flash-notice").inner_text().strip() == ""  # no "Done: Reserved"
+    assert page.get_by_text("Done:").count() == 0
+    shot(page, "flash-sales-375-declined.png")
+
+    holds.get_by_label("Card number").fill("4242 4242 4242 4242")
+    holds.get_by_role("button", name=re.compile("^Pay ")).click()
+    page.wait_for_url(re.compile(r"/orders/\d+$"))
+    page.goto("/flash-sales")
+    item = page.locator(".flash-sale", has_text="Phone flash").locator(".flash-item")
+    item.get_by_text("You have bought your limit (1).").wait_for()
+    assert item.get_by_role("button", name="Reserve").count() == 0
+    assert no_sideways_scroll(page)
+    shot(page, "flash-sales-375-limit.png")
+
+    # An admin follows the sale but is offered no Reserve and no cart.
+    admin = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 800})
+    staff = admin.new_page()
+    sign_in(staff, "admin", "admin-demo-2026")
+    staff.goto("/flash-sales")
+    staff.locator(".flash-sale", has_text="Phone flash").wait_for()
+    assert staff.get_by_role("button", name="Reserve").count() == 0
+    assert staff.locator(".cart-link").count() == 0
+    staff.goto(f"/products/{product['id']}")
+    assert staff.get_by_role("button", name=re.compile("Add to cart")).count() == 0
+    admin.close()

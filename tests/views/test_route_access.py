@@ -248,7 +248,7 @@ ROUTES: dict[str, Policy | Route] = {
     "cart.remove": SHOPPERS,
     "cart.checkout": CUSTOMER_ACCOUNTS,
     "flash_sales.index": PUBLIC,
-    "flash_sales.reserve_units": Route(CUSTOMERS, htmx=True),
+    "flash_sales.reserve_units": Route(CUSTOMER_ACCOUNTS, htmx=True),
     "flash_sales.pay": Route(OWNER, body=declined_card_form, htmx=True),
     "flash_sales.release": Route(OWNER, htmx=True),
     # Orders and returns (customers)

@@ -5,7 +5,9 @@ The sales region refreshes itself every 5 seconds, so countdowns are re-synchron
 the server's clock and "N left" stays true. Reserving and paying share the per-customer
 budget of the API (`FLASH_RATE_LIMIT`). Every refusal says what happened and what to do:
 sold out, not started or ended, over the limit, too many tries (and when to try again),
-card declined, payments unavailable for a moment (the hold is kept).
+card declined, payments unavailable for a moment (the hold is kept). A refusal by htmx
+also clears the region's last "Done" notice, so a declined card never sits under a stale
+"Reserved". Reserving is for customer accounts only: staff and admins may browse.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from flask_login import current_user
 
 from app.current import current_config, current_payments, db_session
 from app.db import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, Forbidden
 from app.extensions import rate_limit
 from app.models.flash_sales import SaleState
 from app.models.users import Role
@@ -31,13 +33,32 @@ from app.services.flash_sales import (
     release_hold,
 )
 from views.access import role_required, signed_in_user
-from views.flash_sales.holds import reserve_now
+from views.errors import render_domain_error
+from views.flash_sales.holds import reserve_now, taken_by_item
 from views.parsing import ID, form_int
 from views.rendering import htmx_redirect, is_partial, redirect_to
 
 bp = Blueprint("flash_sales", __name__)
 customer_only = role_required(Role.CUSTOMER, next_path="/flash-sales")
 F = TypeVar("F", bound=Callable[..., Any])
+# Enough of a customer's latest holds to count what they have of every live sale's items.
+HOLDS_COUNTED = 200
+
+
+def customer_account_only(view: F) -> F:
+    """`customer_only`, and an admin is refused too: shopping is for customer accounts."""
+    guarded = customer_only(view)
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_user.is_authenticated and current_user.role != Role.CUSTOMER:
+            raise Forbidden(
+                "reserving is for customer accounts; staff and admin accounts may browse "
+                "the sales but not buy"
+            )
+        return guarded(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def _flash_limit() -> str:
@@ -50,16 +71,17 @@ def _context() -> dict[str, Any]:
     live = list_sales(session, now=now, state=SaleState.ACTIVE, per_page=20).items
     upcoming = list_sales(session, now=now, state=SaleState.SCHEDULED, per_page=20).items
     holds: list[HoldView] = []
-    if current_user.is_authenticated and current_user.has_role(Role.CUSTOMER):
-        holds = customer_holds(session, current_user.id, now=now, limit=10)
+    if current_user.is_authenticated and current_user.role == Role.CUSTOMER:
+        holds = customer_holds(session, current_user.id, now=now, limit=HOLDS_COUNTED)
     circuit = current_payments().breaker.status(now)
     return {
         "now": now,
         "payments_paused": circuit.state != "closed",
         "live": live,
         "upcoming": sorted(upcoming, key=lambda sale: sale.starts_at),
-        "holds": holds,
-        "live_holds": [hold for hold in holds if hold.status == "held"],
+        "shopper": bool(current_user.is_authenticated and current_user.role == Role.CUSTOMER),
+        "taken": taken_by_item(holds),
+        "live_holds": [hold for hold in holds if hold.status == "held"][:10],
     }
 
 
@@ -83,14 +105,35 @@ def _answer(message: str, category: str = "success") -> Response:
 KEEPS_HOLD = {"payment_declined", "payment_error", "payment_unavailable"}
 
 
+def _over_the_limit(error: DomainError) -> DomainError:
+    """The limit refusal in words, once: the service's per-field form of it would show the
+    same sentence twice (as the message and again as the field's problem)."""
+    limit, taken = error.details.get("limit"), error.details.get("taken")
+    message = f"at most {limit} per customer"
+    if taken:
+        left = max(0, int(limit or 0) - int(taken))
+        message += f": you already have {taken} (bought or reserved)"
+        message += f", so you may reserve {left} more" if left else ", your whole limit"
+    return DomainError(message, status=error.status, code=error.code,
+                       details={"limit": limit, "taken": taken})  # fmt: skip
+
+
 def _refused(error: DomainError) -> Response:
-    """A refusal without JavaScript: back to the page with the reason on top (htmx gets the
-    inline alert from the error handler, with Retry-After where it applies). A failed
-    payment says that the reservation is still there."""
+    """A refusal without JavaScript: back to the page with the reason on top. By htmx: the
+    inline alert of the error handler (with Retry-After where it applies), plus an emptied
+    notice in the region, so no earlier "Done" stands next to the problem. A failed payment
+    says that the reservation is still there."""
     if error.code in KEEPS_HOLD:
         error.message = f"{error.message.rstrip('.')}. Your reservation is kept until it expires."
+    if error.code == "limit_exceeded":
+        error = _over_the_limit(error)
     if is_partial():
-        raise error
+        response = render_domain_error(error)
+        response.set_data(
+            response.get_data(as_text=True)
+            + render_template("flash_sales/_notice.html", notice=None, oob=True)
+        )
+        return response
     flash(error.message[:1].upper() + error.message[1:], "error")
     return redirect_to(url_for("flash_sales.index"))
 
@@ -109,7 +152,7 @@ def refusals_shown(view: F) -> F:
 
 
 @bp.post(f"/flash-sales/<{ID}:sale_id>/reserve")
-@customer_only
+@customer_account_only
 @rate_limit(_flash_limit, scope="flash")
 @refusals_shown
 def reserve_units(sale_id: int) -> Response:
