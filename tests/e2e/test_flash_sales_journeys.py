@@ -132,10 +132,13 @@ def shot(page: object, name: str) -> None:
 def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, live_server):
     _sale, product = schedule_sale(live_server, starts_in=-1, lasts=600, name="Phone flash",
                                    limit=1, pick=1)  # fmt: skip
-    page.set_viewport_size({"width": 375, "height": 800})
     sign_in(page, "customer2", "customer2-demo-2026")
     page.goto("/flash-sales")
     sale = page.locator(".flash-sale", has_text="Phone flash")
+    picker = sale.get_by_label("Quantity")
+    assert picker.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "8px"  # .field
+    shot(page, "flash-sales-1280.png")
+    page.set_viewport_size({"width": 375, "height": 800})
     sale.get_by_role("button", name="Reserve").click()
     page.locator("#flash-notice").get_by_text("Reserved").wait_for()
     holds = page.locator(".flash-holds")
