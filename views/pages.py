@@ -8,8 +8,10 @@ from typing import Any
 from flask import Flask, current_app, g
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from app.models.users import Role
+from app.services.users import Named, display_name
 from views.page_cache import CSRF_MARK, NONCE_MARK, csrf_placeholder_active
 from views.rendering import is_htmx
 
@@ -37,6 +39,18 @@ def duration_clock(seconds: int | float) -> str:
     return f"{days} d {clock}" if days else clock
 
 
+def person(who: Named | None, username: bool = False) -> Markup:
+    """`display_name` in a page: `{{ customer|person }}` 'Casey Customer'; on staff pages
+    `{{ customer|person(username=true) }}` adds the account in muted text when the name is
+    not it. None (no user: the system) reads 'System'."""
+    if who is None:
+        return Markup("System")
+    shown = display_name(who)
+    if not username or shown == who.username:
+        return escape(shown)
+    return Markup('%s <span class="muted username">(%s)</span>') % (shown, who.username)
+
+
 def page_csrf_token() -> str:
     """The form token, or a placeholder while a shared page is rendered for the cache."""
     return CSRF_MARK if csrf_placeholder_active() else generate_csrf()
@@ -51,6 +65,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["duration_clock"] = duration_clock
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["person"] = person
     # Macros imported without context see only globals; give them the same token source.
     app.jinja_env.globals["csrf_token"] = page_csrf_token
     app.jinja_env.globals["has_page"] = has_page

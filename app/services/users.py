@@ -1,11 +1,13 @@
 """Accounts: registration, staff creation, sign-in, API tokens, passwords, deactivation,
-ending a user's sessions, and the usernames pages show beside other users' records."""
+ending a user's sessions, and how pages name a person beside a record (`display_name`)."""
 
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
@@ -259,3 +261,40 @@ def usernames_by_id(session: Session, user_ids: Iterable[int]) -> dict[int, str]
         return {}
     rows = session.execute(select(User.id, User.username).where(User.id.in_(ids)))
     return {row.id: row.username for row in rows}
+
+
+class Named(Protocol):
+    """Anything that names a person: a `User`, a `Person`."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a record names (its customer, the actor of a step), enough to show them."""
+
+    username: str
+    name: str = ""
+
+
+def display_name(person: Named, *, with_username: bool = False) -> str:
+    """The one way every page names a person: the name they gave, else their username.
+    `with_username` (staff pages, where the account matters) adds the username when the
+    name is not it: 'Casey Customer (casey)'."""
+    name = (person.name or "").strip()
+    if not name or name == person.username:
+        return person.username
+    return f"{name} ({person.username})" if with_username else name
+
+
+def people_by_id(session: Session, user_ids: Iterable[int]) -> dict[int, Person]:
+    """Each existing user's `Person` (username and name), in one query."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.username, User.name).where(User.id.in_(ids)))
+    return {row.id: Person(row.username, row.name or "") for row in rows}

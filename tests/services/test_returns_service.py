@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app.db import utcnow
 from app.errors import NotFound, ValidationError
@@ -22,7 +22,9 @@ from app.services.returns import (
     list_returns,
     return_events,
 )
+from app.services.users import Person, create_user
 from tests.builders import (
+    PASSWORD,
     make_paid_order,
     make_product,
     make_user,
@@ -215,5 +217,57 @@ def test_it_describes_returns_with_history_and_next_steps_per_viewer(session, cu
         ("sue", "support", "approve"),
     ]
     assert two.history[-1].data == {"note": "ok"}
+    assert [h.person for h in two.history] == [Person(customer.username), None, Person("sue")]
     assert [t.trigger for t in describe_return(session, support, second).triggers] == ["cancel"]
     assert describe_returns(session, support, []) == []
+
+
+def test_history_carries_each_actors_name_in_the_same_query(session, customer, order):
+    named = create_user(
+        session, username="sam", password=PASSWORD, role="support", name="Sam Support"
+    )
+    record = open_one(session, customer, order)
+    fire_return_trigger(
+        session, record.id, "approve", actor=named, fields={}, expected_version=None, now=utcnow()
+    )
+    describe_returns(session, named, [record])  # the workflow engine is built and cached
+    statements = []
+    bind = session.get_bind()
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        (details,) = describe_returns(session, named, [record])
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
+    assert details.history[-1].person == Person("sam", "Sam Support")
+    assert details.history[-1].actor == "sam"  # the API's actor stays the username
+    assert len(statements) == 1  # the events with their actors' names, joined
+
+
+def test_staff_search_every_return_by_number_order_and_customer(session, payments, customer):
+    named = create_user(
+        session, username="robin", password=PASSWORD, role="customer", name="Robin Hood"
+    )
+    product = make_product(session, stock=10, price_cents=1500)
+    mine = open_one(session, customer, make_paid_order(session, payments, customer, product, 1))
+    theirs_order = make_paid_order(session, payments, named, product, 1)
+    theirs = open_one(session, named, theirs_order)
+    staff = make_user(session, "support")
+
+    def numbers(viewer=staff, **filters):
+        return {r.number for r in list_returns(session, viewer, **filters).items}
+
+    assert numbers() == {mine.number, theirs.number}
+    assert numbers(search=theirs.number.lower()) == {theirs.number}
+    assert numbers(search=theirs_order.number[-4:]) == {theirs.number}
+    assert numbers(search="ROBIN h") == {theirs.number}  # the name, any case
+    assert numbers(search=customer.username) == {mine.number}
+    assert numbers(search="nothing\x00") == set()
+    assert numbers(customer_id=named.id) == {theirs.number}
+    assert numbers(customer_id=named.id, search=mine.number) == set()
+    assert numbers(customer_id=named.id, state="VALIDATING") == {theirs.number}
+    # A customer's list is theirs whatever they ask for.
+    assert numbers(customer, customer_id=named.id, search=theirs.number) == {mine.number}

@@ -9,13 +9,16 @@ import app.services.users as users
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.users import User
 from app.services.users import (
+    Person,
     authenticate,
     create_user,
+    display_name,
     end_sessions,
     ensure_admin,
     get_user,
     issue_token,
     list_users,
+    people_by_id,
     register_customer,
     set_password,
     set_user_active,
@@ -184,3 +187,37 @@ def test_it_presents_accounts_to_flask_login(session, customer, admin):
     assert customer.is_active
     set_user_active(session, customer.id, active=False, actor=admin)
     assert not customer.is_active
+
+
+@pytest.mark.parametrize(
+    ("username", "name", "shown", "for_staff"),
+    [
+        ("casey", "Casey Customer", "Casey Customer", "Casey Customer (casey)"),
+        ("dana", "", "dana", "dana"),
+        ("dana", "   ", "dana", "dana"),  # a blank name is no name
+        ("lee", "lee", "lee", "lee"),  # never "lee (lee)"
+        ("sam", "  Sam  ", "Sam", "Sam (sam)"),
+    ],
+)
+def test_display_name_is_the_name_given_else_the_username(username, name, shown, for_staff):
+    person = Person(username, name)
+    assert display_name(person) == shown
+    assert display_name(person, with_username=True) == for_staff
+
+
+def test_display_name_reads_a_user_the_same_way(session):
+    user = create_user(
+        session, username="casey", password="password123", role="customer", name="Casey C"
+    )
+    assert display_name(user, with_username=True) == "Casey C (casey)"
+    assert display_name(make_user(session, username="dana")) == "dana"
+
+
+def test_people_by_id_reads_names_in_one_query(session):
+    named = create_user(
+        session, username="casey", password="password123", role="customer", name="Casey C"
+    )
+    plain = make_user(session, username="dana")
+    found = people_by_id(session, [plain.id, named.id, named.id, 10**9])
+    assert found == {named.id: Person("casey", "Casey C"), plain.id: Person("dana", "")}
+    assert people_by_id(session, []) == {}

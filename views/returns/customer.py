@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.current import current_config, db_session
-from app.db import utcnow
+from app.db import is_row_id, utcnow
 from app.errors import NotFound, TooLarge, UnsupportedMediaType, ValidationError
 from app.extensions import rate_limit
 from app.models.orders import Order, OrderStatus
@@ -43,7 +43,7 @@ from app.services.returns import (
     reencode,
     save_return_photo,
 )
-from app.services.users import usernames_by_id
+from app.services.users import people_by_id
 from views.access import login_required, role_required, signed_in_user
 from views.parsing import ID, query_page
 from views.rendering import is_partial, page_or_partial, redirect_to
@@ -61,6 +61,7 @@ bp = Blueprint("returns", __name__)
 bp.add_app_template_filter(duration, "duration")
 bp.add_app_template_global(guidance, "return_guidance")
 customer_only = role_required(Role.CUSTOMER)
+STAFF_FILTERS = ("state", "q", "customer")  # the staff list's query (customer: a user id)
 
 
 @bp.app_context_processor
@@ -94,26 +95,36 @@ def _return_globals() -> dict[str, Any]:
 @bp.get("/returns")
 @login_required
 def index() -> Response:
+    """A customer's returns and notices; for staff, every return, with a state filter, a
+    search (return or order number, customer) and one customer's returns (`?customer=<id>`)."""
     viewer = signed_in_user()
     page, per_page = query_page()
     session = db_session()
-    states = published_states(session) if viewer.is_staff else []
-    state = request.args.get("state", "").strip() if viewer.is_staff else ""
-    if state and state not in dict(states):
+    staff = viewer.is_staff
+    states = published_states(session) if staff else []
+    args = {k: request.args.get(k, "").strip()[:100] if staff else "" for k in STAFF_FILTERS}
+    if args["state"] and args["state"] not in dict(states):
         raise ValidationError({"state": "is not a state of the returns workflow"})
-    result = list_returns(session, viewer, state=state, page=page, per_page=per_page)
+    if args["customer"] and not (args["customer"].isdigit() and is_row_id(int(args["customer"]))):
+        raise ValidationError({"customer": "must be a customer's id"})
+    customer_id = int(args["customer"]) if args["customer"] else None
+    result = list_returns(
+        session, viewer, state=args["state"], search=args["q"], customer_id=customer_id,
+        page=page, per_page=per_page,
+    )  # fmt: skip
+    shown = [r.customer_id for r in result.items] + ([customer_id] if customer_id else [])
     return page_or_partial(
         "returns/index.html",
         "returns/_table.html",
         result=result,
         details=describe_returns(session, viewer, result.items),
         orders=order_numbers(session, [r.order_id for r in result.items]),
-        customers=usernames_by_id(session, [r.customer_id for r in result.items])
-        if viewer.is_staff
-        else {},
-        state=state,
+        customers=people_by_id(session, shown) if staff else {},
+        args=args,
+        customer_id=customer_id,
+        state=args["state"],
         states=states,
-        notices=[] if viewer.is_staff else list_notices(session, viewer.id),
+        notices=[] if staff else list_notices(session, viewer.id),
     )
 
 

@@ -41,7 +41,7 @@ from app.services.returns import (
     queue_counts,
     team_states,
 )
-from app.services.users import usernames_by_id
+from app.services.users import Person, people_by_id
 from views.access import signed_in_user, staff_required
 from views.page_cache import FragmentCache, render_shared, with_csrf
 from views.pages import when
@@ -72,7 +72,7 @@ class Row:
     version: int
     paid_cents: int
     order_number: str
-    customer: str
+    customer: Person
     state: str
     state_label: str
     state_tone: str
@@ -113,7 +113,7 @@ def _row(item: QueueItem, details: ReturnDetails, now: datetime, team: str, next
         version=record.version,
         paid_cents=record.paid_cents,
         order_number=item.order_number,
-        customer=item.customer,
+        customer=item.person,
         state=record.state,
         state_label=details.state_label,
         state_tone=details.state.tone,
@@ -295,7 +295,7 @@ def _detail(
     now = utcnow()
     return {
         **detail_context(session, viewer, record, details),
-        "customer": usernames_by_id(session, [record.customer_id]).get(record.customer_id, ""),
+        "customer": people_by_id(session, [record.customer_id]).get(record.customer_id),
         "eligibility": check_eligibility(
             session, customer_id=record.customer_id, order_id=record.order_id, now=record.created_at
         ),

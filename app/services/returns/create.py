@@ -246,15 +246,41 @@ def get_return(session: Session, viewer: User, return_id: int) -> ReturnRequest:
 
 
 def list_returns(
-    session: Session, viewer: User, *, state: str = "", page: int = 1, per_page: int = 20
+    session: Session,
+    viewer: User,
+    *,
+    state: str = "",
+    search: str = "",
+    customer_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
 ) -> Page[ReturnRequest]:
-    """Newest first: a customer's own, or (staff) all, optionally in one state."""
+    """Newest first: a customer's own, or (staff) all, optionally in one state. Staff may
+    also `search` (part of the return's or the order's number, or of the customer's name or
+    username) and pick one customer (`customer_id`). Read only."""
     query = select(ReturnRequest).order_by(ReturnRequest.created_at.desc(), ReturnRequest.id.desc())
     if not viewer.is_staff:
         query = query.where(ReturnRequest.customer_id == viewer.id)
+    # No state, number or name has a NUL in it, and PostgreSQL refuses one in a parameter.
     if state:
-        # No state has a NUL in its name, and PostgreSQL refuses one in a parameter.
         query = query.where(ReturnRequest.state == clean_text(state))
+    if customer_id is not None and viewer.is_staff:
+        query = query.where(ReturnRequest.customer_id == customer_id)
+    term = clean_text(search).strip().lower()[:100]
+    if term and viewer.is_staff:
+        like = f"%{term}%"
+        query = (
+            query.join(User, User.id == ReturnRequest.customer_id)
+            .join(Order, Order.id == ReturnRequest.order_id)
+            .where(
+                or_(
+                    func.lower(ReturnRequest.number).like(like),
+                    func.lower(Order.number).like(like),
+                    func.lower(User.username).like(like),
+                    func.lower(User.name).like(like),
+                )
+            )
+        )
     return paginate(session, query, page=page, per_page=per_page)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
+from app.services.users import Person
 from app.services.workflows import RMA, load_engine
 from workflows.engine import Available, Engine
 from workflows.registry import SYSTEM, Actor
@@ -48,6 +49,7 @@ class HistoryEntry:
     source: str | None
     dest: str
     data: dict[str, Any]
+    person: Person | None = None  # who, as pages name them (`display_name`); None: the system
 
 
 @dataclass(frozen=True)
@@ -82,21 +84,23 @@ def describe_returns(
     history: dict[int, list[HistoryEntry]] = {record.id: [] for record in records}
     if records and with_history:
         rows = session.execute(
-            select(ReturnEvent, User.username)
+            select(ReturnEvent, User.username, User.name)
             .outerjoin(User, User.id == ReturnEvent.actor_id)
             .where(ReturnEvent.return_id.in_(list(history)))
             .order_by(ReturnEvent.id)
         ).all()
-        for event, username in rows:
+        for event, username, name in rows:
+            person = Person(username, name or "") if username is not None else None
             history[event.return_id].append(
                 HistoryEntry(
                     at=event.at,
-                    actor=username if event.actor_id is not None else "system",
+                    actor=person.username if person else "system",
                     role=event.actor_role,
                     trigger=event.trigger,
                     source=event.from_state,
                     dest=event.to_state,
                     data=json.loads(event.data or "{}"),
+                    person=person,
                 )
             )
     engines: dict[int, Engine] = {}

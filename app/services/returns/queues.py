@@ -21,6 +21,7 @@ from app.models.returns import ReturnRequest
 from app.models.users import User
 from app.services.pagination import Page, paginate
 from app.services.read_cache import returns_reads
+from app.services.users import Person, display_name
 
 TEAMS = ("support", "warehouse", "finance")
 
@@ -28,10 +29,15 @@ TEAMS = ("support", "warehouse", "finance")
 @dataclass(frozen=True)
 class QueueItem:
     record: ReturnRequest
-    customer: str
+    person: Person  # the customer
     order_number: str
     age_seconds: int
     breached: bool
+
+    @property
+    def customer(self) -> str:
+        """The customer as pages and the API name them (`display_name`)."""
+        return display_name(self.person)
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def _item(
 ) -> QueueItem:
     return QueueItem(
         record=record,
-        customer=name or username,
+        person=Person(username, name or ""),
         order_number=order_number,
         age_seconds=max(0, int((now - record.state_entered_at).total_seconds())),
         breached=record.sla_due_at is not None and record.sla_due_at < now,
