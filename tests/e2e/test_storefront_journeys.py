@@ -75,12 +75,20 @@ def test_an_admin_adds_a_product_that_customers_then_find(page, browser, live_se
     page.fill("input[name=category]", "Garden")
     page.get_by_role("button", name="Create product").click()
     page.get_by_text("Copper Watering Can").first.wait_for()
+    # The admin browses the shop but does not shop: no cart, no Add to cart (issue 14).
+    page.goto("/products?q=watering")
+    page.locator("#catalog-results").get_by_text("Copper Watering Can").first.wait_for()
+    assert page.locator(".cart-link").count() == 0
+    assert page.get_by_role("button", name=re.compile("Add to cart")).count() == 0
 
     shopper = browser.new_context(base_url=live_server).new_page()
+    sign_in(shopper, "customer2", "customer2-demo-2026")
     shopper.goto("/products?q=watering")
     text = shopper.locator("#catalog-results").inner_text()
     assert "Copper Watering Can" in text
     assert "$24.50" in text
+    shopper.get_by_role("button", name=re.compile("Add to cart")).first.click()
+    shopper.locator(".add-status").filter(has_text=re.compile("cart", re.I)).first.wait_for()
     shopper.context.close()
 
 
