@@ -33,6 +33,8 @@ CREDIT_RESTORED = "credit_restored"
 CARD_REFUND = "card_refund"
 CREDIT_ISSUED = "credit_issued"
 REPLACEMENT = "replacement"
+# Lines written at the same instant read in the order money moves: paid, then given back.
+KINDS = (CARD_PAYMENT, CREDIT_USED, CREDIT_RESTORED, CARD_REFUND, CREDIT_ISSUED, REPLACEMENT)
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def describe_order(session: Session, viewer: User, order_id: int) -> OrderDetail
     lines += _credit_lines(session, order, records)
     lines += _refund_lines(session, records)
     lines += _replacement_lines(session, records)
-    lines.sort(key=lambda line: line.at)
+    lines.sort(key=lambda line: (line.at, KINDS.index(line.kind)))
     return OrderDetails(
         order=order,
         customer=Customer(who.username, who.name or ""),
@@ -229,9 +231,7 @@ def _refund_lines(session: Session, records: list[ReturnRequest]) -> list[MoneyL
     lines = []
     for message in messages:
         payload = json.loads(message.payload)
-        record = by_id.get(int(payload.get("return_id", 0)))
-        if record is None:
-            continue
+        record = by_id[int(payload["return_id"])]  # the key named it: one of these returns
         status = REFUND_STATUS.get(message.status, message.status)
         lines.append(
             MoneyLine(
