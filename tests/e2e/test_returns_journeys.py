@@ -185,6 +185,7 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     support = team["support"]
     row = in_queue(support, "support", number)
     assert "Arrived damaged" in row.inner_text()
+    assert "Casey Customer (customer)" in row.inner_text()  # one display name everywhere
     # Counts are read at most once a second per web process, and the page may have come from
     # another one: a second later every process counts the new return.
     support.wait_for_timeout(1100)
@@ -218,6 +219,11 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     assert "Like new" in facts
     assert "Checked on the bench." in facts
     assert "Within the return window" in staff_page.locator("#return-checks").inner_text()
+    assert "Customer Casey Customer (customer)" in staff_page.locator(".page-head").inner_text()
+    trail = staff_page.locator("#return-events").inner_text()
+    assert "Casey Customer (customer)" in trail
+    assert "Sam Support (support)" in trail
+    assert "Wes Warehouse (warehouse)" in trail
     decision = {"disposition": "REFUND", "amount_cents": "50.00"}
     act(in_queue(support, "support", number), "Decide", decision)
     moved(support, number, "finance team")
@@ -287,3 +293,47 @@ def test_every_other_outcome_reaches_the_customer(
         page.wait_for_url(re.compile(r"/orders/\d+$"))
         assert "$0.00" in page.locator("main").inner_text()
     shot(page, f"return-{disposition.lower()}")
+
+
+def test_staff_find_a_customers_returns_on_a_phone(page, live_server):
+    """At 375 px support searches every return by number, opens the customer's other returns
+    from the row, sees the labelled actions on the return's page, and nothing scrolls sideways."""
+    order = paid_order(live_server, "Wireless Earbuds")
+    login = {"username": "customer", "password": "customer-demo-2026"}
+    token = api(live_server, "/api/v1/auth/token", login)["token"]
+    body = {"order_id": order["id"], "reason": "damaged", "description": "Dented.",
+            "lines": [{"order_line_id": order["lines"][0]["id"], "quantity": 1}]}  # fmt: skip
+    created = api(live_server, "/api/v1/returns", body, token)
+    number = created["number"]
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "support", "support-demo-2026")
+    page.goto("/returns")
+    page.fill("#returns-q", number)
+    page.wait_for_url(re.compile(rf"q={number}"))
+    rows = page.locator("#returns-table tbody tr")
+    page.wait_for_function("() => document.querySelectorAll('#returns-table tbody tr').length == 1")
+    assert "Casey Customer (customer)" in rows.first.inner_text()
+    assert no_sideways_scroll(page)
+    shot(page, "returns-staff-search-375")
+
+    page.fill("#returns-q", "")
+    row = page.locator(f"#return-{created['id']}")
+    row.wait_for()
+    row.get_by_role("link", name="Casey Customer").click()
+    page.wait_for_url(re.compile(r"customer=\d+"))
+    assert "Casey Customer (customer)" in page.locator(".filter-chip").inner_text()
+    assert number in page.locator("#returns-table").inner_text()
+    assert all("Casey Customer" in text for text in rows.all_inner_texts())
+    assert no_sideways_scroll(page)
+    shot(page, "returns-staff-customer-375")
+
+    page.goto(f"/staff/returns/{created['id']}")
+    panel = page.locator(".actions-card")
+    for label in ("Approve: note to the customer", "Reject: reason for the customer",
+                  "Cancel return: note"):  # fmt: skip
+        assert panel.get_by_label(re.compile(f"^{label}")).count() == 1
+    shot(page, "return-staff-actions-375")
+
+
+def no_sideways_scroll(page: Any) -> bool:
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
