@@ -5,6 +5,7 @@ that say which action they belong to."""
 import re
 
 import pytest
+from sqlalchemy import event
 
 from app.db import utcnow
 from app.models.orders import Order
@@ -276,3 +277,32 @@ def test_a_name_is_text_never_markup(app, client, session, staff):
     html = text(client.get(f"/staff/returns/{record.id}"))
     assert '&lt;b&gt;Sly&lt;/b&gt; <span class="muted username">(sly)</span>' in html
     assert "<b>Sly</b>" not in html
+
+
+def count_statements(session, call):
+    statements = []
+
+    def seen(*_args):
+        statements.append(1)
+
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return len(statements)
+
+
+def test_the_staff_list_reads_names_in_a_fixed_number_of_queries(
+    app, client, session, named, unnamed, staff
+):
+    open_return(app, session, named)
+    sign_in(client, staff["support"])
+    client.get("/returns")  # engines and caches warm
+    few = count_statements(session, lambda: client.get("/returns?q=a", headers=HX))
+    for owner in (named, unnamed, named, unnamed):
+        open_return(app, session, owner)
+    many = count_statements(session, lambda: client.get("/returns?q=a", headers=HX))
+    assert many == few
