@@ -164,6 +164,8 @@ def test_it_filters_all_orders_by_customer_and_keeps_it_while_paging(client, sup
     assert f'href="/orders?customer={dana.id}"' in page
     html = text(client.get(f"/orders?customer={dana.id}&per_page=1"))
     assert f'name="customer" value="{dana.id}"' in html
+    chip = 'id="orders-customer">Dana Scully <span class="muted username">(dana)</span>'
+    assert chip in html
     assert "Any customer" in html
     assert orders["casey"].number not in html
     assert "Page 1 of 2" in html
@@ -188,3 +190,11 @@ def test_it_ignores_search_and_customer_filters_from_customers(client, customer,
     assert orders["casey"].number in html
     assert orders["dana"].number not in html
     assert 'id="orders-q"' not in html
+
+
+def test_it_names_an_unknown_customer_filter_by_its_id(client, support, shop):
+    sign_in(client, support)
+    html = text(client.get("/orders?customer=987654"))
+    assert 'id="orders-customer">#987654' in html
+    assert "No orders match" in html
+    assert "from this customer" in html

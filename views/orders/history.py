@@ -16,7 +16,8 @@ from app.errors import ValidationError
 from app.models.orders import OrderStatus
 from app.models.users import Role
 from app.services.credit import credit_balance, list_credit_entries
-from app.services.orders import customers_by_id, describe_order, list_orders, payments_for
+from app.services.orders import describe_order, list_orders, payments_for
+from app.services.users import people_by_id
 from views.access import login_required, signed_in_user
 from views.parsing import ID, query_page
 from views.rendering import page_or_partial
@@ -65,7 +66,7 @@ def index() -> Response:
         "q": q,
         "customer_id": customer_id,
         "payments": payments_for(session, [o.id for o in result.items]),
-        "customers": customers_by_id(session, shown) if staff else {},
+        "customers": people_by_id(session, shown) if staff else {},
         "balance": None,
         "entries": [],
     }

@@ -6,7 +6,7 @@ reading orders.
   `charge_and_settle`, `check_card`
 - settlement: `settle_paid`, `settle_failed`, `reconcile_pending_orders`
 - reads: `get_order`, `list_orders` (staff: by status, customer, search), `payment_for`,
-  `payments_for`, `customers_by_id`
+  `payments_for`
 - money: `describe_order` (an order's page: its returns and its money as it moved, with the
   net paid - refunded = kept)
 """
@@ -37,8 +37,6 @@ from app.services.orders.money import (
     describe_order,
 )
 from app.services.orders.reads import (
-    Customer,
-    customers_by_id,
     get_order,
     list_orders,
     payment_for,
@@ -52,7 +50,6 @@ from app.services.orders.settlement import (
 
 __all__ = [
     "MAX_LINES",
-    "Customer",
     "LineRequest",
     "MoneyLine",
     "OrderDetails",
@@ -62,7 +59,6 @@ __all__ = [
     "add_to_cart",
     "charge_and_settle",
     "check_card",
-    "customers_by_id",
     "describe_order",
     "get_order",
     "get_order_row",

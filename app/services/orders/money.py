@@ -22,8 +22,9 @@ from app.models.orders import Order
 from app.models.payments import Payment, PaymentStatus
 from app.models.returns import OutboxMessage, ReturnRequest
 from app.models.users import User
-from app.services.orders.reads import Customer, get_order
+from app.services.orders.reads import get_order
 from app.services.returns.reads import state_labels
+from app.services.users import Person, people_by_id
 
 # An outbox refund message's status, as the refund's: `done` means the gateway took it.
 REFUND_STATUS = {"pending": "pending", "done": "succeeded", "failed": "failed"}
@@ -86,7 +87,7 @@ class OrderDetails:
     """An order's page: the order, who placed it, its returns and its money, oldest first."""
 
     order: Order
-    customer: Customer
+    customer: Person
     payment: Payment | None
     returns: list[ReturnRef]
     lines: list[MoneyLine]
@@ -146,9 +147,6 @@ def describe_order(session: Session, viewer: User, order_id: int) -> OrderDetail
     own, staff any); NotFound otherwise. Reads only."""
     order = get_order(session, viewer, order_id)
     payment = order.payment  # loaded with the order
-    who = session.execute(
-        select(User.username, User.name).where(User.id == order.customer_id)
-    ).one()
     records = list(
         session.scalars(
             select(ReturnRequest)
@@ -166,7 +164,7 @@ def describe_order(session: Session, viewer: User, order_id: int) -> OrderDetail
     lines.sort(key=lambda line: (line.at, KINDS.index(line.kind)))
     return OrderDetails(
         order=order,
-        customer=Customer(who.username, who.name or ""),
+        customer=people_by_id(session, [order.customer_id])[order.customer_id],
         payment=payment,
         returns=_return_refs(session, records),
         lines=lines,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
@@ -14,14 +11,6 @@ from app.models.orders import Order, OrderStatus
 from app.models.payments import Payment
 from app.models.users import User
 from app.services.pagination import Page, paginate
-
-
-@dataclass(frozen=True)
-class Customer:
-    """Who placed an order: their account name and the name they gave (may be empty)."""
-
-    username: str
-    name: str = ""
 
 
 def list_orders(
@@ -61,15 +50,6 @@ def _matching(q: str) -> ColumnElement[bool]:
         or_(User.username.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
     )
     return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
-
-
-def customers_by_id(session: Session, user_ids: Iterable[int]) -> dict[int, Customer]:
-    """Each existing user's username and name, in one query, for lists of orders."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    rows = session.execute(select(User.id, User.username, User.name).where(User.id.in_(ids)))
-    return {row.id: Customer(row.username, row.name or "") for row in rows}
 
 
 def get_order(session: Session, viewer: User, order_id: int) -> Order:
