@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import update
 
 from app.db import utcnow
+from app.models.returns import OutboxMessage
 from app.models.users import User
 from app.services.credit import grant_credit
 from app.services.returns import execute_refunds, fire_return_trigger
@@ -198,3 +200,26 @@ def test_it_names_an_unknown_customer_filter_by_its_id(client, support, shop):
     assert 'id="orders-customer">#987654' in html
     assert "No orders match" in html
     assert "from this customer" in html
+
+
+def test_it_shows_a_failed_refund_with_the_gateways_words_to_staff_only(
+    app, client, session, customer
+):
+    record = open_return(app, session, customer)
+    team = make_team(session)
+    walk_return(session, record.id, team, customer, until="process")
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.kind == "refund")
+        .values(status="failed", done_at=utcnow(), last_error="card expired")
+    )
+    session.commit()
+    sign_in(client, customer)
+    words = squash(text(client.get(f"/orders/{record.order_id}")))
+    assert "Failed" in words
+    assert "Gave up" in words
+    assert f"Paid $50.00 {MINUS} refunded $0.00 = kept $50.00" in words
+    assert "card expired" not in words
+    staff = app.test_client()
+    sign_in(staff, team["finance"])
+    assert "Gateway: card expired" in squash(text(staff.get(f"/orders/{record.order_id}")))
