@@ -3,8 +3,6 @@ reasons, the field-level diff, the rejected rows as a CSV to fix, and each feed'
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from app.models.feeds import FeedChange, FeedImport, FeedRejection, Partner
 from app.services.pagination import Page, paginate
+from app.services.spreadsheets import csv_line, safe_cell
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
 # such cells are written with a leading apostrophe, which shows as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_BATCH = 1000
 # A JSON feed may name new keys on every row: the download keeps the first this many.
 MAX_CSV_COLUMNS = 200
@@ -122,23 +120,13 @@ def rejected_rows_csv(session: Session, import_id: int) -> Iterator[str]:
             if len(columns) < MAX_CSV_COLUMNS:
                 columns.setdefault(name)
     header = [*columns, "error"]
-    yield _csv_line([safe_cell(name) for name in header])
+    yield csv_line([safe_cell(name) for name in header])
     for problems, cells in session.execute(query.execution_options(yield_per=CSV_BATCH)):
         values = json.loads(cells)
         reason = "; ".join(f"{field}: {message}" for field, message in json.loads(problems))
-        yield _csv_line(
+        yield csv_line(
             [safe_cell(str(values.get(name, ""))) for name in columns] + [safe_cell(reason)]
         )
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _csv_line(cells: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(cells)
-    return out.getvalue()
 
 
 @dataclass(frozen=True)

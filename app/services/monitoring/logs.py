@@ -20,8 +20,6 @@ queue until `flush_log_store` writes them in the caller's own session and transa
 from __future__ import annotations
 
 import atexit
-import csv
-import io
 import json
 import logging
 import os
@@ -39,6 +37,7 @@ from app.db import Database, clean_text, transaction
 from app.logs import FIELDS, line_ids, redact, redact_value
 from app.models.monitoring import LogEvent
 from app.services.pagination import Page, paginate
+from app.services.spreadsheets import csv_line, safe_cell
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 QUEUE_SIZE = 10_000  # lines waiting in one process; more are dropped, never waited for
@@ -49,7 +48,6 @@ MESSAGE_LIMIT = 4_000
 EXC_LIMIT = 8_000
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection): such
 # cells get a leading apostrophe, as the feeds' rejected rows do.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("id", "at", "level", "logger", "message", "request_id", "job_id", "fields")
 # The writer's own lines go to stderr only: a failing store must not feed itself.
 WRITER = "backroom.logstore"
@@ -343,9 +341,9 @@ def iter_log_events(
 
 def log_events_csv(session: Session, filters: LogFilter) -> Iterator[str]:
     """The matching lines as CSV text, a line at a time, every cell safe in a spreadsheet."""
-    yield _csv_line(list(CSV_COLUMNS))
+    yield csv_line(list(CSV_COLUMNS))
     for line in iter_log_events(session, filters):
-        yield _csv_line([safe_cell(str(value)) for value in _plain(line).values()])
+        yield csv_line([safe_cell(str(value)) for value in _plain(line).values()])
 
 
 def log_events_jsonl(session: Session, filters: LogFilter) -> Iterator[str]:
@@ -366,16 +364,6 @@ def _plain(line: LogLine) -> dict[str, Any]:
         "job_id": line.job_id or "",
         "fields": json.dumps(line.fields, default=str) if line.fields else "",
     }
-
-
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _csv_line(cells: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(cells)
-    return out.getvalue()
 
 
 def prune_log_events(session: Session, *, keep: int) -> int:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 import io
 
-from app.services.feeds.reports import safe_cell
 from app.services.monitoring.returns.figures import ReturnsAnalytics, Timing
+from app.services.spreadsheets import safe_cell
 
 
 def returns_analytics_csv(result: ReturnsAnalytics) -> str:
