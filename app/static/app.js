@@ -55,6 +55,8 @@
   // it is dropped, the region says it is paused, and the next poll after they finish swaps.
   var LIVE = "[data-pause-while-editing]";
   function isEditing(region) {
+    var asking = document.getElementById("confirm-dialog"); // a question about a form here
+    if (asking && asking.open) return true;
     var active = document.activeElement;
     if (active && region.contains(active) && active.matches("input, select, textarea")) return true;
     return region.querySelector("details[open]") !== null;
@@ -180,15 +182,88 @@
     if (alert) alert.remove();
   });
 
+  // Confirmations: the page's own dialog (templates/base.html), never window.confirm. It
+  // says the question, starts on Cancel, closes on Escape (a "cancel"), and gives focus
+  // back to what opened it. `answer(true)` runs only when the person chose Confirm.
+  function ask(question, opener, answer) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      answer(window.confirm(question)); // a page without the dialog (or an old browser)
+      return;
+    }
+    if (dialog.open) return; // one question at a time
+    dialog.querySelector("#confirm-question").textContent = question;
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function () {
+      var confirmed = dialog.returnValue === "confirm";
+      if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+      answer(confirmed);
+    }, { once: true });
+    dialog.showModal();
+    dialog.querySelector("[data-confirm-cancel]").focus();
+  }
+
+  // A question that depends on a choice in the same form: the chosen option's own question,
+  // with {amount} filled in from the form's amount field (empty: all that was paid); the
+  // form's question when the amount cannot be read (the server will say why).
+  function formQuestion(form, question) {
+    var option = form ? form.querySelector("option[data-confirm]:checked") : null;
+    if (!option) return question;
+    var text = option.getAttribute("data-confirm");
+    if (text.indexOf("{amount}") < 0) return text;
+    var input = form.querySelector("input[data-all]");
+    var raw = input ? input.value.trim().replace(/,/g, "") : "";
+    var amount;
+    if (!raw) {
+      amount = input ? input.getAttribute("data-all") : null;
+    } else if (/^\d+(\.\d{1,2})?$/.test(raw)) {
+      var parts = raw.split(".");
+      var whole = Number(parts[0]).toLocaleString("en-US");
+      amount = "$" + whole + "." + ((parts[1] || "") + "00").slice(0, 2);
+    }
+    return amount ? text.replace("{amount}", amount) : question;
+  }
+
+  function opener(form, event) {
+    var submitter = event && event.submitter;
+    if (submitter) return submitter;
+    var active = document.activeElement;
+    if (active && form && form.contains(active)) return active;
+    return form ? form.querySelector('button[type="submit"], button:not([type])') : null;
+  }
+
+  // htmx asks before every request; those with hx-confirm get the page's dialog.
+  document.addEventListener("htmx:confirm", function (event) {
+    var question = event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    var elt = event.detail.elt;
+    var form = elt && elt.closest ? elt.closest("form") : null;
+    var trigger = event.detail.triggeringEvent;
+    var from = opener(form, trigger && trigger.type === "submit" ? trigger : null);
+    ask(formQuestion(form, question), from, function (confirmed) {
+      if (confirmed) event.detail.issueRequest(true);
+    });
+  });
+
   // Plain (non-htmx) forms: optional confirmation, and no double submits.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || form.hasAttribute("hx-post")) return;
+    if (form.getAttribute("method") === "dialog") return;
     var question = form.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
+    if (question && form.dataset.confirmed !== "1") {
       event.preventDefault();
+      var submitter = event.submitter || null;
+      ask(formQuestion(form, question), opener(form, event), function (confirmed) {
+        if (!confirmed) return;
+        form.dataset.confirmed = "1"; // the submit this starts goes through
+        if (typeof form.requestSubmit === "function") form.requestSubmit(submitter);
+        else form.submit();
+      });
       return;
     }
+    delete form.dataset.confirmed;
     var busyText = form.getAttribute("data-disable-on-submit");
     if (busyText !== null) {
       if (form.dataset.submitted === "1") {

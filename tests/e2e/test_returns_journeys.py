@@ -63,7 +63,8 @@ def team(browser: Any, live_server: str) -> Iterator[dict[str, Any]]:
         context = browser.new_context(base_url=live_server, viewport={"width": 1360, "height": 900})
         page = context.new_page()
         page.set_default_timeout(10_000)
-        page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm asks; staff say yes
+        # Confirmations ask in the page's own dialog (`confirm`), never the browser's.
+        page.on("dialog", lambda d: (errors.append(f"browser dialog: {d.message}"), d.dismiss()))
         page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         sign_in(page, role, f"{role}-demo-2026")
@@ -110,8 +111,20 @@ def in_queue(page: Any, team_name: str, number: str) -> Any:
     return rows.first
 
 
-def act(row: Any, label: str, fields: dict[str, str] | None = None) -> None:
-    """Fire one action in a queue row: open its form if it has fields, fill, submit."""
+def confirm(page: Any, question: str) -> None:
+    """The page's confirmation dialog asks `question`; say Confirm."""
+    dialog = page.get_by_role("alertdialog", name="Please confirm")
+    dialog.wait_for()
+    assert dialog.locator("#confirm-question").inner_text() == question
+    dialog.get_by_role("button", name="Confirm").click()
+    dialog.wait_for(state="hidden")
+
+
+def act(
+    row: Any, label: str, fields: dict[str, str] | None = None, *, asks: str | None = None
+) -> None:
+    """Fire one action in a queue row: open its form if it has fields, fill, submit, and
+    confirm when the page `asks` (the question it must ask)."""
     box = row
     if fields:
         box = row.locator("details").filter(has=row.page.locator("summary", has_text=label))
@@ -123,6 +136,8 @@ def act(row: Any, label: str, fields: dict[str, str] | None = None) -> None:
             else:
                 field.fill(value)
     box.locator("button[type=submit]", has_text=label).click()
+    if asks is not None:
+        confirm(row.page, asks)
 
 
 def moved(page: Any, number: str, words: str) -> None:
@@ -225,11 +240,13 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     assert "Sam Support (support)" in trail
     assert "Wes Warehouse (warehouse)" in trail
     decision = {"disposition": "REFUND", "amount_cents": "50.00"}
-    act(in_queue(support, "support", number), "Decide", decision)
+    act(in_queue(support, "support", number), "Decide", decision,
+        asks=f"Decide a refund of $50.00 for {number}?")  # fmt: skip
     moved(support, number, "finance team")
 
     finance = team["finance"]
-    act(in_queue(finance, "finance", number), "Issue refund")
+    act(in_queue(finance, "finance", number), "Issue refund",
+        asks=f"Refund $50.00 to the card ending 4242 for {number}?")  # fmt: skip
     finance.locator(f"#return-{return_id}").get_by_text("completes by itself").wait_for()
     shot(finance, "queue-finance")
 
@@ -247,16 +264,19 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
 
 
 @pytest.mark.parametrize(
-    ("disposition", "finish", "outcome"),
+    ("disposition", "finish", "outcome", "decision"),
     [
-        ("STORE_CREDIT", None, "Store credit: $79.00"),
-        ("REPLACEMENT", ("Ship replacement", "tracking_number"), "Replacement order"),
-        ("REPAIR", ("Send back to customer", "return_tracking"), "Sent to you"),
-        ("REJECT", ("Send back to customer", "return_tracking"), "Not accepted: sent back"),
+        ("STORE_CREDIT", None, "Store credit: $79.00", "Decide $79.00 store credit for {}?"),
+        ("REPLACEMENT", ("Ship replacement", "tracking_number"), "Replacement order",
+         "Decide a replacement for {}?"),
+        ("REPAIR", ("Send back to customer", "return_tracking"), "Sent to you",
+         "Decide a repair for {}?"),
+        ("REJECT", ("Send back to customer", "return_tracking"), "Not accepted: sent back",
+         "Decide not to accept {} and send the item back to the customer?"),
     ],
-)
+)  # fmt: skip
 def test_every_other_outcome_reaches_the_customer(
-    page, team, live_server, disposition, finish, outcome
+    page, team, live_server, disposition, finish, outcome, decision
 ):
     order = paid_order(live_server, "Wireless Earbuds")
     sign_in(page, "customer", "customer-demo-2026")
@@ -269,11 +289,13 @@ def test_every_other_outcome_reaches_the_customer(
 
     ship_back(page, return_id)
     inspect(team, return_id, number, "used")
-    act(in_queue(support, "support", number), "Decide", {"disposition": disposition})
+    act(in_queue(support, "support", number), "Decide", {"disposition": disposition},
+        asks=decision.format(number))  # fmt: skip
     moved(support, number, "team")
 
     if finish is None:
-        act(in_queue(team["finance"], "finance", number), "Issue store credit")
+        act(in_queue(team["finance"], "finance", number), "Issue store credit",
+            asks=f"Add $79.00 store credit for {number}?")  # fmt: skip
     else:
         warehouse = team["warehouse"]
         row = in_queue(warehouse, "warehouse", number)

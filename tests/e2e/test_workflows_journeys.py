@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import sign_in
-from tests.e2e.test_returns_journeys import api, in_queue, moved, paid_order, shot
+from tests.e2e.test_returns_journeys import api, confirm, in_queue, moved, paid_order, shot
 from workflows.definitions import load_shipped
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +60,7 @@ def add_row(page: Any, kind: str, index: int) -> Any:
 
 
 def click(row: Any, label: str) -> None:
-    """Fire a queue row's action that asks for nothing (the page's confirm is accepted)."""
+    """Fire a queue row's action that asks for nothing."""
     row.locator("button[type=submit]", has_text=label).click()
 
 
@@ -115,7 +115,8 @@ def test_an_admin_adds_a_state_and_returns_pass_through_it(page, browser, live_s
         base_url=live_server, viewport={"width": 1360, "height": 900}
     )
     support = support_context.new_page()
-    support.on("dialog", lambda dialog: dialog.accept())
+    browser_dialogs: list[str] = []  # confirmations ask in the page, never the browser
+    support.on("dialog", lambda d: (browser_dialogs.append(d.message), d.dismiss()))
     sign_in(support, "support", "support-demo-2026")
     row = in_queue(support, "support", newer["number"])
     click(row, "Ask the customer")
@@ -129,8 +130,12 @@ def test_an_admin_adds_a_state_and_returns_pass_through_it(page, browser, live_s
     assert old_row.locator("button", has_text="Ask the customer").count() == 0
     old_row.locator("details", has_text="Cancel return").locator("summary").click()
     old_row.locator("button[type=submit]", has_text="Cancel return").click()
+    confirm(
+        support, f"Cancel return {older['number']}? It is closed and nothing more happens to it."
+    )
     moved(support, older["number"], "Cancelled")
     support_context.close()
+    assert browser_dialogs == []
     assert (
         read(live_server, older["id"])["workflow_version"],
         read(live_server, older["id"])["state"],

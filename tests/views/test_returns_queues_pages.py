@@ -182,13 +182,16 @@ def test_it_renders_each_action_with_its_fields_and_confirmation(
     assert (
         f'id="act-{record.id}-reject-note" name="note" rows="2" maxlength="2000" required' in html
     )
-    assert f'hx-confirm="Reject: {record.number}. Are you sure?"' in html
+    assert f'hx-confirm="Reject {record.number}? The customer is told the reason' in html
     assert 'hx-confirm="Approve' not in html
     assert f'hx-target="#return-{record.id}"' in html
     assert '<input type="hidden" name="team" value="support">' in html
     walk_return(session, record.id, team, customer, until="complete_inspection")
     decide = text(client.get("/staff/queues/support"))
-    assert '<option value="STORE_CREDIT">Store credit</option>' in decide
+    assert (
+        f'<option value="STORE_CREDIT" data-confirm="Decide {{amount}} store credit for'
+        f' {record.number}?">Store credit</option>'
+    ) in decide
     assert 'name="amount_cents" type="text" inputmode="decimal" placeholder="25.00"' in decide
     assert "In dollars, up to $25.00" in decide
 
@@ -520,7 +523,7 @@ def test_it_shows_staff_the_whole_return(app, client, session, customer, team):
     assert "tracking number:</span> JD014600006281" in html
     assert "amount cents:</span> $20.00" in html
     assert "Issue store credit" in html
-    assert 'hx-confirm="Issue store credit' in html
+    assert f'hx-confirm="Add $20.00 store credit for {record.number}?"' in html
     assert 'href="/staff/queues/finance">Finance queue</a>' in html
     assert "SLA due" in html
 

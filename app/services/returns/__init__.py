@@ -5,8 +5,9 @@ through the workflow, the outbox moves the money and tells the customer.
 - transitions: `act_on_return` (a page's action: one call, what the page shows next),
   `fire_return_trigger` (the same for the API and jobs), `available_triggers`, `state_label`
 - effects: what transitions do (refund, credit, replacement, restock), run by `transitions`
-- details / reads: `describe_return(s)`, `state_labels`, `published_states`, `team_states`,
-  `order_numbers`, `count_returns_in_flight`, `open_filter`
+- details / reads: `describe_return(s)` (what a viewer may do: `Offer`s, with the `Payout`
+  of a money action), `state_labels`, `published_states`, `team_states`, `order_numbers`,
+  `count_returns_in_flight`, `open_filter`
 - queues: `list_queue`, `queue_item`, `queue_counts` (the teams' work, oldest first, with
   SLA clocks)
 - photos: `save_return_photo`, `photo_file`, `reencode`
@@ -31,6 +32,8 @@ from app.services.returns.create import (
 )
 from app.services.returns.details import (
     HistoryEntry,
+    Offer,
+    Payout,
     ReturnDetails,
     describe_return,
     describe_returns,
@@ -103,6 +106,8 @@ __all__ = [
     "LineRequest",
     "MigrationPlan",
     "Move",
+    "Offer",
+    "Payout",
     "QueueFilters",
     "QueueItem",
     "ReturnDetails",
