@@ -99,3 +99,32 @@ def test_a_customer_cancels_their_return_from_the_keyboard(page, live_server):
     page.keyboard.press("Enter")
     page.locator("#return-live .status-head .badge", has_text="Cancelled").wait_for()
     assert browser_dialogs == []
+
+
+def test_a_plain_form_asks_in_the_same_dialog_before_it_posts(page, live_server):
+    """Cancelling a flash sale is a plain form (data-confirm): Cancel keeps the sale,
+    Confirm posts the form."""
+    from tests.e2e.test_flash_sales_journeys import schedule_sale
+
+    sale, _ = schedule_sale(live_server, starts_in=3600, lasts=3600, name="Confirm me", pick=-1)
+    browser_dialogs: list[str] = []
+    page.on("dialog", lambda d: (browser_dialogs.append(d.message), d.dismiss()))
+    sign_in(page, "admin", "admin-demo-2026")
+    page.goto(f"/admin/flash-sales/{sale['id']}")
+    cancel_sale = page.get_by_role("button", name="Cancel sale")
+    dialog = page.get_by_role("alertdialog", name="Please confirm")
+    cancel_sale.click()
+    dialog.wait_for()
+    assert dialog.locator("#confirm-question").inner_text().startswith("Cancel Confirm me?")
+    dialog.get_by_role("button", name="Cancel").click()
+    dialog.wait_for(state="hidden")
+    page.wait_for_timeout(500)
+    assert page.url.endswith(f"/admin/flash-sales/{sale['id']}")
+    assert cancel_sale.is_visible()
+
+    cancel_sale.click()
+    dialog.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_text("Cancelled").first.wait_for()
+    assert cancel_sale.count() == 0
+    assert browser_dialogs == []
