@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,9 +48,16 @@ def token(base: str, username: str) -> str:
 @dataclass(frozen=True)
 class Data:
     product: int
+    other_product: int  # a second line for the carts
     order: int  # the customer's
     other_order: int  # customer2's
     returns: dict[str, int]  # team -> a return waiting in its queue (the customer's)
+
+
+def product_id(base: str, query: str) -> int:
+    url = f"{base}/api/v1/products?q={urllib.parse.quote(query)}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return int(json.loads(response.read())["items"][0]["id"])
 
 
 def order_for(base: str, customer: str, product: int) -> dict[str, Any]:
@@ -69,8 +77,7 @@ def data(live_server: str) -> Data:
     """Through the API (set-up, not the journey): orders for both customers and one return
     waiting in each team's queue, with a long tracking number and inspection notes."""
     base = live_server
-    with urllib.request.urlopen(f"{base}/api/v1/products?q=Skillet", timeout=10) as response:
-        product = int(json.loads(response.read())["items"][0]["id"])
+    product, other_product = (product_id(base, name) for name in ("Skillet", "French Press"))
     customer, support, warehouse = (token(base, name) for name in ("customer", *TEAMS[:2]))
     returns: dict[str, int] = {}
     for team in TEAMS:
@@ -91,7 +98,7 @@ def data(live_server: str) -> Data:
         fire(base, support, rid, "decide", disposition="REFUND")
     first = order_for(base, "customer", product)
     other = order_for(base, "customer2", product)
-    return Data(product, int(first["id"]), int(other["id"]), returns)
+    return Data(product, other_product, int(first["id"]), int(other["id"]), returns)
 
 
 def pages_for(role: str, data: Data) -> list[tuple[str, int]]:
@@ -220,9 +227,9 @@ def tabs(browser: Any, live_server: str) -> Iterator[dict[str, Tab]]:
         tab.page.context.close()
 
 
-def fill_cart(page: Any, product: int) -> None:
+def fill_cart(page: Any, data: Data) -> None:
     """The shopper puts two products in the cart from their pages (so the cart has lines)."""
-    for pid in (product, product + 1):
+    for pid in (data.product, data.other_product):
         page.goto(f"/products/{pid}")
         page.get_by_role("button", name="Add to cart").click()
         page.locator(f"#add-status-{pid}").get_by_text("Added").wait_for()
@@ -232,7 +239,7 @@ def fill_cart(page: Any, product: int) -> None:
 def test_it_fits_every_page_at_375_and_1280(tabs: dict[str, Tab], data: Data, role: str) -> None:
     page = tabs[role].page
     if role in ("visitor", "customer", "customer2"):
-        fill_cart(page, data.product)
+        fill_cart(page, data)
     problems: list[str] = []
     for path, status in pages_for(role, data):
         page.set_viewport_size({"width": 1280, "height": 900})
