@@ -111,28 +111,7 @@ def describe_returns(
 ) -> list[ReturnDetails]:
     """Like `describe_return`, for a page of returns, in the given order. Read only.
     Without `with_history` (queue rows show none) the events are not read."""
-    history: dict[int, list[HistoryEntry]] = {record.id: [] for record in records}
-    if records and with_history:
-        rows = session.execute(
-            select(ReturnEvent, User.username, User.name)
-            .outerjoin(User, User.id == ReturnEvent.actor_id)
-            .where(ReturnEvent.return_id.in_(list(history)))
-            .order_by(ReturnEvent.id)
-        ).all()
-        for event, username, name in rows:
-            person = Person(username, name or "") if username is not None else None
-            history[event.return_id].append(
-                HistoryEntry(
-                    at=event.at,
-                    actor=person.username if person else "system",
-                    role=event.actor_role,
-                    trigger=event.trigger,
-                    source=event.from_state,
-                    dest=event.to_state,
-                    data=json.loads(event.data or "{}"),
-                    person=person,
-                )
-            )
+    history = _histories(session, records) if with_history else {}
     engines: dict[int, Engine] = {}
     who = actor_of(viewer)
     offered: list[tuple[Engine, list[Available]]] = []
@@ -154,7 +133,7 @@ def describe_returns(
                 record=record,
                 state_label=state.label,
                 terminal=state.terminal,
-                history=history[record.id],
+                history=history.get(record.id, []),
                 triggers=[_offer(engine, record, a, payout) for a in available],
                 state=state,
                 milestones=definition.steps,
@@ -162,6 +141,33 @@ def describe_returns(
             )
         )
     return described
+
+
+def _histories(session: Session, records: Sequence[ReturnRequest]) -> dict[int, list[HistoryEntry]]:
+    """Every event of `records`, oldest first, with who did it: one query."""
+    history: dict[int, list[HistoryEntry]] = {record.id: [] for record in records}
+    if records:
+        rows = session.execute(
+            select(ReturnEvent, User.username, User.name)
+            .outerjoin(User, User.id == ReturnEvent.actor_id)
+            .where(ReturnEvent.return_id.in_(list(history)))
+            .order_by(ReturnEvent.id)
+        ).all()
+        for event, username, name in rows:
+            person = Person(username, name or "") if username is not None else None
+            history[event.return_id].append(
+                HistoryEntry(
+                    at=event.at,
+                    actor=person.username if person else "system",
+                    role=event.actor_role,
+                    trigger=event.trigger,
+                    source=event.from_state,
+                    dest=event.to_state,
+                    data=json.loads(event.data or "{}"),
+                    person=person,
+                )
+            )
+    return history
 
 
 def _offer(
