@@ -184,6 +184,14 @@ def check_queue_rows(page: Any, role: str, team: str) -> list[str]:
         for what, locator in parts.items():
             if not locator.count() or not in_view(locator, 375):
                 problems.append(f"{role} {team} queue {name}: the {what} is not on screen")
+    # An action with fields opens its form inside the card, on screen too.
+    summary = rows.first.locator(".queue-actions summary").first
+    if role == team and summary.count():
+        summary.click()
+        form = rows.first.locator(".queue-actions details[open] form")
+        if not in_view(form, 375):
+            problems.append(f"{role} {team} queue: the opened action form is off screen")
+        summary.click()
     return problems
 
 
