@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.models.payments import Payment, PaymentStatus
 from app.models.returns import ReturnEvent, ReturnRequest
 from app.models.users import User
+from app.services.returns.effects import card_part
 from app.services.users import Person
 from app.services.workflows import RMA, load_engine
 from workflows.engine import Available, Engine
@@ -191,8 +192,7 @@ def _payouts(session: Session, records: Sequence[ReturnRequest]) -> dict[int, Pa
     """The payouts of the decided refunds and store credits among `records` (those not paid
     out yet, or whose refund failed), by return id: two queries however many there are.
 
-    A refund goes to the card up to what the card paid less what other returns of the order
-    refunded to it (as `effects.queue_refund` reckons), the rest as store credit."""
+    A refund's card part is `effects.card_part`, the rule `queue_refund` pays by."""
     due = [
         r
         for r in records
@@ -225,6 +225,6 @@ def _payouts(session: Session, records: Sequence[ReturnRequest]) -> dict[int, Pa
         if r.disposition == "REFUND" and r.order_id in cards:
             paid, last4 = cards[r.order_id]
             others = sum(cents for rid, cents in refunded[r.order_id] if rid != r.id)
-            to_card = min(amount, max(0, paid - others))
+            to_card = card_part(amount, paid, others)
         payouts[r.id] = Payout(r.disposition or "", amount, to_card, last4)
     return payouts

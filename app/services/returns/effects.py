@@ -88,11 +88,19 @@ def record_disposition(
         r.amount_cents = None
 
 
-def _card_refundable(session: Session, r: ReturnRequest) -> tuple[int, str | None]:
-    """How much of this order can still go back to its card, and the charge reference."""
+def card_part(amount_cents: int, charged_cents: int, refunded_cents: int) -> int:
+    """How much of a refund of `amount_cents` goes back to the card: at most what the card
+    was charged less what other returns of the order already refunded to it. The rest is
+    paid as store credit (the part the order paid with credit, or more than is left)."""
+    return min(amount_cents, max(0, charged_cents - refunded_cents))
+
+
+def _card_refundable(session: Session, r: ReturnRequest) -> tuple[int, int, str | None]:
+    """What the order's card was charged, what other returns refunded to it, and the
+    charge reference (0, 0, None when the card was not charged)."""
     payment = session.scalars(select(Payment).where(Payment.order_id == r.order_id)).first()
     if payment is None or payment.status != PaymentStatus.SUCCEEDED or not payment.reference:
-        return 0, None
+        return 0, 0, None
     refunded = session.scalar(
         select(func.coalesce(func.sum(ReturnRequest.amount_cents), 0)).where(
             ReturnRequest.order_id == r.order_id,
@@ -101,7 +109,7 @@ def _card_refundable(session: Session, r: ReturnRequest) -> tuple[int, str | Non
             ReturnRequest.refund_status.in_(("pending", "succeeded", "failed")),
         )
     )
-    return max(0, payment.amount_cents - int(refunded or 0)), payment.reference
+    return payment.amount_cents, int(refunded or 0), payment.reference
 
 
 def queue_refund(
@@ -110,8 +118,8 @@ def queue_refund(
     """Refund the decided amount: to the card through the gateway (outbox), and whatever the
     card cannot take back (the part paid with store credit) as store credit at once."""
     amount = r.amount_cents or 0
-    card_left, reference = _card_refundable(session, r)
-    to_card = min(amount, card_left)
+    charged, refunded, reference = _card_refundable(session, r)
+    to_card = card_part(amount, charged, refunded)
     if amount - to_card > 0 and r.refund_status is None:
         add_credit_entry(session, customer_id=r.customer_id, amount_cents=amount - to_card,
                          reason="return_refund", order_id=r.order_id, return_id=r.id)  # fmt: skip
