@@ -133,8 +133,8 @@ def slug(path: str) -> str:
 
 
 # Wide tables that still scroll inside their own box on a phone (the page itself does not):
-# the analytics cross-tabs, log lines and the workflow list. Not yet stacked cards.
-BOXED = ("/monitoring/returns", "/monitoring/logs", "/admin/workflows")
+# the workflow list. Not yet stacked cards.
+BOXED = ("/admin/workflows",)
 
 SIDEWAYS = """(boxes) => {
   const width = window.innerWidth;
