@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import sign_in
+from tests.e2e.test_returns_journeys import api
 
 pytestmark = pytest.mark.e2e
 SHOTS = os.environ.get("E2E_SCREENSHOTS")
@@ -27,17 +28,6 @@ TEAMS = ("support", "warehouse", "finance")
 # Long unbroken words a staff page must wrap rather than widen itself for.
 TRACKING = "1Z999AA1012345678400000000000000000042"
 NOTES = "Scuffed-on-the-left-side-near-the-hinge;box-crushed;all-parts-present-and-working."
-
-
-def api(base: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        base + path, data=json.dumps(body).encode(), headers=headers, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def token(base: str, username: str) -> str:
