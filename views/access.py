@@ -66,6 +66,27 @@ def role_required(*roles: str, next_path: str | None = None) -> Callable[[F], F]
     return decorate
 
 
+def customer_accounts_only(
+    reason: str, *, next_path: str | None = None, visitors: bool = False
+) -> Callable[[F], F]:
+    """Shopping is for customer accounts: staff and, unlike `role_required`, admins get a
+    403 with `reason`. Visitors are sent to sign in (back to `next_path`), or with
+    `visitors` let through (a cart fills before sign-in)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return view(*args, **kwargs) if visitors else to_login(next_path)
+            if current_user.role != Role.CUSTOMER:
+                raise Forbidden(reason)
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
 login_required = role_required()
 staff_required = role_required(*STAFF)
 admin_required = role_required(Role.ADMIN)

@@ -21,7 +21,7 @@ from flask_login import current_user
 
 from app.current import current_config, current_payments, db_session
 from app.db import utcnow
-from app.errors import DomainError, Forbidden
+from app.errors import DomainError
 from app.extensions import rate_limit
 from app.models.flash_sales import SaleState
 from app.models.users import Role
@@ -32,7 +32,7 @@ from app.services.flash_sales import (
     list_sales,
     release_hold,
 )
-from views.access import role_required, signed_in_user
+from views.access import customer_accounts_only, role_required, signed_in_user
 from views.errors import render_domain_error
 from views.flash_sales.holds import reserve_now, taken_by_item
 from views.parsing import ID, form_int
@@ -45,20 +45,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 HOLDS_COUNTED = 200
 
 
-def customer_account_only(view: F) -> F:
-    """`customer_only`, and an admin is refused too: shopping is for customer accounts."""
-    guarded = customer_only(view)
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_user.is_authenticated and current_user.role != Role.CUSTOMER:
-            raise Forbidden(
-                "reserving is for customer accounts; staff and admin accounts may browse "
-                "the sales but not buy"
-            )
-        return guarded(*args, **kwargs)
-
-    return cast(F, wrapper)
+customer_account_only = customer_accounts_only(
+    "reserving is for customer accounts; staff and admin accounts may browse the sales but not buy",
+    next_path="/flash-sales",
+)
 
 
 def _flash_limit() -> str:

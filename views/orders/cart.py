@@ -13,11 +13,9 @@ which signing in keeps, and are sent to sign in at checkout. The JSON API follow
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
 from flask import session as cookie_session
@@ -25,7 +23,7 @@ from flask_login import current_user
 
 from app.current import current_payments, db_session
 from app.db import is_row_id, utcnow
-from app.errors import Conflict, DomainError, Forbidden, ValidationError
+from app.errors import Conflict, DomainError, ValidationError
 from app.models.users import Role
 from app.services.catalog import active_sale_prices
 from app.services.credit import credit_balance
@@ -39,7 +37,7 @@ from app.services.orders import (
     price_cart,
     set_cart_quantity,
 )
-from views.access import signed_in_user, to_login
+from views.access import customer_accounts_only, signed_in_user
 from views.parsing import form_cents, form_int
 from views.rendering import is_partial, page_or_partial, redirect_to, safe_local, with_trigger
 
@@ -52,7 +50,6 @@ NOT_FOR_STAFF = (
     "shopping is for customer accounts. Staff and admin accounts may browse the shop but "
     "not fill a cart or buy; sign in with a customer account to shop"
 )
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def read_cart() -> dict[int, int]:
@@ -76,24 +73,8 @@ def write_cart(items: dict[int, int]) -> None:
         cookie_session.pop("cart", None)
 
 
-def shoppers_only(*, sign_in: bool = False) -> Callable[[F], F]:
-    """Customers (and, unless `sign_in`, anonymous visitors) get through; staff and admins
-    get a 403 that says why. Unlike `role_required`, an admin is refused too."""
-
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                if sign_in:
-                    return to_login("/cart")
-                return view(*args, **kwargs)
-            if current_user.role != Role.CUSTOMER:
-                raise Forbidden(NOT_FOR_STAFF)
-            return view(*args, **kwargs)
-
-        return cast(F, wrapper)
-
-    return decorate
+shoppers_only = customer_accounts_only(NOT_FOR_STAFF, visitors=True)
+customers_only = customer_accounts_only(NOT_FOR_STAFF, next_path="/cart")
 
 
 @bp.app_context_processor
@@ -145,7 +126,7 @@ def render_cart(
 
 
 @bp.get("/cart")
-@shoppers_only()
+@shoppers_only
 def index() -> Response:
     return render_cart()
 
@@ -156,7 +137,7 @@ def badge() -> str:
 
 
 @bp.post("/cart/add")
-@shoppers_only()
+@shoppers_only
 def add() -> Response:
     product_id = _form_int("product_id", minimum=1)
     quantity = _form_int("quantity", minimum=1, default=1)
@@ -181,19 +162,19 @@ def _change(product_id: int, quantity: int) -> Response:
 
 
 @bp.post("/cart/update")
-@shoppers_only()
+@shoppers_only
 def update() -> Response:
     return _change(_form_int("product_id", minimum=1), _form_int("quantity", minimum=0))
 
 
 @bp.post("/cart/remove")
-@shoppers_only()
+@shoppers_only
 def remove() -> Response:
     return _change(_form_int("product_id", minimum=1), 0)
 
 
 @bp.post("/cart/checkout")
-@shoppers_only(sign_in=True)
+@customers_only
 def checkout() -> Response:
     """Place the order for the cart once per form render (the hidden idempotency key)."""
     session = db_session()
