@@ -262,6 +262,27 @@ def test_a_refund_goes_from_the_order_to_the_card_while_the_customer_watches(
     assert "Refund: $50.00" in page.locator(f"#return-{return_id}").inner_text()
     page.get_by_text(re.compile(f"Your return {number} was approved")).first.wait_for()
 
+    # The money shows on the order too: the customer's (1280 px) ...
+    paid = order["total_cents"] / 100
+    net = f"Paid ${paid:,.2f} \N{MINUS SIGN} refunded $50.00 = kept ${paid - 50:,.2f}"
+    page.goto(f"/orders/{order['id']}")
+    money = page.locator("#order-money")
+    assert f"Refund to the card for {number}" in money.inner_text()
+    assert page.locator("#order-net").inner_text() == net
+    shot(page, "order-money-customer")
+    # ... and finance's, found on a phone by searching every order for its number.
+    finance.set_viewport_size({"width": 375, "height": 800})
+    finance.goto("/orders")
+    finance.fill("#orders-q", order["number"])
+    finance.wait_for_url(re.compile(rf"q={order['number']}"))
+    finance.locator(f"#order-{order['id']}").get_by_role("link", name=order["number"]).click()
+    finance.wait_for_url(re.compile(rf"/orders/{order['id']}$"))
+    assert finance.locator("#order-net").inner_text() == net
+    assert re.search(r"Reference re_\w+", finance.locator("#order-money").inner_text())
+    assert no_sideways_scroll(finance)
+    shot(finance, "order-money-finance-375")
+    finance.set_viewport_size({"width": 1360, "height": 900})
+
 
 @pytest.mark.parametrize(
     ("disposition", "finish", "outcome", "decision"),
