@@ -169,7 +169,7 @@ def _load_user(user_id: str) -> User | None:
     cleared, its CSRF token with it."""
     from app.services.users import active_user
 
-    if not user_id.isdigit() or len(user_id) > 10:
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 10:
         return None
     user = active_user(db_session(), int(user_id))
     if user is None or cookie_session.get(SESSION_EPOCH) != user.session_epoch:

@@ -207,6 +207,14 @@ def form_int(
     return value
 
 
+def whole_number(raw: str | None, *, digits: int = 10) -> int | None:
+    """`raw` as an integer when it is 1 to `digits` ASCII digits, else None. (`str.isdigit`
+    also takes "²" and "①", which `int` refuses: a 500 waiting for a curious user.)"""
+    if raw and len(raw) <= digits and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
 def form_cents(name: str, problems: dict[str, str], *, required: bool = True) -> int | None:
     """A money amount typed as '12.99' (or '12') into a form, as integer cents."""
     raw = (request.form.get(name) or "").strip().replace(",", "")
@@ -215,7 +223,7 @@ def form_cents(name: str, problems: dict[str, str], *, required: bool = True) ->
             problems[name] = "is required"
         return None
     whole, _, frac = raw.partition(".")
-    if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+    if whole_number(whole, digits=12) is None or (frac and whole_number(frac, digits=2) is None):
         problems[name] = "must be an amount like 12.99"
         return None
     cents = int(whole) * 100 + int((frac or "0").ljust(2, "0"))

@@ -113,7 +113,8 @@ def check_fields(specs: tuple[FieldSpec, ...], given: Mapping[str, Any]) -> dict
             else:
                 clean[spec.name] = value
         elif spec.type in ("integer", "money"):
-            if isinstance(value, str) and value.lstrip("-").isdigit():
+            digits = value.removeprefix("-") if isinstance(value, str) else ""
+            if digits.isascii() and digits.isdigit() and len(digits) < 19:
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
                 problems[spec.name] = "must be a whole number" + (

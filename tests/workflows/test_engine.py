@@ -282,6 +282,14 @@ def test_check_fields_types_values():
     assert set(caught.value.fields) == {"n", "s", "t"}
     with pytest.raises(FieldsInvalid, match="zero or more"):
         check_fields(specs, {"n": -1})
+    assert check_fields(specs, {"n": " 7 "}) == {"n": 7}
+
+
+@pytest.mark.parametrize("typed", ["²", "①", "--3", "-", "1" * 19])
+def test_check_fields_refuses_numbers_int_cannot_read(typed):
+    """`str.isdigit` takes "²" and "①", which `int` refuses: a 422, never a 500."""
+    with pytest.raises(FieldsInvalid, match="whole number"):
+        check_fields((FieldSpec("n", "integer", True),), {"n": typed})
 
 
 def test_engines_are_cached_per_name_and_version():

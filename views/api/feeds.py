@@ -41,7 +41,7 @@ from views.api import actor, bp
 from views.api.schemas import PartnerFields
 from views.api.serializers import page_json
 from views.hooks import accepts, body_limit
-from views.parsing import ID, json_body, query_page, validate
+from views.parsing import ID, json_body, query_page, validate, whole_number
 from views.uploads import FEED_TYPES, feed_upload
 
 MAX_ERRORS = 1000  # in a report; the CSV download has every rejected row
@@ -177,9 +177,10 @@ def feed_create() -> Any:
 
 def _partner_id_arg() -> int:
     raw = request.args.get("partner_id", "")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+    partner_id = whole_number(raw)
+    if partner_id is None:
         raise ValidationError({"partner_id": "an admin names the partner: ?partner_id=<id>"})
-    return int(raw)
+    return partner_id
 
 
 def query_flag(name: str) -> bool:

@@ -30,7 +30,7 @@ from views.api import actor, bp, optional_actor
 from views.api.returns_serializers import queue_item_json, return_json
 from views.api.schemas import ReturnRequest, TransitionRequest
 from views.hooks import accepts
-from views.parsing import ID, json_body, query_page, validate
+from views.parsing import ID, json_body, query_page, validate, whole_number
 
 MAX_HOURS = 24 * 366 * 10
 NOT_FIELDS = ("trigger", "version")
@@ -46,8 +46,8 @@ def parse_queue_filters() -> QueueFilters:
     hours: int | None = None
     raw = request.args.get("older_than_hours", "").strip()
     if raw:
-        hours = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else -1
-        if not 0 <= hours <= MAX_HOURS:
+        hours = whole_number(raw, digits=6)
+        if hours is None or not 0 <= hours <= MAX_HOURS:
             raise ValidationError({"older_than_hours": f"must be from 0 to {MAX_HOURS} hours"})
     return QueueFilters(
         state=request.args.get("state", "")[:40],

@@ -35,7 +35,7 @@ from app.services.feeds import (
 )
 from views.access import admin_pages as bp
 from views.access import signed_in_user
-from views.parsing import ID, form_int
+from views.parsing import ID, form_int, whole_number
 from views.rendering import redirect_to
 
 FORMAT_LABELS = {
@@ -84,9 +84,10 @@ def page_arg(name: str) -> int:
     raw = request.args.get(name, "")
     if raw == "":
         return 1
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_INT:
+    number = whole_number(raw)
+    if number is None or not 1 <= number <= MAX_INT:
         raise ValidationError({name: "must be a positive integer"})
-    return int(raw)
+    return number
 
 
 def parse_mapping(raw: str, problems: dict[str, str]) -> dict[str, str] | None:

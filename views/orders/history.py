@@ -19,7 +19,7 @@ from app.services.credit import credit_balance, list_credit_entries
 from app.services.orders import describe_order, list_orders, payments_for
 from app.services.users import people_by_id
 from views.access import login_required, signed_in_user
-from views.parsing import ID, query_page
+from views.parsing import ID, query_page, whole_number
 from views.rendering import page_or_partial
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,10 @@ def _customer_filter() -> int | None:
     raw = request.args.get("customer", "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= MAX_INT:
+    customer_id = whole_number(raw)
+    if customer_id is None or not 0 < customer_id <= MAX_INT:
         raise ValidationError({"customer": "must be a customer's id"})
-    return int(raw)
+    return customer_id
 
 
 @bp.get(f"/orders/<{ID}:order_id>")

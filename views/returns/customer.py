@@ -45,7 +45,7 @@ from app.services.returns import (
 )
 from app.services.users import people_by_id
 from views.access import login_required, role_required, signed_in_user
-from views.parsing import ID, query_page
+from views.parsing import ID, query_page, whole_number
 from views.rendering import is_partial, page_or_partial, redirect_to
 from views.returns.parts import (
     act_from_form,
@@ -105,9 +105,9 @@ def index() -> Response:
     args = {k: request.args.get(k, "").strip()[:100] if staff else "" for k in STAFF_FILTERS}
     if args["state"] and args["state"] not in dict(states):
         raise ValidationError({"state": "is not a state of the returns workflow"})
-    if args["customer"] and not (args["customer"].isdigit() and is_row_id(int(args["customer"]))):
+    customer_id = whole_number(args["customer"])
+    if args["customer"] and (customer_id is None or not is_row_id(customer_id)):
         raise ValidationError({"customer": "must be a customer's id"})
-    customer_id = int(args["customer"]) if args["customer"] else None
     result = list_returns(
         session, viewer, state=args["state"], search=args["q"], customer_id=customer_id,
         page=page, per_page=per_page,
@@ -148,10 +148,11 @@ def _chosen(eligibility: Eligibility, source: Mapping[str, str]) -> tuple[dict[i
         raw = (source.get(name) or "").strip()
         if not raw:
             continue
-        if not raw.isdigit() or len(raw) > 6:
+        quantity = whole_number(raw, digits=6)
+        if quantity is None:
             problems[name] = "must be a whole number"
-        elif int(raw):
-            chosen[line.order_line_id] = int(raw)
+        elif quantity:
+            chosen[line.order_line_id] = quantity
     return chosen, problems
 
 

@@ -45,7 +45,7 @@ from app.services.users import Person, people_by_id
 from views.access import signed_in_user, staff_required
 from views.page_cache import FragmentCache, render_shared, with_csrf
 from views.pages import when
-from views.parsing import ID, query_page
+from views.parsing import ID, query_page, whole_number
 from views.rendering import is_partial, safe_local, with_trigger
 from views.returns.parts import (
     act_from_form,
@@ -207,7 +207,7 @@ def _filters(session: Session, team: str) -> tuple[QueueFilters, dict[str, str],
         problems["state"] = f"is not a state the {team} team works on"
     if args["reason"] and args["reason"] not in REASONS:
         problems["reason"] = f"must be one of {', '.join(REASONS)}"
-    if args["age"] and not (args["age"].isdigit() and 0 < int(args["age"]) <= 24 * 365):
+    if args["age"] and not 0 < (whole_number(args["age"]) or 0) <= 24 * 365:
         problems["age"] = "must be a number of hours"
     if problems:
         raise ValidationError(problems)

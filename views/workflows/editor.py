@@ -36,7 +36,7 @@ from app.services.workflows import (
     update_draft,
 )
 from views.access import admin_pages, signed_in_user
-from views.parsing import ID
+from views.parsing import ID, whole_number
 from views.rendering import is_partial, redirect_to, varies_with_htmx
 
 NAME = "<string(maxlength=40):name>"
@@ -320,9 +320,9 @@ def place_problems(
             rows = [transition_rows[index]] if index < len(transition_rows) else []
         elif match := AT_TRANSITION.match(problem):
             trigger, target = match.group(1), placed.transitions
-            numbered = trigger.startswith("#") and trigger[1:].isdigit()
-            if numbered and int(trigger[1:]) < len(transition_rows):
-                rows = [transition_rows[int(trigger[1:])]]
+            number = whole_number(trigger[1:], digits=4) if trigger.startswith("#") else None
+            if number is not None and number < len(transition_rows):
+                rows = [transition_rows[number]]
             else:
                 rows = [
                     n
@@ -435,7 +435,7 @@ def workflow_draft_new(name: str) -> Response:
     session = db_session()
     versions = list_versions(session, name)
     raw = (request.values.get("from") or "").strip()
-    start = int(raw) if raw.isdigit() and len(raw) < 10 else versions.published
+    start = whole_number(raw, digits=9) or versions.published
     source = next((v for v in versions.versions if v.version == start), None)
     if request.method == "GET" or source is None:
         html = render_template(
@@ -485,7 +485,7 @@ def workflow_save(name: str, version: int) -> Response:
     if request.form.get("add_row") or request.form.get("remove_row"):
         problems = definition_problems(name, sub.definition)
         return _render(name, info, sub, revision=revision, problems=problems)
-    if sub.unreadable or not revision.isdigit():
+    if sub.unreadable or whole_number(revision, digits=12) is None:
         problems = sub.unreadable or ["the form lost its revision: reload the page"]
         return _render(name, info, sub, revision=revision, status=422, problems=problems)
     try:

@@ -14,7 +14,7 @@ from app.services.returns import MigrationPlan, migrate_returns, plan_migration
 from app.services.workflows import RMA, list_versions, load_engine
 from views.access import admin_pages as bp
 from views.access import signed_in_user
-from views.parsing import form_int
+from views.parsing import form_int, whole_number
 from views.rendering import redirect_to
 
 
@@ -28,7 +28,7 @@ def workflow_migration() -> Response | str:
     raw = request.form.get("from_version") or request.args.get("from", "")
     from_version = form_int("from_version", problems, required=False, minimum=1) if (
         request.method == "POST"
-    ) else (int(raw) if raw.isdigit() and len(raw) < 10 else None)  # fmt: skip
+    ) else whole_number(raw, digits=9)  # fmt: skip
     if from_version is not None and from_version not in sources:
         problems["from_version"] = "choose a version returns can move from"
     plan, targets = None, []
