@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
+    ColumnElement,
     DateTime,
     MetaData,
     Select,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -85,6 +86,17 @@ def clean_text(value: str) -> str:
     """Text read leniently (a search term, a filter, a page form that keeps what was typed)
     without NUL: no stored name holds one."""
     return value.replace(NUL, "")
+
+
+def like_escaped(typed: str) -> str:
+    """`typed` inside a LIKE pattern (with `escape="\\"`): its %, _ and \\ match themselves."""
+    return typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(column: QueryableAttribute[Any], typed: str) -> ColumnElement[bool]:
+    """A search box's match: `column` holds `typed` anywhere, in any case (SQLite folds only
+    ASCII letters), LIKE's wildcards in `typed` matching themselves."""
+    return column.ilike(f"%{like_escaped(typed)}%", escape="\\")
 
 
 class Base(DeclarativeBase):

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, transaction
+from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, like_escaped, transaction
 from app.errors import Conflict, NotFound, ValidationError
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem, SaleState
@@ -93,8 +93,7 @@ def check_product_input(data: ProductInput, *, creating: bool) -> None:
 
 
 def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_escaped(term)}%"
 
 
 def _search(terms: list[str]) -> tuple[ColumnElement[bool], ColumnElement[int]]:

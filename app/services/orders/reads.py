@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from app.db import is_row_id
+from app.db import clean_text, contains, is_row_id
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.payments import Payment
@@ -34,8 +34,8 @@ def list_orders(
             query = query.where(Order.status == status)
         if customer_id is not None:
             query = query.where(Order.customer_id == customer_id)
-        if q.strip():
-            query = query.where(_matching(q.strip()))
+        if term := clean_text(q).strip():  # PostgreSQL refuses a NUL in a parameter
+            query = query.where(_matching(term))
     else:
         query = query.where(
             Order.customer_id == viewer.id, Order.status != OrderStatus.PAYMENT_FAILED
@@ -45,11 +45,8 @@ def list_orders(
 
 def _matching(q: str) -> ColumnElement[bool]:
     """Orders whose number, or whose customer's username or name, contains `q`."""
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    customers = select(User.id).where(
-        or_(User.username.ilike(pattern, escape="\\"), User.name.ilike(pattern, escape="\\"))
-    )
-    return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
+    customers = select(User.id).where(or_(contains(User.username, q), contains(User.name, q)))
+    return or_(contains(Order.number, q), Order.customer_id.in_(customers))
 
 
 def get_order(session: Session, viewer: User, order_id: int) -> Order:

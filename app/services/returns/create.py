@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.db import NUL, NUL_MESSAGE, clean_text, is_row_id, transaction
+from app.db import NUL, NUL_MESSAGE, clean_text, contains, is_row_id, transaction
 from app.errors import NotFound, ValidationError
 from app.models.orders import Order, OrderStatus
 from app.models.returns import ReturnEvent, ReturnLine, ReturnRequest
@@ -266,18 +266,17 @@ def list_returns(
         query = query.where(ReturnRequest.state == clean_text(state))
     if customer_id is not None and viewer.is_staff:
         query = query.where(ReturnRequest.customer_id == customer_id)
-    term = clean_text(search).strip().lower()[:100]
+    term = clean_text(search).strip()[:100]
     if term and viewer.is_staff:
-        like = f"%{term}%"
         query = (
             query.join(User, User.id == ReturnRequest.customer_id)
             .join(Order, Order.id == ReturnRequest.order_id)
             .where(
                 or_(
-                    func.lower(ReturnRequest.number).like(like),
-                    func.lower(Order.number).like(like),
-                    func.lower(User.username).like(like),
-                    func.lower(User.name).like(like),
+                    contains(ReturnRequest.number, term),
+                    contains(Order.number, term),
+                    contains(User.username, term),
+                    contains(User.name, term),
                 )
             )
         )

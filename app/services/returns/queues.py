@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
-from app.db import clean_text
+from app.db import clean_text, contains
 from app.errors import NotFound
 from app.models.orders import Order
 from app.models.returns import ReturnRequest
@@ -87,15 +87,14 @@ def list_queue(
     if not with_lines:
         query = query.options(lazyload(ReturnRequest.lines), lazyload(ReturnRequest.photos))
     count_query: Select[*tuple[Any, ...]] = select(ReturnRequest.id).where(*conditions)
-    term = clean_text(filters.search).strip().lower()[:100]
+    term = clean_text(filters.search).strip()[:100]
     if term:
-        like = f"%{term}%"
         query = query.where(
             or_(
-                func.lower(ReturnRequest.number).like(like),
-                func.lower(User.username).like(like),
-                func.lower(User.name).like(like),
-                func.lower(Order.number).like(like),
+                contains(ReturnRequest.number, term),
+                contains(User.username, term),
+                contains(User.name, term),
+                contains(Order.number, term),
             )
         )
         count_query = query
