@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.db import utcnow
 from app.models.flash_sales import FlashHold
 from app.payments.gateway import CARD_APPROVED
-from app.services.flash_sales import SaleItemInput, create_sale
+from app.services.flash_sales import SaleItemInput, create_sale, reserve
 from tests.builders import make_product, make_user
 from tests.conftest import csrf_token, sign_in
 from tests.views.conftest import text
@@ -159,6 +159,9 @@ def test_too_many_tries_say_when_to_try_again(make_app, session, customer, produ
     assert limited.headers["X-Error-Status"] == "429"
     assert int(limited.headers["Retry-After"]) > 0
     assert re.search(r"try again in \d+ seconds", text(limited))
+    # The limit wraps the view, yet its refusal too empties the region's "Done" notice.
+    assert '<div id="flash-notice" class="flash-notice" hx-swap-oob="true"></div>' in text(limited)
+    assert "Done:" not in text(limited)
 
 
 def test_payments_unavailable_keeps_the_hold_and_says_so(make_app, session, customer, product):
@@ -218,6 +221,40 @@ def test_the_quantity_picker_offers_only_what_the_limit_leaves(client, session, 
     assert re.findall(r'<option value="(\d+)">', row) == ["1", "2"]
     assert '<div class="field field-qty">' in row  # styled like the site's other fields
     assert re.search(r'<label for="qty-\d+-\d+">Quantity</label>', row)
+
+
+def test_the_limit_counts_every_hold_however_many_came_before(client, session, customer, product):
+    """Hundreds of released and expired holds, then the limit bought: Reserve is not offered
+    (the page counts as `reserve` does, over all of the customer's holds)."""
+    sale = a_sale(session, product, quantity=5, limit=2)
+    token = sign_in(client, customer)
+    reserve_and_pay(client, token, sale, product, 2)
+    item_id = sale.items[0].id
+    now = utcnow()
+    session.add_all(
+        FlashHold(sale_id=sale.id, item_id=item_id, product_id=product.id,
+                  customer_id=customer.id, quantity=1, unit_price_cents=3500,
+                  status=status, expires_at=now - timedelta(minutes=1))
+        for status in ["released", "held"] * 150
+    )  # fmt: skip
+    session.commit()
+    row = item_of(text(client.get("/flash-sales")), product)
+    assert "You have bought your limit (2)." in row
+    assert "Reserve" not in row
+
+
+def test_every_live_hold_is_listed_to_pay_or_release(client, session, customer):
+    products = [make_product(session, stock=20, price_cents=5000) for _ in range(12)]
+    now = utcnow()
+    sale = create_sale(session, name="Many", starts_at=now - timedelta(seconds=5),
+                       ends_at=now + timedelta(hours=1), now=now,
+                       items=[SaleItemInput(p.id, 3500, 5, 2) for p in products])  # fmt: skip
+    for product in products:
+        reserve(session, sale_id=sale.id, product_id=product.id, customer_id=customer.id,
+                quantity=1, now=now, ttl_seconds=600)  # fmt: skip
+    sign_in(client, customer)
+    page = text(client.get("/flash-sales"))
+    assert len(set(re.findall(r'action="/reservations/(\d+)/pay"', page))) == 12
 
 
 def test_holding_the_limit_says_to_pay_or_release(client, session, customer, product):

@@ -1,14 +1,9 @@
-"""Reserving flash-sale units, as the shop page and the JSON API both do it, and what a
-customer already has of each sale item (so the page offers only what the limit leaves)."""
+"""Reserving flash-sale units, as the shop page and the JSON API both do it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-
 from app.current import current_config, db_session
 from app.db import utcnow
-from app.models.flash_sales import HoldStatus
 from app.services.flash_sales import HoldView, reserve
 
 
@@ -25,29 +20,3 @@ def reserve_now(*, sale_id: int, product_id: int, customer_id: int, quantity: in
         now=utcnow(),
         ttl_seconds=current_config().flash_reservation_ttl_seconds,
     )
-
-
-@dataclass(frozen=True)
-class Taken:
-    """A customer's units of one sale item that count against its per-customer limit."""
-
-    bought: int = 0
-    held: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.bought + self.held
-
-
-def taken_by_item(holds: Iterable[HoldView]) -> dict[int, Taken]:
-    """Bought and live-held units per sale item, counted as the service counts them for
-    `limit_exceeded` (an expired hold, shown `expired`, counts for nothing). The page uses
-    it to offer only what the limit leaves; `reserve` still decides."""
-    taken: dict[int, Taken] = {}
-    for hold in holds:
-        now = taken.get(hold.item_id, Taken())
-        if hold.status == HoldStatus.CONVERTED:
-            taken[hold.item_id] = Taken(now.bought + hold.quantity, now.held)
-        elif hold.status == HoldStatus.HELD:
-            taken[hold.item_id] = Taken(now.bought, now.held + hold.quantity)
-    return taken

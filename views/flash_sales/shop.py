@@ -27,22 +27,22 @@ from app.models.flash_sales import SaleState
 from app.models.users import Role
 from app.services.flash_sales import (
     HoldView,
+    Taken,
     checkout_hold,
-    customer_holds,
+    customer_live_holds,
     list_sales,
     release_hold,
+    units_taken,
 )
 from views.access import customer_accounts_only, role_required, signed_in_user
 from views.errors import render_domain_error
-from views.flash_sales.holds import reserve_now, taken_by_item
+from views.flash_sales.holds import reserve_now
 from views.parsing import ID, form_int
 from views.rendering import htmx_redirect, is_partial, redirect_to
 
 bp = Blueprint("flash_sales", __name__)
 customer_only = role_required(Role.CUSTOMER, next_path="/flash-sales")
 F = TypeVar("F", bound=Callable[..., Any])
-# Enough of a customer's latest holds to count what they have of every live sale's items.
-HOLDS_COUNTED = 200
 
 
 customer_account_only = customer_accounts_only(
@@ -61,8 +61,11 @@ def _context() -> dict[str, Any]:
     live = list_sales(session, now=now, state=SaleState.ACTIVE, per_page=20).items
     upcoming = list_sales(session, now=now, state=SaleState.SCHEDULED, per_page=20).items
     holds: list[HoldView] = []
+    taken: dict[int, Taken] = {}
     if current_user.is_authenticated and current_user.role == Role.CUSTOMER:
-        holds = customer_holds(session, current_user.id, now=now, limit=HOLDS_COUNTED)
+        holds = customer_live_holds(session, current_user.id, now=now)
+        item_ids = [item.id for sale in live for item in sale.items]
+        taken = units_taken(session, current_user.id, item_ids, now=now)
     circuit = current_payments().breaker.status(now)
     return {
         "now": now,
@@ -70,8 +73,8 @@ def _context() -> dict[str, Any]:
         "live": live,
         "upcoming": sorted(upcoming, key=lambda sale: sale.starts_at),
         "shopper": bool(current_user.is_authenticated and current_user.role == Role.CUSTOMER),
-        "taken": taken_by_item(holds),
-        "live_holds": [hold for hold in holds if hold.status == "held"][:10],
+        "taken": taken,
+        "live_holds": holds,
     }
 
 
@@ -118,14 +121,19 @@ def _refused(error: DomainError) -> Response:
     if error.code == "limit_exceeded":
         error = _over_the_limit(error)
     if is_partial():
-        response = render_domain_error(error)
-        response.set_data(
-            response.get_data(as_text=True)
-            + render_template("flash_sales/_notice.html", notice=None, oob=True)
-        )
-        return response
+        return render_domain_error(error)  # `_no_stale_done` empties the notice
     flash(error.message[:1].upper() + error.message[1:], "error")
     return redirect_to(url_for("flash_sales.index"))
+
+
+@bp.after_request
+def _no_stale_done(response: Response) -> Response:
+    """Any refusal of an action by htmx (the view's own, or a 429 from the rate limit that
+    wraps it and never reaches it) also empties the region's "Done" notice, out of band."""
+    if request.method == "POST" and response.status_code >= 400 and is_partial():
+        notice = render_template("flash_sales/_notice.html", notice=None, oob=True)
+        response.set_data(response.get_data(as_text=True) + notice)
+    return response
 
 
 def refusals_shown(view: F) -> F:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from app.services.flash_sales.holds import (
     HoldView,
+    Taken,
     checkout_hold,
     customer_holds,
+    customer_live_holds,
     get_hold,
     release_hold,
     reserve,
+    units_taken,
 )
 from app.services.flash_sales.lifecycle import (
     cancel_sale,
@@ -48,10 +51,12 @@ __all__ = [
     "HoldView",
     "SaleItemInput",
     "SaleView",
+    "Taken",
     "cancel_sale",
     "checkout_hold",
     "create_sale",
     "customer_holds",
+    "customer_live_holds",
     "due_for_end",
     "due_for_start",
     "end_due_sales",
@@ -65,5 +70,6 @@ __all__ = [
     "sale_stats",
     "start_due_sales",
     "sweep_expired_holds",
+    "units_taken",
     "update_sale",
 ]

@@ -29,6 +29,7 @@ original expiry (`settlement.settle_failed` → `restore_hold_for_order`), the r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,6 +187,43 @@ def get_hold(session: Session, hold_id: int, customer_id: int, *, now: datetime)
     if row is None:
         raise NotFound("no such reservation")
     return _view(row, now=now)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A customer's units of one sale item that count against its per-customer limit."""
+
+    bought: int = 0
+    held: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.bought + self.held
+
+
+def units_taken(
+    session: Session, customer_id: int, item_ids: Iterable[int], *, now: datetime
+) -> dict[int, Taken]:
+    """Bought and live-held units per sale item, counted exactly as `reserve` counts them
+    for `limit_exceeded` (an expired hold counts for nothing), over all of the customer's
+    holds. The shop page offers only what the limit leaves; `reserve` still decides."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return {}
+    params = {"cid": customer_id, "iids": ids, "now": now}
+    taken: dict[int, Taken] = {}
+    for row in session.connection().execute(q.UNITS_TAKEN, params):
+        was = taken.get(row.item_id, Taken())
+        bought = row.status == HoldStatus.CONVERTED
+        units = int(row.units)
+        taken[row.item_id] = Taken(was.bought + units * bought, was.held + units * (not bought))
+    return taken
+
+
+def customer_live_holds(session: Session, customer_id: int, *, now: datetime) -> list[HoldView]:
+    """The customer's holds still live at `now`, soonest to expire first."""
+    rows = session.connection().execute(q.CUSTOMER_LIVE_HOLDS, {"cid": customer_id, "now": now})
+    return [_view(row, now=now) for row in rows]
 
 
 def customer_holds(

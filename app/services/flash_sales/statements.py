@@ -134,3 +134,21 @@ CUSTOMER_HOLDS = (
     .order_by(holds.c.id.desc())
     .limit(bindparam("limit"))
 )
+CUSTOMER_LIVE_HOLDS = HOLD_COLUMNS.where(
+    holds.c.customer_id == bindparam("cid"),
+    holds.c.status == HoldStatus.HELD,
+    holds.c.expires_at > bindparam("now"),
+).order_by(holds.c.expires_at, holds.c.id)
+# What counts against a customer's per-customer limit, per item: as `_mine_sum` counts it.
+UNITS_TAKEN = (
+    select(holds.c.item_id, holds.c.status, func.sum(holds.c.quantity).label("units"))
+    .where(
+        holds.c.customer_id == bindparam("cid"),
+        holds.c.item_id.in_(bindparam("iids", expanding=True)),
+        or_(
+            holds.c.status == HoldStatus.CONVERTED,
+            and_(holds.c.status == HoldStatus.HELD, holds.c.expires_at > bindparam("now")),
+        ),
+    )
+    .group_by(holds.c.item_id, holds.c.status)
+)
