@@ -8,6 +8,7 @@ from sqlalchemy import event, update
 
 from app.models.payments import Payment
 from app.models.returns import ReturnRequest
+from app.services.users import create_user
 from tests.builders import make_user, walk_return
 from tests.conftest import sign_in
 from tests.views.conftest import text
@@ -135,6 +136,10 @@ def test_deactivating_a_user_names_them_and_says_what_follows(client, session, a
     sign_in(client, admin)
     asked = questions(text(client.get("/admin/users")))
     assert "Deactivate wes? They will not be able to sign in." in asked
+    create_user(session, username="tess", password="password123", role="support",
+                name="Tess <Lead>", email="tess@example.com")  # fmt: skip
+    asked = questions(text(client.get("/admin/users")))
+    assert "Deactivate Tess <Lead> (tess)? They will not be able to sign in." in asked
 
 
 def test_a_queue_of_refunds_reads_their_payouts_in_a_fixed_number_of_queries(
