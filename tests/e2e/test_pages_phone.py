@@ -1,7 +1,8 @@
 """Every page of CONTRACT §4, for every role that may open it, at 375 px and at 1280 px in
 Chromium (issue 14): the page answers, nothing scrolls sideways (neither the page nor a table
-in its box), the console stays clean, and on a phone each queue row shows its state, its SLA
-and its primary action inside the screen. A screenshot per page, role and width is saved when
+in its box), the console stays clean, on a phone each queue row shows its state, its SLA
+and its primary action inside the screen, and each row of the workflow editor its inputs,
+their labels and its Remove button. A screenshot per page, role and width is saved when
 E2E_SCREENSHOTS is set (`phone-<role>-<page>-<width>.png`)."""
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Data:
     order: int  # the customer's
     other_order: int  # customer2's
     returns: dict[str, int]  # team -> a return waiting in its queue (the customer's)
+    draft: int  # a draft of the returns workflow, one label changed from the published one
 
 
 def product_id(base: str, query: str) -> int:
@@ -58,14 +60,34 @@ def order_for(base: str, customer: str, product: int) -> dict[str, Any]:
     return dict(api(base, "/api/v1/orders", body, token(base, customer)))
 
 
+def read(base: str, path: str, who: str) -> Any:
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {who}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def draft_of_returns_workflow(base: str) -> int:
+    """A draft copied from the published returns workflow with one label changed (so its
+    editor and publish pages show a change), never published."""
+    admin = token(base, "admin")
+    published = read(base, "/api/v1/workflows/rma", admin)["published"]
+    definition = read(base, f"/api/v1/workflows/rma/versions/{published}", admin)["definition"]
+    state = next(s for s in definition["states"] if s["name"] == "VALIDATING")
+    state["label"] = "Awaiting review by support"
+    return int(
+        api(base, "/api/v1/workflows/rma/versions", {"definition": definition}, admin)["version"]
+    )
+
+
 def fire(base: str, who: str, return_id: int, trigger: str, **fields: Any) -> None:
     api(base, f"/api/v1/returns/{return_id}/transitions", {"trigger": trigger, **fields}, who)
 
 
 @pytest.fixture(scope="module")
 def data(live_server: str) -> Data:
-    """Through the API (set-up, not the journey): orders for both customers and one return
-    waiting in each team's queue, with a long tracking number and inspection notes."""
+    """Through the API (set-up, not the journey): orders for both customers, one return
+    waiting in each team's queue, with a long tracking number and inspection notes, and a
+    draft of the returns workflow."""
     base = live_server
     product, other_product = (product_id(base, name) for name in ("Skillet", "French Press"))
     customer, support, warehouse = (token(base, name) for name in ("customer", *TEAMS[:2]))
@@ -88,7 +110,8 @@ def data(live_server: str) -> Data:
         fire(base, support, rid, "decide", disposition="REFUND")
     first = order_for(base, "customer", product)
     other = order_for(base, "customer2", product)
-    return Data(product, other_product, int(first["id"]), int(other["id"]), returns)
+    draft = draft_of_returns_workflow(base)
+    return Data(product, other_product, int(first["id"]), int(other["id"]), returns, draft)
 
 
 def pages_for(role: str, data: Data) -> list[tuple[str, int]]:
@@ -115,16 +138,30 @@ def pages_for(role: str, data: Data) -> list[tuple[str, int]]:
         admin = ("products", "users", "flash-sales", "partners", "workflows")
         pages += [(f"/admin/{name}", 200) for name in admin]
         pages += [("/admin/products/new", 200), ("/monitoring/logs", 200)]
+        pages += workflow_pages(data)
     return pages
+
+
+def workflow_pages(data: Data) -> list[tuple[str, int]]:
+    """The admin's workflow pages: the returns workflow's versions, the published version's
+    diagram, the draft's page, editor and publish page, a new draft, the migration page."""
+    rma, draft = "/admin/workflows/rma", f"/admin/workflows/rma/versions/{data.draft}"
+    pages = [rma, f"{rma}/versions/1", f"{rma}/drafts/new", draft, f"{draft}/edit"]
+    pages += [f"{draft}/publish", f"{rma}/migrate", "/admin/workflows/flash_sale"]
+    return [(path, 200) for path in pages]
 
 
 def slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
 
 
-# Wide tables that still scroll inside their own box on a phone (the page itself does not):
-# the workflow list. Not yet stacked cards.
-BOXED = ("/admin/workflows",)
+# Pages where a table may still scroll inside its own box on a phone (the page itself may
+# not). Until this branch the box check never ran (SIDEWAYS was called without its flag);
+# running it found three more, none of them stacked cards yet: the analytics' "time in each
+# state" table (2 px too wide at 375 px), and, once the earlier journeys made sales and
+# partners, the admin's flash-sale list (620 px) and partner list (684 px). Their owners are
+# to stack them and drop them from here.
+BOXED = ("/monitoring/returns", "/admin/flash-sales", "/admin/partners")
 
 SIDEWAYS = """(boxes) => {
   const width = window.innerWidth;
@@ -182,6 +219,35 @@ def check_queue_rows(page: Any, role: str, team: str) -> list[str]:
         if not in_view(form, 375):
             problems.append(f"{role} {team} queue: the opened action form is off screen")
         summary.click()
+    return problems
+
+
+def check_editor_rows(page: Any) -> list[str]:
+    """At 375 px: a state's card, a transition's card and one of its fields' cards show
+    every input, its label and the card's Remove button on screen."""
+    problems: list[str] = []
+    transition = page.locator("fieldset.wf-row:has(.wf-fields-table)").first
+    field = transition.locator(".wf-fields-table tbody tr").first
+    cards = {
+        "state 2": (page.locator("#state-1"), ":scope > .wf-row-actions button"),
+        "a transition with fields": (transition, ":scope > .wf-row-actions button"),
+        "its first field": (field, "button"),
+    }
+    for what, (card, remove) in cards.items():
+        controls = card.locator("input:visible, select:visible")
+        labels = card.locator("label:visible")
+        if controls.count() < 3 or labels.count() < controls.count():
+            problems.append(
+                f"the editor's {what}: {controls.count()} inputs, {labels.count()} labels"
+            )
+        parts = [controls.nth(i) for i in range(controls.count())]
+        parts += [labels.nth(i) for i in range(labels.count())]
+        parts.append(card.locator(remove).filter(has_text="Remove").first)
+        for part in parts:
+            box = part.bounding_box() if part.count() else None
+            if box is None or not in_view(part, 375) or box["width"] < 8:
+                name = part.get_attribute("id") or part.get_attribute("for") or part.text_content()
+                problems.append(f"the editor's {what}: {name} is not on screen")
     return problems
 
 
@@ -250,7 +316,11 @@ def test_it_fits_every_page_at_375_and_1280(tabs: dict[str, Tab], data: Data, ro
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900 if width > 600 else 800})
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
-            problems += [f"{role} {path} at {width}: {p}" for p in page.evaluate(SIDEWAYS)]
+            problems += [
+                f"{role} {path} at {width}: {p}" for p in page.evaluate(SIDEWAYS, path not in BOXED)
+            ]
+            if width == 375 and path.endswith("/edit"):
+                problems += [f"{role} {path} at 375: {p}" for p in check_editor_rows(page)]
             queue = re.fullmatch(r"/staff/queues/(\w+)", path)
             if width == 375 and queue:
                 problems += check_queue_rows(page, role, queue.group(1))

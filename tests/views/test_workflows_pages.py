@@ -59,7 +59,7 @@ def test_it_lists_both_workflows_with_their_published_version(signed_in, session
     rma = re.search(r'<tr id="workflow-rma".*?</tr>', html, re.S)
     assert rma
     assert 'href="/admin/workflows/rma/versions/1"' in rma.group(0)
-    assert re.search(r'<td class="num">1</td>', rma.group(0))  # one draft
+    assert re.search(r'<td class="num" data-label="Drafts">1</td>', rma.group(0))  # one draft
     assert f"Created by {admin.username}" in rma.group(0)
     assert 'href="/admin/workflows"' in html  # the nav link
     assert "/admin/workflows/flash_sale" in html
