@@ -67,9 +67,10 @@ class Converted:
 
     @property
     def text(self) -> str:
-        """What to show beside the input: the UTC time, with the note when there is one."""
+        """What to show beside the input: the UTC time (with the note when there is one),
+        or why there is none."""
         if self.utc is None:
-            return ""
+            return f"That time {self.problem}."
         return f"{self.note} {utc_text(self.utc)}" if self.note else utc_text(self.utc)
 
 

@@ -31,8 +31,14 @@ def shot(page: Any, name: str) -> None:
 
 
 def assert_fits(page: Any, width: int) -> None:
+    """No sideways scroll: neither of the page nor of a table's box (rows become cards)."""
     wide = page.evaluate("() => document.documentElement.scrollWidth")
     assert wide <= width, f"the page is {wide} px wide at {width} px"
+    boxes = page.evaluate(
+        "() => [...document.querySelectorAll('.table-wrap')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className)"
+    )
+    assert boxes == [], f"these scroll sideways at {width} px: {boxes}"
 
 
 def assert_accessible(page: Any, where: str) -> None:
