@@ -291,4 +291,41 @@
       });
     });
   });
+  // Admin flash-sale form (templates/flash_sales/admin/form.html) ---------------------------
+  // The time zone field starts empty only when the server knows no zone for this admin:
+  // fill in the browser's, and ask for the UTC previews again (the server converts).
+  function fillBrowserZone() {
+    document.querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+      if (input.value.trim()) return;
+      var zone = "";
+      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+      if (!zone) return;
+      input.value = zone;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", fillBrowserZone);
+
+  // Enter in the product search searches (htmx listens for "search"); it must not save the form.
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || !input.matches || !input.matches("[data-search-field]")) return;
+    event.preventDefault();
+    input.dispatchEvent(new Event("search"));
+  });
+
+  // Remove an item row; say so, and put focus on the next row's Remove (else the search).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-remove-row]") : null;
+    if (!button) return;
+    var row = document.getElementById(button.getAttribute("data-remove-row"));
+    if (!row) return;
+    var name = row.getAttribute("data-product-name") || "the product";
+    var next = row.nextElementSibling || row.previousElementSibling;
+    row.remove();
+    var status = document.getElementById("product-search-status");
+    if (status) status.textContent = "Removed " + name + " from the sale.";
+    var focus = next ? next.querySelector("[data-remove-row]") : document.getElementById("product-search");
+    if (focus) focus.focus();
+  });
 })();

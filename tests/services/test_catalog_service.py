@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 import app.services.catalog.products as catalog
 from app.db import transaction
@@ -11,6 +12,7 @@ from app.models.catalog import Product
 from app.services.catalog import (
     ProductInput,
     create_product,
+    find_products,
     get_product,
     list_categories,
     list_products,
@@ -161,3 +163,25 @@ def test_it_accepts_relative_and_absolute_image_urls(session):
             session, ProductInput(sku=url[-12:], name="n", price_cents=1, stock=1, image_url=url)
         )
         assert product.image_url == url
+
+
+def test_it_finds_the_products_of_some_ids_in_one_query(session):
+    kept = make_product(session, name="Kept")
+    gone = make_product(session, name="Gone")
+    update_product(session, gone.id, ProductInput(active=False))
+    ids = [kept.id, gone.id, kept.id, 999_999, 0, -3, 2**70]
+    session.expire_all()
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        found = find_products(session, ids)
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
+    assert len(selects) == 1
+    assert {i: p.name for i, p in found.items()} == {ids[0]: "Kept", ids[1]: "Gone"}
+    assert find_products(session, [0, -1]) == {}

@@ -12,6 +12,7 @@ from app.db import utcnow
 from app.models.catalog import Product
 from app.models.flash_sales import FlashSale, FlashSaleItem
 from app.payments import BreakerOpen, GatewayFailure
+from app.services.catalog import ProductInput, update_product
 from app.services.flash_sales import SaleItemInput, cancel_sale, create_sale, end_due_sales, reserve
 from tests.builders import make_product, make_user
 from tests.conftest import sign_in
@@ -157,15 +158,22 @@ def test_it_shows_an_empty_list(client, token):
 # Creating ---------------------------------------------------------------------------------
 
 
-def test_it_shows_the_form_with_five_item_rows_and_the_products(client, session, token):
+def test_it_shows_an_empty_form_with_a_product_search_and_a_time_zone(client, session, token):
     make_product(session, name="Teapot", price_cents=2500, stock=12)
     html = text(client.get("/admin/flash-sales/new"))
-    for n in range(5):
-        assert f'name="items-{n}-product_id"' in html
-        assert f'name="items-{n}-quantity"' in html
+    assert 'name="items-0-product_id"' not in html  # no rows until a product is added
+    assert "Teapot" not in html  # products are searched for, not listed
+    assert '<label for="product-search">Find a product</label>' in html
+    assert 'hx-get="/admin/flash-sales/products"' in html
+    assert 'hx-target="#product-results"' in html
+    assert '<tbody id="items-body">' in html
     assert 'type="datetime-local"' in html
-    assert "Starts (UTC)" in html
-    assert "Teapot — $25.00, 12 in stock" in html
+    assert "Starts <span" in html
+    assert "(UTC)" not in html
+    # No remembered zone: empty, for the page to fill in the browser's.
+    assert re.search(r'<input id="field-tz" name="tz" type="text" value=""', html)
+    assert '<option value="America/New_York">' in html
+    assert 'hx-get="/admin/flash-sales/utc"' in html
 
 
 def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
@@ -201,13 +209,13 @@ def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
     [
         ({"name": ""}, "name", "Name is required"),
         ({"name": "x" * 201}, "name", "Name must be at most 200"),
-        ({"starts_at": "tomorrow"}, "starts_at", "Starts (UTC) must be a date and time"),
-        ({"ends_at": ""}, "ends_at", "Ends (UTC) is required"),
-        ({"ends_at": local(soon(0.5))}, "ends_at", "Ends (UTC) must be after the start"),
+        ({"starts_at": "tomorrow"}, "starts_at", "Starts must be a date and time"),
+        ({"ends_at": ""}, "ends_at", "Ends is required"),
+        ({"ends_at": local(soon(0.5))}, "ends_at", "Ends must be after the start"),
         (
             {"starts_at": local(soon(-3)), "ends_at": local(soon(-2))},
             "ends_at",
-            "Ends (UTC) must be in the future",
+            "Ends must be in the future",
         ),
         ({"items-0-sale_price": "10.00"}, "items-0-sale_price", "regular price ($10.00)"),
         ({"items-0-sale_price": "6.505"}, "items-0-sale_price", "must be an amount like"),
@@ -217,7 +225,7 @@ def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
         ({"items-0-quantity": "9" * 30}, "items-0-quantity", "must be from 1 to"),
         ({"items-0-per_customer_limit": ""}, "items-0-per_customer_limit", "is required"),
         ({"items-0-product_id": "999999"}, "items-0-product_id", "no such product"),
-        ({"items-0-product_id": "abc"}, "items-0-product_id", "must be chosen from the list"),
+        ({"items-0-product_id": "abc"}, "items-0-product_id", "must be chosen: find it by name"),
         (
             {
                 "items-0-product_id": "",
@@ -226,7 +234,7 @@ def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
                 "items-0-per_customer_limit": "",
             },
             "items",
-            "Items need at least one product",
+            "Items need at least one product: find one above",
         ),
     ],
 )
@@ -486,3 +494,363 @@ def test_it_keeps_a_quantity_above_the_stock_left_when_editing(client, session, 
     response = client.post(f"/admin/flash-sales/{sale.id}/edit", data=form)
     assert response.status_code == 302
     assert stock(session, product) == 2
+
+
+# Finding products and adding rows (issue 14) -------------------------------------------------
+
+
+def test_it_finds_active_products_by_name_or_sku_with_price_and_stock(client, session, token):
+    make_product(session, name="Blue Teapot", sku="TEA-1", price_cents=2500, stock=12)
+    make_product(session, name="Kettle", sku="KET-9", price_cents=4000, stock=3)
+    hidden = make_product(session, name="Old Teapot", sku="TEA-OLD")
+    update_product(session, hidden.id, ProductInput(active=False))
+    html = text(client.get("/admin/flash-sales/products?q=teapot", headers=HX))
+    assert "Blue Teapot" in html
+    assert "TEA-1 · $25.00 · 12 in stock" in html
+    assert "Old Teapot" not in html  # inactive products cannot be put on sale
+    assert "Kettle" not in html
+    assert 'hx-get="/admin/flash-sales/row?add=' in html
+    assert 'Add<span class="sr-only"> Blue Teapot</span>' in html
+    by_sku = text(client.get("/admin/flash-sales/products?q=ket-9", headers=HX))
+    assert "Kettle" in by_sku
+    assert "1 of 1 match for" in by_sku
+
+
+def test_it_shows_at_most_ten_matches_and_says_how_many_there_are(client, session, token):
+    for n in range(14):
+        make_product(session, name=f"Mug {n:02d}")
+    html = text(client.get("/admin/flash-sales/products?q=mug"))
+    assert html.count("<li ") == 10
+    assert "10 of 14 matches" in html
+    assert "type more to narrow them" in html
+
+
+def test_it_says_plainly_when_nothing_matches(client, session, token):
+    make_product(session, name="Kettle")
+    html = text(client.get("/admin/flash-sales/products?q=zebra"))
+    assert "No active product matches “zebra”" in html
+    assert "<li" not in html
+    assert "Type part of a product" in text(client.get("/admin/flash-sales/products?q=+"))
+
+
+def test_it_marks_products_already_in_the_form(client, session, token):
+    product = make_product(session, name="Kettle")
+    url = f"/admin/flash-sales/products?q=kettle&items-4-product_id={product.id}"
+    html = text(client.get(url))
+    assert "Already in this sale" in html
+    assert f"row?add={product.id}" not in html
+
+
+@pytest.mark.parametrize(
+    "q", ["%", "_", "\\", "'; drop table products; --", "x" * 5000, "\x00", "a b c d e f g h i j"]
+)
+def test_it_answers_any_search_text_without_a_500(client, session, token, q):
+    make_product(session, name="Kettle")
+    response = client.get("/admin/flash-sales/products", query_string={"q": q})
+    assert response.status_code == 200
+    assert "Kettle" not in text(response)
+
+
+def test_it_keeps_the_search_and_rows_from_customers(client, session, customer):
+    product = make_product(session)
+    sign_in(client, customer)
+    for path in ("/products?q=a", f"/row?add={product.id}", "/utc?tz=UTC"):
+        assert client.get("/admin/flash-sales" + path).status_code == 403
+
+
+def test_it_adds_a_row_for_a_found_product_numbered_after_the_others(client, session, token):
+    first = make_product(session, name="Kettle")
+    teapot = make_product(session, name="Teapot", price_cents=2500, stock=12)
+    url = f"/admin/flash-sales/row?add={teapot.id}&items-3-product_id={first.id}"
+    response = client.get(url, headers=HX)
+    html = text(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<tr id="item-row-4"')
+    assert f'name="items-4-product_id" value="{teapot.id}"' in html
+    assert "Teapot" in html
+    assert "regular $25.00 · 12 in stock" in html
+    assert re.search(r'name="items-4-sale_price"[^>]*autofocus', html)  # the cursor goes there
+    assert '<label class="sr-only" for="items-4-quantity">Quantity for Teapot</label>' in html
+    assert 'data-remove-row="item-row-4">Remove<span class="sr-only"> Teapot</span>' in html
+    assert 'id="product-search-status" hx-swap-oob="innerHTML">Added Teapot as item 2' in html
+    assert "<html" not in html
+
+
+def test_it_numbers_the_first_row_zero_and_reuses_a_free_number_past_49(client, session, token):
+    product = make_product(session)
+    assert 'id="item-row-0"' in text(client.get(f"/admin/flash-sales/row?add={product.id}"))
+    other = make_product(session)
+    url = f"/admin/flash-sales/row?add={product.id}&items-49-product_id={other.id}"
+    assert text(client.get(url)).lstrip().startswith('<tr id="item-row-0"')
+
+
+def test_it_refuses_to_add_a_product_twice_and_says_so(client, session, token):
+    product = make_product(session, name="Kettle")
+    url = f"/admin/flash-sales/row?add={product.id}&items-2-product_id={product.id}"
+    response = client.get(url, headers=HX)
+    assert response.status_code == 409
+    assert text(response) == "Kettle is already in this sale: one row per product."
+    assert response.headers["HX-Retarget"] == "#product-search-status"
+    assert response.headers["HX-Reswap"] == "innerHTML"
+
+
+def test_it_refuses_a_fifty_first_row(client, session, token):
+    product = make_product(session)
+    rows = "&".join(f"items-{n}-product_id={n + 100000}" for n in range(50))
+    response = client.get(f"/admin/flash-sales/row?add={product.id}&{rows}")
+    assert response.status_code == 409
+    assert "at most 50 items" in text(response)
+
+
+@pytest.mark.parametrize("add", ["", "abc", "0", "999999", "9" * 40, "inactive"])
+def test_it_refuses_to_add_a_product_not_for_sale(client, session, token, add):
+    product = make_product(session)
+    if add == "inactive":
+        update_product(session, product.id, ProductInput(active=False))
+        add = str(product.id)
+    response = client.get("/admin/flash-sales/row", query_string={"add": add})
+    assert response.status_code == 422
+    assert text(response) == "That product is not for sale now; search again."
+
+
+def test_it_saves_sparse_rows_and_ignores_blank_ones(client, session, token):
+    a = make_product(session, price_cents=1000, stock=10)
+    b = make_product(session, price_cents=2000, stock=10)
+    form = sale_form(token, a)
+    for key in [k for k in form if k.startswith("items-0-")]:
+        form[key.replace("items-0-", "items-7-")] = form.pop(key)
+    form |= {
+        "items-31-product_id": str(b.id),
+        "items-31-sale_price": "15",
+        "items-31-quantity": "2",
+        "items-31-per_customer_limit": "1",
+        "items-12-sale_price": "",
+        "items-12-quantity": "",
+    }
+    assert client.post("/admin/flash-sales", data=form).status_code == 302
+    items = {i.product_id: i.quantity for i in session.scalars(select(FlashSaleItem))}
+    assert items == {a.id: 4, b.id: 2}
+
+
+def test_it_redisplays_every_row_with_its_product_after_an_error(client, session, token):
+    kettle = make_product(session, name="Kettle", price_cents=4000, stock=10)
+    teapot = make_product(session, name="Teapot", price_cents=2500, stock=3)
+    form = sale_form(
+        token,
+        kettle,
+        name="",
+        tz="Asia/Kolkata",
+        starts_at="2030-01-15T09:00",
+        ends_at="2030-01-15T11:00",
+        **{
+            "items-5-product_id": str(teapot.id),
+            "items-5-sale_price": "20",
+            "items-5-quantity": "9",
+            "items-5-per_customer_limit": "1",
+        },
+    )
+    html = text(client.post("/admin/flash-sales", data=form))
+    assert "Name is required" in html
+    assert 'id="item-row-0"' in html
+    assert 'id="item-row-5"' in html
+    assert "Kettle" in html
+    assert "Teapot" in html
+    assert "regular $25.00 · 3 in stock" in html
+    assert 'name="items-5-quantity" type="text" value="9"' in html
+    assert 'name="tz" type="text" value="Asia/Kolkata"' in html
+    assert 'value="2030-01-15T09:00"' in html
+    assert "= 2030-01-15 03:30 UTC" in html
+    assert count_sales(session) == 0
+
+
+def test_it_names_an_unknown_or_inactive_product_in_its_row(client, session, token):
+    product = make_product(session, name="Kettle", price_cents=1000, stock=10)
+    update_product(session, product.id, ProductInput(active=False))
+    form = sale_form(
+        token,
+        product,
+        **{
+            "items-1-product_id": "999999",
+            "items-1-sale_price": "1",
+            "items-1-quantity": "1",
+            "items-1-per_customer_limit": "1",
+        },
+    )
+    html = text(client.post("/admin/flash-sales", data=form))
+    assert "Kettle" in html
+    assert "not for sale now" in html
+    assert "Product #999999" in html
+    assert html.count("no such product for sale now (unknown or inactive): remove this row") == 2
+    assert count_sales(session) == 0
+
+
+# Time zones (issue 14) -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tz", "typed", "utc"),
+    [
+        ("America/New_York", "2030-01-15T09:00", datetime(2030, 1, 15, 14, 0)),  # EST
+        ("America/New_York", "2030-07-15T09:00", datetime(2030, 7, 15, 13, 0)),  # EDT
+        ("Asia/Kolkata", "2030-01-15T09:00", datetime(2030, 1, 15, 3, 30)),
+        ("Europe/London", "2030-07-01T12:00:30", datetime(2030, 7, 1, 11, 0, 30)),
+        ("  UTC ", "2030-01-15T09:00", datetime(2030, 1, 15, 9, 0)),
+        ("", "2030-01-15T09:00", datetime(2030, 1, 15, 9, 0)),  # empty: UTC
+    ],
+)
+def test_it_reads_the_times_in_the_chosen_zone(client, session, token, tz, typed, utc):
+    product = make_product(session, price_cents=1000, stock=10)
+    ends = (datetime.fromisoformat(typed) + 2 * HOUR).isoformat()
+    form = sale_form(token, product, tz=tz, starts_at=typed, ends_at=ends)
+    response = client.post("/admin/flash-sales", data=form)
+    assert response.status_code == 302, text(response)[:2000]
+    sale = session.scalars(select(FlashSale)).one()
+    assert sale.starts_at.replace(tzinfo=None) == utc
+    assert sale.ends_at.replace(tzinfo=None) == utc + 2 * HOUR
+
+
+def test_it_refuses_a_time_the_clocks_skip(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    form = sale_form(
+        token, product, tz="Europe/London", starts_at="2030-03-31T01:30", ends_at="2030-03-31T05:00"
+    )
+    response = client.post("/admin/flash-sales", data=form)
+    html = text(response)
+    assert response.status_code == 422
+    assert "Starts does not exist in Europe/London: the clocks go forward" in html
+    assert "01:30 is skipped" in html
+    assert 'value="2030-03-31T01:30"' in html  # kept as typed
+    assert "= 2030-03-31 04:00 UTC" in html  # the end is fine and shown
+    assert count_sales(session) == 0
+
+
+def test_it_reads_a_time_the_clocks_show_twice_as_the_first(client, session, token):
+    product = make_product(session, price_cents=1000, stock=10)
+    form = sale_form(
+        token, product, tz="Europe/London", starts_at="2030-10-27T01:30", ends_at="2030-10-27T03:00"
+    )
+    assert client.post("/admin/flash-sales", data=form).status_code == 302
+    sale = session.scalars(select(FlashSale)).one()
+    assert sale.starts_at.replace(tzinfo=None) == datetime(2030, 10, 27, 0, 30)  # 01:30 BST
+    preview = text(
+        client.get(
+            "/admin/flash-sales/utc",
+            query_string={"tz": "Europe/London", "starts_at": "2030-10-27T01:30", "ends_at": ""},
+        )
+    )
+    assert "01:30 happens twice that night in Europe/London" in preview
+    assert "the first (BST, UTC+01:00) is used, not 2030-10-27 01:30 UTC: 2030-10-27 00:30 UTC" in (
+        preview
+    )
+
+
+@pytest.mark.parametrize(
+    "tz",
+    [
+        "Mars/Olympus",
+        "../../etc/passwd",
+        "/usr/share/zoneinfo/UTC",
+        "\x00x",
+        "x" * 5000,
+        "utc",
+        "Europe",
+    ],
+)
+def test_it_refuses_an_unknown_zone_and_keeps_what_was_typed(client, session, token, tz):
+    product = make_product(session, price_cents=1000, stock=10)
+    form = sale_form(token, product, tz=tz, starts_at="2030-01-15T09:00", name="Kept")
+    response = client.post("/admin/flash-sales", data=form)
+    html = text(response)
+    assert response.status_code == 422
+    assert 'id="field-tz-error">Time zone is not a time zone we know' in html
+    assert 'value="2030-01-15T09:00"' in html
+    assert 'value="Kept"' in html
+    assert 'name="items-0-sale_price" type="text" value="6.50"' in html
+    assert count_sales(session) == 0
+    assert "admin_tz" not in response.headers.get("Set-Cookie", "")
+
+
+def test_it_remembers_the_zone_of_the_last_save(client, session, token, admin):
+    product = make_product(session, price_cents=1000, stock=20)
+    form = sale_form(
+        token,
+        product,
+        tz="America/New_York",
+        starts_at="2030-01-15T09:00",
+        ends_at="2030-01-15T11:00",
+    )
+    response = client.post("/admin/flash-sales", data=form)
+    assert f"admin_tz={admin.id}:America/New_York" in response.headers["Set-Cookie"]
+    sale_id = session.scalars(select(FlashSale.id)).one()
+    new = text(client.get("/admin/flash-sales/new"))
+    assert 'name="tz" type="text" value="America/New_York"' in new
+    assert "America/New_York is UTC-05:00 now" in new or "America/New_York is UTC-04:00" in new
+    edit = text(client.get(f"/admin/flash-sales/{sale_id}/edit"))
+    assert 'name="starts_at" type="datetime-local" step="1" value="2030-01-15T09:00"' in edit
+    assert "= 2030-01-15 14:00 UTC" in edit
+    assert 'name="tz" type="text" value="America/New_York"' in edit
+    page = text(client.get(f"/admin/flash-sales/{sale_id}"))
+    assert "15 Jan 2030, 09:00 EST → 11:00 EST" in page
+    assert "(America/New_York)" in page
+    assert "15 Jan 2030, 14:00</time> → <time" in page
+    listed = text(client.get("/admin/flash-sales"))
+    assert "15 Jan 2030, 09:00 EST → 11:00 EST" in listed
+    assert "Tuesday 15 January 2030" in listed
+
+
+def test_it_prefills_an_edit_in_utc_without_a_remembered_zone(client, session, token):
+    product = make_product(session, price_cents=1000, stock=20)
+    sale = make_sale(session, [product])
+    html = text(client.get(f"/admin/flash-sales/{sale.id}/edit"))
+    # Set, so the page never swaps in the browser's zone under times written in UTC.
+    assert 'name="tz" type="text" value="UTC"' in html
+    assert f'value="{sale.starts_at.strftime("%Y-%m-%dT%H:%M")}' in html
+    assert f'id="item-row-0" class="flash-admin-item" data-product-name="{product.name}"' in html
+
+
+def test_it_ignores_a_zone_remembered_for_another_admin(client, session, token, admin):
+    other = make_user(session, "admin", username="other-admin")
+    client.set_cookie("admin_tz", f"{other.id}:Asia/Kolkata", path="/admin/flash-sales")
+    assert 'name="tz" type="text" value=""' in text(client.get("/admin/flash-sales/new"))
+    client.set_cookie("admin_tz", f"{admin.id}:Nowhere/Land", path="/admin/flash-sales")
+    assert 'name="tz" type="text" value=""' in text(client.get("/admin/flash-sales/new"))
+    client.set_cookie("admin_tz", f"{admin.id}:Asia/Kolkata", path="/admin/flash-sales")
+    assert 'name="tz" type="text" value="Asia/Kolkata"' in text(
+        client.get("/admin/flash-sales/new")
+    )
+
+
+def test_it_previews_the_utc_of_both_times_out_of_band(client, token):
+    response = client.get(
+        "/admin/flash-sales/utc",
+        query_string={
+            "tz": "Asia/Kolkata",
+            "starts_at": "2030-01-15T09:00",
+            "ends_at": "2030-01-15T10:15:30",
+        },
+        headers=HX,
+    )
+    html = text(response)
+    assert response.status_code == 200
+    assert '<p id="field-starts_at-utc" hx-swap-oob="innerHTML">' in html
+    assert "= 2030-01-15 03:30 UTC" in html
+    assert "= 2030-01-15 04:45:30 UTC" in html
+    assert "Asia/Kolkata is UTC+05:30 now" in html
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ({"tz": "Europe/London", "starts_at": "2030-03-31T01:30"}, "That time does not exist"),
+        ({"tz": "Nowhere", "starts_at": "2030-01-15T09:00"}, "“Nowhere” is not a time zone"),
+        ({"tz": "UTC", "starts_at": "soon"}, "That time must be a date and time"),
+        ({"tz": "UTC", "starts_at": "0001-01-01T00:00"}, "That time must be a date and time"),
+        ({"tz": "UTC", "starts_at": "2030-02-30T09:00"}, "That time must be a date and time"),
+        ({"tz": "\x00x" * 500, "starts_at": "9" * 9000}, "is not a time zone"),
+        ({}, "UTC is UTC+00:00 now"),
+    ],
+)
+def test_it_previews_bad_times_and_zones_as_words_not_500(client, token, args, says):
+    response = client.get("/admin/flash-sales/utc", query_string=args)
+    assert response.status_code == 200
+    assert says in text(response)

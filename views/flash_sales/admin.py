@@ -1,31 +1,27 @@
 """Admin flash-sale pages (/admin/flash-sales): the calendar-like list, create and edit
-(while scheduled) with several item rows, cancel, and the live sale page whose numbers
-refresh themselves every 5 s (sold, held, available per item, orders per minute, hold
-expiries, the payment circuit).
+(while scheduled), cancel, and the live sale page whose numbers refresh themselves every
+5 s (sold, held, available per item, orders per minute, hold expiries, the payment circuit).
 
-Times are typed into `datetime-local` inputs and read as UTC; prices are typed in dollars.
-The form's item rows are numbered `items-N-field`; blank rows are ignored, and the
-service's `items[i].field` errors are mapped back to the row they came from.
+The form (views/flash_sales/admin_form.py) adds item rows by searching the catalog
+(`products`, then `row`), and shows the UTC of the times typed in the admin's zone as they
+type (`utc`). Times are shown in the zone the admin last saved with, with UTC beside them.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, make_response, render_template, request, url_for
-from sqlalchemy.orm import Session
+from markupsafe import escape
 
 from app.current import current_payments, db_session
 from app.db import clean_text, utcnow
 from app.errors import Conflict, ValidationError
-from app.models.catalog import Product
-from app.services.catalog import list_products
+from app.services.catalog import find_products, list_products
 from app.services.flash_sales import (
     STATES,
-    SaleItemInput,
     SaleView,
     cancel_sale,
     create_sale,
@@ -35,17 +31,27 @@ from app.services.flash_sales import (
     update_sale,
 )
 from views.access import admin_required, signed_in_user
+from views.flash_sales.admin_form import (
+    ITEM_FIELDS,
+    MAX_ROWS,
+    UTC_ZONE,
+    conflict_errors,
+    conflict_message,
+    read_form,
+    read_zone,
+    remember_zone,
+    remembered_zone,
+    render_form,
+    row_numbers,
+    service_errors,
+)
 from views.pages import money
-from views.parsing import ID, form_cents, form_int, parse_datetime, query_page
+from views.parsing import ID, form_int, query_page
 from views.rendering import page_or_partial, redirect_to
+from views.timezones import from_utc, in_zone, local_value, to_utc, zone_line
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")
-ROWS, MAX_ROWS, PICKER_PAGES = 5, 50, 3
-ITEM_FIELDS = ("product_id", "sale_price", "quantity", "per_customer_limit")
-SERVICE_FIELDS = {"sale_price_cents": "sale_price"}
-ROW_KEY = re.compile(r"items-(\d{1,2})-")
-SERVICE_ITEM = re.compile(r"items\[(\d+)\]\.(\w+)")
-WHEN_HINT = "must be a date and time (UTC), like 2026-12-01 09:00"
+SEARCH_LIMIT, MAX_QUERY = 10, 100
 
 
 @bp.before_request
@@ -54,145 +60,21 @@ def _only_admins() -> None:
     """Every /admin page needs the admin role (login redirect or 403 otherwise)."""
 
 
-@dataclass
-class Submitted:
-    """What the sale form sent: typed values kept for re-display, and the parsed input."""
-
-    form: dict[str, str]
-    rows: int
-    name: str = ""
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    items: list[SaleItemInput] = field(default_factory=list)
-    row_of: list[int] = field(default_factory=list)  # the form row of each item
-    problems: dict[str, str] = field(default_factory=dict)
-
-
-def _typed(name: str) -> str:
-    return clean_text(request.form.get(name) or "")[:300]
-
-
-def _read_form() -> Submitted:
-    indexes = {int(m.group(1)) for key in request.form if (m := ROW_KEY.match(key))}
-    rows = max([ROWS, *(i + 1 for i in indexes if i < MAX_ROWS)])
-    keys = ["name", "starts_at", "ends_at", "version"]
-    keys += [f"items-{n}-{f}" for n in range(rows) for f in ITEM_FIELDS]
-    got = Submitted(form={k: _typed(k) for k in keys}, rows=rows)
-    problems = got.problems
-    got.name = (request.form.get("name") or "")[:1000]
-    for key in ("starts_at", "ends_at"):
-        raw = (request.form.get(key) or "").strip()
-        setattr(got, key, parse_datetime(raw) if raw else None)
-        if getattr(got, key) is None:
-            problems[key] = "is required" if not raw else WHEN_HINT
-    for n in range(rows):
-        at = f"items-{n}-"
-        if not any(got.form[at + f].strip() for f in ITEM_FIELDS):
-            continue  # a blank row
-        values = (
-            form_int(at + "product_id", problems, minimum=1),
-            form_cents(at + "sale_price", problems),
-            form_int(at + "quantity", problems, minimum=1),
-            form_int(at + "per_customer_limit", problems, minimum=1),
-        )
-        if at + "product_id" in problems:
-            problems[at + "product_id"] = "must be chosen from the list"
-        product_id, price, quantity, limit = values
-        if product_id is not None and price is not None and quantity and limit:
-            got.items.append(SaleItemInput(product_id, price, quantity, limit))
-            got.row_of.append(n)
-    if not got.items and not any(k.startswith("items-") for k in problems):
-        problems["items"] = "need at least one product: fill in a row below"
-    return got
-
-
-def _service_errors(
-    error: ValidationError, got: Submitted, products: dict[int, Product]
-) -> dict[str, str]:
-    """The service's field names (`items[0].quantity`) as the form's (`items-3-quantity`)."""
-    errors: dict[str, str] = {}
-    for key, message in error.fields.items():
-        match = SERVICE_ITEM.fullmatch(key)
-        if match is None or int(match.group(1)) >= len(got.row_of):
-            errors[key if key in ("name", "starts_at", "ends_at") else "items"] = message
-            continue
-        index, name = int(match.group(1)), match.group(2)
-        product = products.get(got.items[index].product_id)
-        if name == "sale_price_cents" and product is not None and "regular price" in message:
-            message = f"must be less than the regular price ({money(product.price_cents)})"
-        errors[f"items-{got.row_of[index]}-{SERVICE_FIELDS.get(name, name)}"] = message
-    if errors.get("ends_at") == "must be after starts_at":
-        errors["ends_at"] = "must be after the start"
-    return errors
-
-
-def _conflict_errors(error: Conflict, got: Submitted) -> dict[str, str]:
-    if error.code != "sale_overlap":
-        return {}
-    clashing = set(error.details.get("product_ids") or ())
-    return {
-        f"items-{row}-product_id": "is already in another sale at that time"
-        for item, row in zip(got.items, got.row_of, strict=True)
-        if item.product_id in clashing
-    }
-
-
-def _conflict_message(error: Conflict) -> str:
-    if error.code == "sale_overlap":
-        ids = ", ".join(f"#{i}" for i in error.details.get("sale_ids") or ())
-        return (
-            f"Another scheduled or active sale ({ids}) has a product of this sale in an "
-            "overlapping window. Change the times or the products; nothing was saved."
-        )
-    if error.code == "stale_version":
-        return "Someone changed this sale meanwhile: reload it to see it now; nothing was saved."
-    if error.code == "sale_not_editable":
-        return "This sale has started or is over and can no longer be edited; nothing was saved."
-    return error.message[:1].upper() + error.message[1:]
-
-
-def _picker(session: Session) -> dict[int, Product]:
-    """Active products for the item rows, by name (a few hundred at most)."""
-    products: dict[int, Product] = {}
-    for page in range(1, PICKER_PAGES + 1):
-        result = list_products(session, page=page, per_page=100)
-        products.update((p.id, p) for p in result.items)
-        if not result.has_next:
-            break
-    return products
-
-
-def _render_form(
-    sale: SaleView | None,
-    form: dict[str, str],
-    rows: int,
-    errors: dict[str, str],
-    status: int = 200,
-    problem: str = "",
-) -> Response:
-    session = db_session()
-    html = render_template(
-        "flash_sales/admin/form.html",
-        sale=sale,
-        form=form,
-        rows=rows,
-        errors=errors,
-        problem=problem,
-        products=_picker(session),
-    )
-    return make_response(html, 422 if errors and status == 200 else status)
+@bp.app_template_filter("in_zone")
+def _in_zone(moment: datetime, zone: ZoneInfo | None, fmt: str = "%d %b %Y, %H:%M") -> str:
+    return in_zone(moment, zone, fmt)
 
 
 def _save(sale: SaleView | None) -> Response:
     """Create (no sale) or update from the form; errors are shown next to their fields."""
-    got = _read_form()
+    got = read_form()
     session, now = db_session(), utcnow()
     expected = None
     if sale is not None:
         expected = form_int("version", got.problems, minimum=1)
     if got.problems or got.starts_at is None or got.ends_at is None:
         problem = "The form lost its version; reload the page." if "version" in got.problems else ""
-        return _render_form(sale, got.form, got.rows, got.problems, 422, problem)
+        return render_form(sale, got.form, got.rows, got.problems, 422, problem)
     fields: dict[str, Any] = {
         "name": got.name,
         "starts_at": got.starts_at,
@@ -208,24 +90,25 @@ def _save(sale: SaleView | None) -> Response:
             saved = update_sale(session, sale.id, **fields, expected_version=expected)
             flash(f"Saved {saved.name}.", "success")
     except ValidationError as error:
-        errors = _service_errors(error, got, _picker(session))
-        return _render_form(sale, got.form, got.rows, errors, 422)
+        products = find_products(session, [i.product_id for i in got.items])
+        errors = service_errors(error, got, products)
+        return render_form(sale, got.form, got.rows, errors, 422)
     except Conflict as error:
-        errors = _conflict_errors(error, got)
-        return _render_form(sale, got.form, got.rows, errors, 409, _conflict_message(error))
-    return redirect_to(url_for("admin_flash_sales.show", sale_id=saved.id))
+        errors = conflict_errors(error, got)
+        return render_form(sale, got.form, got.rows, errors, 409, conflict_message(error))
+    response = redirect_to(url_for("admin_flash_sales.show", sale_id=saved.id))
+    remember_zone(response, got.zone or UTC_ZONE)
+    return response
 
 
-def _local(value: datetime) -> str:
-    """A UTC time as a `datetime-local` value (seconds only when there are some)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
-
-
-def _prefill(sale: SaleView) -> tuple[dict[str, str], int]:
+def _prefill(sale: SaleView) -> tuple[dict[str, str], list[int]]:
+    """The sale as the form shows it, its times in the admin's zone (UTC when none)."""
+    zone = remembered_zone() or UTC_ZONE
     form = {
         "name": sale.name,
-        "starts_at": _local(sale.starts_at),
-        "ends_at": _local(sale.ends_at),
+        "tz": zone.key,
+        "starts_at": local_value(sale.starts_at, zone),
+        "ends_at": local_value(sale.ends_at, zone),
         "version": str(sale.version),
     }
     for n, item in enumerate(sale.items):
@@ -234,14 +117,14 @@ def _prefill(sale: SaleView) -> tuple[dict[str, str], int]:
         form[at + "sale_price"] = money(item.sale_price_cents).lstrip("$").replace(",", "")
         form[at + "quantity"] = str(item.quantity)
         form[at + "per_customer_limit"] = str(item.per_customer_limit)
-    return form, max(ROWS, min(MAX_ROWS, len(sale.items) + 2))
+    return form, list(range(min(MAX_ROWS, len(sale.items))))
 
 
-def _days(sales: list[SaleView]) -> list[tuple[str, list[SaleView]]]:
-    """Sales grouped by the UTC day they start, in the list's order."""
+def _days(sales: list[SaleView], zone: ZoneInfo) -> list[tuple[str, list[SaleView]]]:
+    """Sales grouped by the day they start in `zone`, in the list's order."""
     days: list[tuple[str, list[SaleView]]] = []
     for sale in sales:
-        label = sale.starts_at.strftime("%A %d %B %Y")
+        label = from_utc(sale.starts_at, zone).strftime("%A %d %B %Y")
         if not days or days[-1][0] != label:
             days.append((label, []))
         days[-1][1].append(sale)
@@ -260,6 +143,7 @@ def _render_live(sale_id: int, status: int = 200, problem: str = "") -> Response
         breaker=current_payments().breaker.status(),
         now=now,
         problem=problem,
+        zone=remembered_zone(),
     )
 
 
@@ -270,13 +154,14 @@ def _render_live(sale_id: int, status: int = 200, problem: str = "") -> Response
 def index() -> Response:
     page, per_page = query_page()
     state = request.args.get("state", "").strip()[:20]
-    now = utcnow()
+    now, zone = utcnow(), remembered_zone()
     result = list_sales(db_session(), now=now, state=state or None, page=page, per_page=per_page)
     return page_or_partial(
         "flash_sales/admin/index.html",
         "flash_sales/admin/_table.html",
         result=result,
-        days=_days(result.items),
+        days=_days(result.items, zone or UTC_ZONE),
+        zone=zone,
         state=state,
         states=STATES,
         now=now,
@@ -285,12 +170,84 @@ def index() -> Response:
 
 @bp.get("/new")
 def new() -> Response:
-    return _render_form(None, {}, ROWS, {})
+    # No remembered zone: the field stays empty and the page fills in the browser's.
+    zone = remembered_zone()
+    return render_form(None, {"tz": zone.key if zone else ""}, [], {})
 
 
 @bp.post("")
 def create() -> Response:
     return _save(None)
+
+
+@bp.get("/products")
+def products() -> Response:
+    """The form's product search: at most SEARCH_LIMIT active products matching `q` (name
+    or sku), best first, each with a button that adds it as an item row."""
+    q = clean_text(request.args.get("q") or "")[:MAX_QUERY].strip()
+    chosen = {request.args.get(f"items-{n}-product_id", "") for n in row_numbers(request.args)}
+    result = None
+    if q:
+        result = list_products(db_session(), q=q, page=1, per_page=SEARCH_LIMIT)
+    html = render_template(
+        "flash_sales/admin/_product_results.html", q=q, result=result, chosen=chosen
+    )
+    return make_response(html)
+
+
+def _row_refused(message: str, status: int) -> Response:
+    """An answer to "add this product" that adds nothing: said in the search's status line."""
+    response = make_response(escape(message), status)
+    response.headers["HX-Retarget"] = "#product-search-status"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
+
+
+@bp.get("/row")
+def row() -> Response:
+    """One new item row for product `add`, numbered after the rows the form has (sent as
+    `items-N-product_id`); a product already there, or one not for sale, is refused."""
+    raw = (request.args.get("add") or "").strip()[:20]
+    numbers = row_numbers(request.args)
+    chosen = {request.args.get(f"items-{n}-product_id", "").strip() for n in numbers}
+    product_id = int(raw) if raw.isdigit() else 0
+    product = find_products(db_session(), [product_id]).get(product_id)
+    if product is None or not product.active:
+        return _row_refused("That product is not for sale now; search again.", 422)
+    if str(product.id) in chosen:
+        return _row_refused(f"{product.name} is already in this sale: one row per product.", 409)
+    free = [n for n in range(MAX_ROWS) if n > max(numbers, default=-1)]
+    free = free or [n for n in range(MAX_ROWS) if n not in numbers]
+    if not free:
+        return _row_refused(f"A sale has at most {MAX_ROWS} items.", 409)
+    n = free[0]
+    form = {f"items-{n}-{f}": "" for f in ITEM_FIELDS} | {f"items-{n}-product_id": str(product.id)}
+    html = render_template(
+        "flash_sales/admin/_item_row_added.html",
+        n=n,
+        form=form,
+        errors={},
+        products={product.id: product},
+        position=len(chosen - {""}) + 1,
+    )
+    return make_response(html)
+
+
+@bp.get("/utc")
+def utc() -> Response:
+    """The UTC of the form's typed times in its zone, as the previews beside the inputs
+    (out-of-band swaps: one answer updates both and the zone's own line)."""
+    args = {k: clean_text(request.args.get(k) or "")[:100] for k in ("tz", "starts_at", "ends_at")}
+    zone = read_zone(args["tz"])
+    converted = {
+        k: to_utc(args[k], zone) for k in ("starts_at", "ends_at") if zone and args[k].strip()
+    }
+    html = render_template(
+        "flash_sales/admin/_utc_previews.html",
+        previews=converted,
+        zone_line=zone_line(zone, args["tz"], utcnow()),
+    )
+    return make_response(html)
 
 
 @bp.get(f"/<{ID}:sale_id>")
@@ -308,7 +265,7 @@ def edit(sale_id: int) -> Response:
         )
         return redirect_to(url_for("admin_flash_sales.show", sale_id=sale.id))
     form, rows = _prefill(sale)
-    return _render_form(sale, form, rows, {})
+    return render_form(sale, form, rows, {})
 
 
 @bp.post(f"/<{ID}:sale_id>/edit")
@@ -328,7 +285,7 @@ def cancel(sale_id: int) -> Response:
     try:
         cancel_sale(session, sale_id, actor=signed_in_user(), now=now)
     except Conflict as error:  # the scheduler ended it at this very moment
-        return _render_live(sale_id, 409, _conflict_message(error))
+        return _render_live(sale_id, 409, conflict_message(error))
     flash(
         f"Cancelled {sale.name}: holds were released and unsold units went back to stock.",
         "success",

@@ -1,6 +1,6 @@
 """The catalog, the one door to the area: products, search, prices and stock.
 
-- products: `list_products`, `get_product`, `create_product`, `update_product`,
+- products: `list_products`, `get_product`, `find_products`, `create_product`, `update_product`,
   `list_categories`, `active_sale_prices`, `next_price_change`
 - stock: `take_stock`, `give_back_stock` (conditional atomic updates, never below zero)
 """
@@ -15,6 +15,7 @@ from app.services.catalog.products import (
     catalog_version,
     check_product_input,
     create_product,
+    find_products,
     get_product,
     list_categories,
     list_products,
@@ -34,6 +35,7 @@ __all__ = [
     "catalog_version",
     "check_product_input",
     "create_product",
+    "find_products",
     "get_product",
     "give_back_stock",
     "list_categories",

@@ -170,6 +170,15 @@ def get_product(session: Session, product_id: int, *, include_inactive: bool = F
     return product
 
 
+def find_products(session: Session, ids: Iterable[int]) -> dict[int, Product]:
+    """The products of `ids` that exist (active or not), by id; ids that are not row ids
+    are skipped. One query, for at most a form's worth of ids."""
+    wanted = sorted({i for i in ids if is_row_id(i)})
+    if not wanted:
+        return {}
+    return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(wanted)))}
+
+
 def create_product(session: Session, data: ProductInput) -> Product:
     """Add a shop product. Raises ValidationError, Conflict(sku_taken)."""
     check_product_input(data, creating=True)

@@ -1,0 +1,215 @@
+"""The admin sale form: reading what it sent, mapping the service's errors back onto it,
+and rendering it (with its item rows, time zone and UTC previews).
+
+Item rows are numbered `items-N-field` (N < 50, gaps allowed: rows are added and removed
+in the page); a row whose fields are all blank is ignored. Times are typed as wall-clock
+times in the form's time zone (`tz`, an IANA name; empty means UTC) and converted to UTC
+by `views.timezones.to_utc`, the one rule the live preview uses too. The zone an admin
+last saved with is remembered in a cookie of their own (no table needed for a preference).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, make_response, render_template, request
+from sqlalchemy.orm import Session
+
+from app.current import db_session
+from app.db import clean_text, utcnow
+from app.errors import Conflict, ValidationError
+from app.models.catalog import Product
+from app.services.catalog import find_products
+from app.services.flash_sales import SaleItemInput, SaleView
+from views.access import signed_in_user
+from views.pages import money
+from views.parsing import form_cents, form_int
+from views.timezones import UNKNOWN_ZONE, Converted, find_zone, to_utc, zone_line, zone_names
+
+MAX_ROWS = 50
+ITEM_FIELDS = ("product_id", "sale_price", "quantity", "per_customer_limit")
+SERVICE_FIELDS = {"sale_price_cents": "sale_price"}
+ROW_KEY = re.compile(r"items-(\d{1,2})-")
+SERVICE_ITEM = re.compile(r"items\[(\d+)\]\.(\w+)")
+ZONE_COOKIE, ZONE_COOKIE_DAYS = "admin_tz", 365
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass
+class Submitted:
+    """What the sale form sent: typed values kept for re-display, and the parsed input."""
+
+    form: dict[str, str]
+    rows: list[int]
+    zone: ZoneInfo | None = None
+    name: str = ""
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    items: list[SaleItemInput] = field(default_factory=list)
+    row_of: list[int] = field(default_factory=list)  # the form row of each item
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def typed(name: str, limit: int = 300) -> str:
+    return clean_text(request.form.get(name) or "")[:limit]
+
+
+def row_numbers(keys: Iterable[str]) -> list[int]:
+    """The row numbers N of `items-N-…` keys, in order (the form has rows below 50 only)."""
+    found = {int(m.group(1)) for key in keys if (m := ROW_KEY.match(key))}
+    return sorted(n for n in found if n < MAX_ROWS)
+
+
+def read_zone(raw: str) -> ZoneInfo | None:
+    """The form's zone: empty is UTC; None for a name no zone has."""
+    return find_zone(raw) if raw.strip() else UTC_ZONE
+
+
+def read_form() -> Submitted:
+    keys = ["name", "starts_at", "ends_at", "version"]
+    numbers = row_numbers(request.form.keys())
+    keys += [f"items-{n}-{f}" for n in numbers for f in ITEM_FIELDS]
+    got = Submitted(form={k: typed(k) for k in keys}, rows=[])
+    problems = got.problems
+    got.name = (request.form.get("name") or "")[:1000]
+    tz = typed("tz", 100)
+    got.zone = read_zone(tz)
+    got.form["tz"] = got.zone.key if got.zone else tz
+    if got.zone is None:
+        problems["tz"] = UNKNOWN_ZONE
+    for key in ("starts_at", "ends_at"):
+        converted = to_utc(got.form[key], got.zone or UTC_ZONE)
+        setattr(got, key, converted.utc)
+        if converted.problem:
+            problems[key] = converted.problem
+    for n in numbers:
+        at = f"items-{n}-"
+        if not any(got.form[at + f].strip() for f in ITEM_FIELDS):
+            continue  # a blank row
+        got.rows.append(n)
+        values = (
+            form_int(at + "product_id", problems, minimum=1),
+            form_cents(at + "sale_price", problems),
+            form_int(at + "quantity", problems, minimum=1),
+            form_int(at + "per_customer_limit", problems, minimum=1),
+        )
+        if at + "product_id" in problems:
+            problems[at + "product_id"] = "must be chosen: find it by name or sku above"
+        product_id, price, quantity, limit = values
+        if product_id is not None and price is not None and quantity and limit:
+            got.items.append(SaleItemInput(product_id, price, quantity, limit))
+            got.row_of.append(n)
+    if not got.items and not any(k.startswith("items-") for k in problems):
+        problems["items"] = "need at least one product: find one above and add it"
+    return got
+
+
+def service_errors(
+    error: ValidationError, got: Submitted, products: dict[int, Product]
+) -> dict[str, str]:
+    """The service's field names (`items[0].quantity`) as the form's (`items-3-quantity`)."""
+    errors: dict[str, str] = {}
+    for key, message in error.fields.items():
+        match = SERVICE_ITEM.fullmatch(key)
+        if match is None or int(match.group(1)) >= len(got.row_of):
+            errors[key if key in ("name", "starts_at", "ends_at") else "items"] = message
+            continue
+        index, name = int(match.group(1)), match.group(2)
+        product = products.get(got.items[index].product_id)
+        if name == "sale_price_cents" and product is not None and "regular price" in message:
+            message = f"must be less than the regular price ({money(product.price_cents)})"
+        if message == "no such product":
+            message = "no such product for sale now (unknown or inactive): remove this row"
+        errors[f"items-{got.row_of[index]}-{SERVICE_FIELDS.get(name, name)}"] = message
+    if errors.get("ends_at") == "must be after starts_at":
+        errors["ends_at"] = "must be after the start"
+    return errors
+
+
+def conflict_errors(error: Conflict, got: Submitted) -> dict[str, str]:
+    if error.code != "sale_overlap":
+        return {}
+    clashing = set(error.details.get("product_ids") or ())
+    return {
+        f"items-{row}-product_id": "is already in another sale at that time"
+        for item, row in zip(got.items, got.row_of, strict=True)
+        if item.product_id in clashing
+    }
+
+
+def conflict_message(error: Conflict) -> str:
+    if error.code == "sale_overlap":
+        ids = ", ".join(f"#{i}" for i in error.details.get("sale_ids") or ())
+        return (
+            f"Another scheduled or active sale ({ids}) has a product of this sale in an "
+            "overlapping window. Change the times or the products; nothing was saved."
+        )
+    if error.code == "stale_version":
+        return "Someone changed this sale meanwhile: reload it to see it now; nothing was saved."
+    if error.code == "sale_not_editable":
+        return "This sale has started or is over and can no longer be edited; nothing was saved."
+    return error.message[:1].upper() + error.message[1:]
+
+
+def row_products(session: Session, form: dict[str, str], rows: list[int]) -> dict[int, Product]:
+    """The products the rows name, by id (one query)."""
+    ids = [int(v) for n in rows if (v := form.get(f"items-{n}-product_id", "")).isdigit()]
+    return find_products(session, ids)
+
+
+def previews(form: dict[str, str], zone: ZoneInfo | None) -> dict[str, Converted]:
+    """The UTC equivalent of each typed time (nothing for an empty one or a bad zone)."""
+    if zone is None:
+        return {}
+    return {k: to_utc(form[k], zone) for k in ("starts_at", "ends_at") if form.get(k, "").strip()}
+
+
+def render_form(
+    sale: SaleView | None,
+    form: dict[str, str],
+    rows: list[int],
+    errors: dict[str, str],
+    status: int = 200,
+    problem: str = "",
+) -> Response:
+    zone = read_zone(form.get("tz", ""))
+    html = render_template(
+        "flash_sales/admin/form.html",
+        sale=sale,
+        form=form,
+        rows=rows,
+        errors=errors,
+        problem=problem,
+        products=row_products(db_session(), form, rows),
+        previews=previews(form, zone),
+        zone_line=zone_line(zone, form.get("tz", ""), utcnow()) if form.get("tz") else "",
+        zones=zone_names(),
+    )
+    return make_response(html, 422 if errors and status == 200 else status)
+
+
+# The remembered zone ------------------------------------------------------------------------
+
+
+def remembered_zone() -> ZoneInfo | None:
+    """The zone this admin last saved a sale with in this browser, if any."""
+    user_id, _, name = (request.cookies.get(ZONE_COOKIE) or "").partition(":")
+    if user_id != str(signed_in_user().id):
+        return None
+    return find_zone(name)
+
+
+def remember_zone(response: Response, zone: ZoneInfo) -> None:
+    response.set_cookie(
+        ZONE_COOKIE,
+        f"{signed_in_user().id}:{zone.key}",
+        max_age=ZONE_COOKIE_DAYS * 86400,
+        path="/admin/flash-sales",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
