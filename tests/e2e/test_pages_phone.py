@@ -156,12 +156,8 @@ def slug(path: str) -> str:
 
 
 # Pages where a table may still scroll inside its own box on a phone (the page itself may
-# not). Until this branch the box check never ran (SIDEWAYS was called without its flag);
-# running it found three more, none of them stacked cards yet: the analytics' "time in each
-# state" table (2 px too wide at 375 px), and, once the earlier journeys made sales and
-# partners, the admin's flash-sale list (620 px) and partner list (684 px). Their owners are
-# to stack them and drop them from here.
-BOXED = ("/monitoring/returns", "/admin/flash-sales", "/admin/partners")
+# not): the admin's flash-sale list, once the earlier journeys have made sales.
+BOXED = ("/admin/flash-sales",)
 
 SIDEWAYS = """(boxes) => {
   const width = window.innerWidth;
