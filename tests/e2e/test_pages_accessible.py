@@ -109,7 +109,7 @@ def scan(page: Any, where: str) -> list[str]:
         page.set_viewport_size({"width": width, "height": 900 if width > 600 else 800})
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
         found += describe(f"{where} at {width}", violations(page))
-        found += [f"{where} at {width}: {p}" for p in page.evaluate(SIDEWAYS, True)]
+        found += [f"{where} at {width}: {p}" for p in page.evaluate(SIDEWAYS)]
     return found
 
 

@@ -155,11 +155,7 @@ def slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
 
 
-# Pages where a table may still scroll inside its own box on a phone (the page itself may
-# not): the admin's flash-sale list, once the earlier journeys have made sales.
-BOXED = ("/admin/flash-sales",)
-
-SIDEWAYS = """(boxes) => {
+SIDEWAYS = """() => {
   const width = window.innerWidth;
   const out = [];
   if (document.documentElement.scrollWidth > width) {
@@ -172,7 +168,7 @@ SIDEWAYS = """(boxes) => {
       }
     }
   }
-  if (boxes && width < 600) {
+  if (width < 600) {
     for (const box of document.querySelectorAll('.table-wrap')) {
       if (box.scrollWidth > box.clientWidth + 1) {
         const what = (box.querySelector('caption') || box).textContent.trim().slice(0, 60);
@@ -312,9 +308,7 @@ def test_it_fits_every_page_at_375_and_1280(tabs: dict[str, Tab], data: Data, ro
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900 if width > 600 else 800})
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => r(null)))")
-            problems += [
-                f"{role} {path} at {width}: {p}" for p in page.evaluate(SIDEWAYS, path not in BOXED)
-            ]
+            problems += [f"{role} {path} at {width}: {p}" for p in page.evaluate(SIDEWAYS)]
             if width == 375 and path.endswith("/edit"):
                 problems += [f"{role} {path} at 375: {p}" for p in check_editor_rows(page)]
             queue = re.fullmatch(r"/staff/queues/(\w+)", path)
