@@ -86,35 +86,55 @@ def parse_local(raw: str) -> datetime | None:
     return value if 1970 <= value.year <= 9000 else None
 
 
-def to_utc(raw: str, zone: ZoneInfo) -> Converted:
-    """Read `raw` as a wall-clock time in `zone`, as an aware UTC time."""
+def to_utc(raw: str, zone: ZoneInfo, *, later: bool = False) -> Converted:
+    """Read `raw` as a wall-clock time in `zone`, as an aware UTC time. At a time the clocks
+    show twice, the first of the two is read, or the later one when `later` (so an edited
+    sale whose time was the later one keeps it)."""
     local = parse_local(raw)
     if local is None:
         return Converted(problem="is required" if not raw.strip() else WHEN_HINT)
     first = local.replace(tzinfo=zone, fold=0)
-    second = local.replace(tzinfo=zone, fold=1)
-    moment = first.astimezone(UTC)
-    if moment.astimezone(zone).replace(tzinfo=None) != local:
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         return Converted(
             problem=(
                 f"does not exist in {zone.key}: the clocks go forward at that hour on "
                 f"{local:%d %b %Y}, so {local:%H:%M} is skipped; choose a time outside the gap"
             )
         )
-    note = ""
-    if first.utcoffset() != second.utcoffset():
-        later = utc_text(second.astimezone(UTC))
-        note = (
-            f"{local:%H:%M} happens twice that night in {zone.key}; the first "
-            f"({first.tzname()}, {offset_text(first)}) is used, not {later}:"
-        )
-    return Converted(utc=moment, note=note)
+    last = local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == last.utcoffset():
+        return Converted(utc=first.astimezone(UTC))
+    chosen, other = (last, first) if later else (first, last)
+    note = (
+        f"{local:%H:%M} happens twice that night in {zone.key}; the "
+        f"{'second' if later else 'first'} ({chosen.tzname()}, {offset_text(chosen)}) is "
+        f"used, not {utc_text(other.astimezone(UTC))}:"
+    )
+    return Converted(utc=chosen.astimezone(UTC), note=note)
+
+
+def is_second(moment: datetime, zone: ZoneInfo) -> bool:
+    """Whether a UTC time reads in `zone` as the second of a wall-clock time shown twice."""
+    local = _shown(moment, zone)
+    return local is not None and local.fold == 1
+
+
+def _shown(moment: datetime, zone: ZoneInfo | None) -> datetime | None:
+    """A UTC time (naive or aware) in `zone`; None past what `datetime` can hold there (a
+    sale the API took at year 1 or 9999, in a zone that would move it across)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return aware.astimezone(zone or UTC)
+    except OverflowError:
+        return None
 
 
 def from_utc(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A UTC time (naive or aware) as the naive wall-clock time in `zone`."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(zone).replace(tzinfo=None)
+    """A UTC time (naive or aware) as the naive wall-clock time in `zone` (in UTC when the
+    zone would carry it past what `datetime` holds)."""
+    shown = _shown(moment, zone) or _shown(moment, None)
+    assert shown is not None  # UTC to UTC never overflows
+    return shown.replace(tzinfo=None)
 
 
 def local_value(moment: datetime, zone: ZoneInfo) -> str:
@@ -125,9 +145,9 @@ def local_value(moment: datetime, zone: ZoneInfo) -> str:
 
 def in_zone(moment: datetime, zone: ZoneInfo | None, fmt: str = "%d %b %Y, %H:%M") -> str:
     """Template filter: a UTC time as wall-clock text in `zone` with its abbreviation
-    (`01 Dec 2026, 09:00 EST`); in UTC when there is no zone."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    shown = aware.astimezone(zone or UTC)
+    (`01 Dec 2026, 09:00 EST`); in UTC when there is no zone (or it would overflow)."""
+    shown = _shown(moment, zone) or _shown(moment, None)
+    assert shown is not None  # UTC to UTC never overflows
     return f"{shown.strftime(fmt)} {shown.tzname() or offset_text(shown)}"
 
 

@@ -46,9 +46,9 @@ from views.flash_sales.admin_form import (
     service_errors,
 )
 from views.pages import money
-from views.parsing import ID, form_int, query_page
+from views.parsing import ID, form_int, query_page, whole_number
 from views.rendering import page_or_partial, redirect_to
-from views.timezones import from_utc, in_zone, local_value, to_utc, zone_line
+from views.timezones import from_utc, in_zone, is_second, local_value, to_utc, zone_line
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")
 SEARCH_LIMIT, MAX_QUERY = 10, 100
@@ -104,13 +104,10 @@ def _save(sale: SaleView | None) -> Response:
 def _prefill(sale: SaleView) -> tuple[dict[str, str], list[int]]:
     """The sale as the form shows it, its times in the admin's zone (UTC when none)."""
     zone = remembered_zone() or UTC_ZONE
-    form = {
-        "name": sale.name,
-        "tz": zone.key,
-        "starts_at": local_value(sale.starts_at, zone),
-        "ends_at": local_value(sale.ends_at, zone),
-        "version": str(sale.version),
-    }
+    form = {"name": sale.name, "tz": zone.key, "version": str(sale.version)}
+    for key, moment in (("starts_at", sale.starts_at), ("ends_at", sale.ends_at)):
+        form[key] = local_value(moment, zone)
+        form[f"{key}_fold"] = "1" if is_second(moment, zone) else ""
     for n, item in enumerate(sale.items):
         at = f"items-{n}-"
         form[at + "product_id"] = str(item.product_id)
@@ -118,6 +115,14 @@ def _prefill(sale: SaleView) -> tuple[dict[str, str], list[int]]:
         form[at + "quantity"] = str(item.quantity)
         form[at + "per_customer_limit"] = str(item.per_customer_limit)
     return form, list(range(min(MAX_ROWS, len(sale.items))))
+
+
+def _not_editable(sale: SaleView) -> Response:
+    """A sale that has started (or is over) has no form: to its page, saying why."""
+    flash(
+        f"{sale.name} is {sale.state}: only a sale that has not started can be edited.", "warning"
+    )
+    return redirect_to(url_for("admin_flash_sales.show", sale_id=sale.id))
 
 
 def _days(sales: list[SaleView], zone: ZoneInfo) -> list[tuple[str, list[SaleView]]]:
@@ -210,7 +215,7 @@ def row() -> Response:
     raw = (request.args.get("add") or "").strip()[:20]
     numbers = row_numbers(request.args)
     chosen = {request.args.get(f"items-{n}-product_id", "").strip() for n in numbers}
-    product_id = int(raw) if raw.isdigit() else 0
+    product_id = whole_number(raw) or 0
     product = find_products(db_session(), [product_id]).get(product_id)
     if product is None or not product.active:
         return _row_refused("That product is not for sale now; search again.", 422)
@@ -237,10 +242,13 @@ def row() -> Response:
 def utc() -> Response:
     """The UTC of the form's typed times in its zone, as the previews beside the inputs
     (out-of-band swaps: one answer updates both and the zone's own line)."""
-    args = {k: clean_text(request.args.get(k) or "")[:100] for k in ("tz", "starts_at", "ends_at")}
+    keys = ("tz", "starts_at", "ends_at", "starts_at_fold", "ends_at_fold")
+    args = {k: clean_text(request.args.get(k) or "")[:100] for k in keys}
     zone = read_zone(args["tz"])
     converted = {
-        k: to_utc(args[k], zone) for k in ("starts_at", "ends_at") if zone and args[k].strip()
+        k: to_utc(args[k], zone, later=args[f"{k}_fold"] == "1")
+        for k in ("starts_at", "ends_at")
+        if zone and args[k].strip()
     }
     html = render_template(
         "flash_sales/admin/_utc_previews.html",
@@ -259,18 +267,17 @@ def show(sale_id: int) -> Response:
 def edit(sale_id: int) -> Response:
     sale = get_sale(db_session(), sale_id, now=utcnow())
     if sale.state != "scheduled":
-        flash(
-            f"{sale.name} is {sale.state}: only a sale that has not started can be edited.",
-            "warning",
-        )
-        return redirect_to(url_for("admin_flash_sales.show", sale_id=sale.id))
+        return _not_editable(sale)
     form, rows = _prefill(sale)
     return render_form(sale, form, rows, {})
 
 
 @bp.post(f"/<{ID}:sale_id>/edit")
 def update(sale_id: int) -> Response:
-    return _save(get_sale(db_session(), sale_id, now=utcnow()))
+    sale = get_sale(db_session(), sale_id, now=utcnow())
+    if sale.state != "scheduled":
+        return _not_editable(sale)
+    return _save(sale)
 
 
 @bp.post(f"/<{ID}:sale_id>/cancel")

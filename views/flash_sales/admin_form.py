@@ -27,13 +27,13 @@ from app.services.catalog import find_products
 from app.services.flash_sales import SaleItemInput, SaleView
 from views.access import signed_in_user
 from views.pages import money
-from views.parsing import form_cents, form_int
+from views.parsing import form_cents, form_int, whole_number
 from views.timezones import UNKNOWN_ZONE, Converted, find_zone, to_utc, zone_line, zone_names
 
 MAX_ROWS = 50
 ITEM_FIELDS = ("product_id", "sale_price", "quantity", "per_customer_limit")
 SERVICE_FIELDS = {"sale_price_cents": "sale_price"}
-ROW_KEY = re.compile(r"items-(\d{1,2})-")
+ROW_KEY = re.compile(r"items-(0|[1-9][0-9]?)-")  # ASCII digits, no leading zero
 SERVICE_ITEM = re.compile(r"items\[(\d+)\]\.(\w+)")
 ZONE_COOKIE, ZONE_COOKIE_DAYS = "admin_tz", 365
 UTC_ZONE = ZoneInfo("UTC")
@@ -70,7 +70,7 @@ def read_zone(raw: str) -> ZoneInfo | None:
 
 
 def read_form() -> Submitted:
-    keys = ["name", "starts_at", "ends_at", "version"]
+    keys = ["name", "starts_at", "ends_at", "starts_at_fold", "ends_at_fold", "version"]
     numbers = row_numbers(request.form.keys())
     keys += [f"items-{n}-{f}" for n in numbers for f in ITEM_FIELDS]
     got = Submitted(form={k: typed(k) for k in keys}, rows=[])
@@ -82,7 +82,8 @@ def read_form() -> Submitted:
     if got.zone is None:
         problems["tz"] = UNKNOWN_ZONE
     for key in ("starts_at", "ends_at"):
-        converted = to_utc(got.form[key], got.zone or UTC_ZONE)
+        later = got.form[f"{key}_fold"] == "1"
+        converted = to_utc(got.form[key], got.zone or UTC_ZONE, later=later)
         setattr(got, key, converted.utc)
         if converted.problem:
             problems[key] = converted.problem
@@ -103,6 +104,9 @@ def read_form() -> Submitted:
         if product_id is not None and price is not None and quantity and limit:
             got.items.append(SaleItemInput(product_id, price, quantity, limit))
             got.row_of.append(n)
+    if any(len(request.form.getlist(k)) > 1 for k in keys if k.startswith("items-")):
+        # Two rows under one number (two adds answered at once): saving would drop one.
+        problems["items"] = "came twice under one row number: reload the page and add them again"
     if not got.items and not any(k.startswith("items-") for k in problems):
         problems["items"] = "need at least one product: find one above and add it"
     return got
@@ -157,15 +161,19 @@ def conflict_message(error: Conflict) -> str:
 
 def row_products(session: Session, form: dict[str, str], rows: list[int]) -> dict[int, Product]:
     """The products the rows name, by id (one query)."""
-    ids = [int(v) for n in rows if (v := form.get(f"items-{n}-product_id", "")).isdigit()]
-    return find_products(session, ids)
+    ids = [whole_number(form.get(f"items-{n}-product_id", "")) for n in rows]
+    return find_products(session, [i for i in ids if i is not None])
 
 
 def previews(form: dict[str, str], zone: ZoneInfo | None) -> dict[str, Converted]:
     """The UTC equivalent of each typed time (nothing for an empty one or a bad zone)."""
     if zone is None:
         return {}
-    return {k: to_utc(form[k], zone) for k in ("starts_at", "ends_at") if form.get(k, "").strip()}
+    return {
+        k: to_utc(form[k], zone, later=form.get(f"{k}_fold") == "1")
+        for k in ("starts_at", "ends_at")
+        if form.get(k, "").strip()
+    }
 
 
 def render_form(
