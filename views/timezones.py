@@ -1,9 +1,10 @@
 """Wall-clock times in an admin's time zone, and the one rule that turns them into UTC.
 
-Zones are IANA names read by `zoneinfo` from the system's zone data (Debian's tzdata; the
-python:3.11-slim image installs it too), and only names that data lists are accepted: a
-typed name never becomes a path. A local time the clocks skip (a DST gap) is refused; one
-they show twice (a DST fold) is read as the first of the two, and the conversion says so.
+Zones are IANA names read by `zoneinfo` from the system's zone data or, where it has none
+(or not a browser's older alias, such as Asia/Calcutta), the `tzdata` package; only names
+that data lists are accepted, so a typed name never becomes a path. A local time the
+clocks skip (a DST gap) is refused; one they show twice (a DST fold) is read as the first
+of the two (or the second, for an edited sale that was at it), and the conversion says so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 MAX_ZONE = 64
+NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
 UNKNOWN_ZONE = "is not a time zone we know: use an IANA name, like Europe/London or UTC"
 WHEN_HINT = "must be a date and time, like 2026-12-01 09:00"
@@ -22,8 +24,9 @@ WHEN_HINT = "must be a date and time, like 2026-12-01 09:00"
 
 @cache
 def zone_names() -> tuple[str, ...]:
-    """Every IANA zone name the system knows, sorted (UTC always among them)."""
-    return tuple(sorted(available_timezones() | {"UTC"}))
+    """Every IANA zone name known, sorted (UTC always among them; not the zone files that
+    name no place: `Factory`, `localtime`, `posixrules`)."""
+    return tuple(sorted(available_timezones() - NOT_PLACES | {"UTC"}))
 
 
 def find_zone(name: str) -> ZoneInfo | None:
