@@ -314,12 +314,24 @@
     input.dispatchEvent(new Event("search"));
   });
 
-  // Remove an item row; say so, and put focus on the next row's Remove (else the search).
+  // Find searches in the page (without JavaScript it posts the form, which comes back with
+  // the matches).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-search-button]") : null;
+    var input = document.getElementById("product-search");
+    if (!button || !input) return;
+    event.preventDefault();
+    input.dispatchEvent(new Event("search"));
+  });
+
+  // Remove an item row in the page (without JavaScript the button posts the form, which
+  // comes back without it); say so, and put focus on the next row's Remove (else the search).
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-remove-row]") : null;
     if (!button) return;
     var row = document.getElementById(button.getAttribute("data-remove-row"));
     if (!row) return;
+    event.preventDefault();
     var name = row.getAttribute("data-product-name") || "the product";
     var next = row.nextElementSibling || row.previousElementSibling;
     row.remove();

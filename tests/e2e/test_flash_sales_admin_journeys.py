@@ -130,3 +130,37 @@ def test_an_admin_builds_a_sale_in_their_time_zone(page, width):
     # The zone is remembered for this admin's next sale.
     page.goto("/admin/flash-sales/new")
     assert page.locator("#field-tz").input_value() == "America/New_York"
+
+
+def test_without_javascript_the_form_still_finds_adds_removes_and_saves(browser, live_server):
+    """ARCHITECTURE: every form works without JS. Find, Add and Remove post the form, which
+    comes back with everything typed; Enter in a field saves, as the page's button does."""
+    context = browser.new_context(base_url=live_server, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, "admin", "admin-demo-2026")
+        page.goto("/admin/flash-sales/new")
+        page.locator("#field-name").fill("Without scripts")
+        page.locator("#field-tz").fill("Europe/Berlin")
+        page.locator("#field-starts_at").fill("2031-03-10T09:00")
+        page.locator("#field-ends_at").fill("2031-03-10T10:00")
+        for query, name in (("chess", "Chess Set"), ("kite", "Kite")):
+            page.locator("#product-search").fill(query)
+            page.get_by_role("button", name="Find", exact=True).click()
+            page.get_by_role("button", name=f"Add {name}").click()
+            page.locator("#product-search-status", has_text=f"Added {name}").wait_for()
+        assert page.locator("#items-body tr").count() == 2
+        assert page.locator("#field-name").input_value() == "Without scripts"  # kept
+        page.get_by_role("button", name="Remove Chess Set").click()
+        page.locator("#product-search-status", has_text="Removed Chess Set").wait_for()
+        assert page.locator("#items-body tr").count() == 1
+        row = page.locator("#items-body tr", has_text="Kite")
+        row.get_by_label("Sale price ($) for Kite").fill("5")
+        row.get_by_label("Quantity for Kite").fill("1")
+        row.get_by_label("Limit per customer for Kite").fill("1")
+        row.get_by_label("Limit per customer for Kite").press("Enter")  # saves
+        page.wait_for_url(re.compile(r"/admin/flash-sales/\d+$"))
+        page.get_by_text("Created Without scripts").wait_for()
+        assert "09:00 CET → 10:00 CET (Europe/Berlin)" in page.locator("main").inner_text()
+    finally:
+        context.close()

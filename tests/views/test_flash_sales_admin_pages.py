@@ -943,3 +943,41 @@ def test_a_browsers_older_name_for_a_zone_is_taken(client, session, token):
     assert client.post("/admin/flash-sales", data=form).status_code == 302
     sale = session.scalars(select(FlashSale)).one()
     assert sale.starts_at.replace(tzinfo=None) == datetime(2030, 1, 15, 3, 30)
+
+
+def test_without_javascript_find_add_and_remove_rework_the_form(client, session, token):
+    """The form's own buttons post it: it comes back with what was typed, nothing saved."""
+    kettle = make_product(session, name="Kettle", price_cents=3000, stock=9)
+    mug = make_product(session, name="Mug", price_cents=900, stock=9)
+    typed = sale_form(token, kettle, name="Typed", tz="Asia/Kolkata")
+    found = text(client.post("/admin/flash-sales", data=typed | {"q": "mug", "find": "1"}))
+    assert f'<button type="submit" name="add" value="{mug.id}"' in found
+    assert 'name="q" type="search" value="mug"' in found
+    assert 'value="Typed"' in found
+    assert 'value="Asia/Kolkata"' in found
+    added = client.post("/admin/flash-sales", data=typed | {"q": "mug", "add": str(mug.id)})
+    html = text(added)
+    assert added.status_code == 200
+    assert "Added Mug as item 2: type its sale price, quantity and limit." in html
+    assert f'name="items-1-product_id" value="{mug.id}"' in html
+    assert "Already in this sale" in html  # the matches say so now
+    again = client.post("/admin/flash-sales", data=typed | {"add": str(kettle.id)})
+    assert again.status_code == 409
+    assert "Kettle is already in this sale: one row per product." in text(again)
+    removed = text(client.post("/admin/flash-sales", data=typed | {"remove": "0"}))
+    assert "Removed Kettle from the sale." in removed
+    assert 'name="items-0-product_id"' not in removed
+    assert 'value="Typed"' in removed
+    unknown = client.post("/admin/flash-sales", data=typed | {"remove": "7"})
+    assert f'name="items-0-product_id" value="{kettle.id}"' in text(unknown)  # nothing gone
+    assert count_sales(session) == 0
+
+
+def test_enter_in_any_field_saves_rather_than_finds_or_removes(client, session, token):
+    """Implicit submission uses the form's first submit button: it must be the one that
+    saves (nameless), before Find, Add and Remove."""
+    html = text(client.get("/admin/flash-sales/new"))
+    form = html[html.index("<form") :]
+    first = re.search(r"<button[^>]*>", form[form.index('type="submit"') - 40 :]).group(0)
+    assert 'type="submit"' in first
+    assert "name=" not in first

@@ -19,7 +19,7 @@ from markupsafe import escape
 from app.current import current_payments, db_session
 from app.db import clean_text, utcnow
 from app.errors import Conflict, ValidationError
-from app.services.catalog import find_products, list_products
+from app.services.catalog import find_products
 from app.services.flash_sales import (
     STATES,
     SaleView,
@@ -33,8 +33,11 @@ from app.services.flash_sales import (
 from views.access import admin_required, signed_in_user
 from views.flash_sales.admin_form import (
     ITEM_FIELDS,
+    MAX_QUERY,
     MAX_ROWS,
     UTC_ZONE,
+    Search,
+    adding,
     conflict_errors,
     conflict_message,
     read_form,
@@ -42,16 +45,17 @@ from views.flash_sales.admin_form import (
     remember_zone,
     remembered_zone,
     render_form,
+    rework,
     row_numbers,
+    search_products,
     service_errors,
 )
 from views.pages import money
-from views.parsing import ID, form_int, query_page, whole_number
+from views.parsing import ID, form_int, query_page
 from views.rendering import page_or_partial, redirect_to
 from views.timezones import from_utc, in_zone, is_second, local_value, to_utc, zone_line
 
 bp = Blueprint("admin_flash_sales", __name__, url_prefix="/admin/flash-sales")
-SEARCH_LIMIT, MAX_QUERY = 10, 100
 
 
 @bp.before_request
@@ -66,7 +70,10 @@ def _in_zone(moment: datetime, zone: ZoneInfo | None, fmt: str = "%d %b %Y, %H:%
 
 
 def _save(sale: SaleView | None) -> Response:
-    """Create (no sale) or update from the form; errors are shown next to their fields."""
+    """Create (no sale) or update from the form; errors are shown next to their fields. The
+    form's find, add and remove buttons (without JavaScript) only rework the form."""
+    if any(key in request.form for key in ("find", "add", "remove")):
+        return rework(sale)
     got = read_form()
     session, now = db_session(), utcnow()
     expected = None
@@ -187,17 +194,12 @@ def create() -> Response:
 
 @bp.get("/products")
 def products() -> Response:
-    """The form's product search: at most SEARCH_LIMIT active products matching `q` (name
+    """The form's product search: a few active products matching `q` (name
     or sku), best first, each with a button that adds it as an item row."""
     q = clean_text(request.args.get("q") or "")[:MAX_QUERY].strip()
     chosen = {request.args.get(f"items-{n}-product_id", "") for n in row_numbers(request.args)}
-    result = None
-    if q:
-        result = list_products(db_session(), q=q, page=1, per_page=SEARCH_LIMIT)
-    html = render_template(
-        "flash_sales/admin/_product_results.html", q=q, result=result, chosen=chosen
-    )
-    return make_response(html)
+    search = Search(q, search_products(q), frozenset(chosen))
+    return make_response(render_template("flash_sales/admin/_product_results.html", search=search))
 
 
 def _row_refused(message: str, status: int) -> Response:
@@ -212,20 +214,11 @@ def _row_refused(message: str, status: int) -> Response:
 def row() -> Response:
     """One new item row for product `add`, numbered after the rows the form has (sent as
     `items-N-product_id`); a product already there, or one not for sale, is refused."""
-    raw = (request.args.get("add") or "").strip()[:20]
-    numbers = row_numbers(request.args)
-    chosen = {request.args.get(f"items-{n}-product_id", "").strip() for n in numbers}
-    product_id = whole_number(raw) or 0
-    product = find_products(db_session(), [product_id]).get(product_id)
-    if product is None or not product.active:
-        return _row_refused("That product is not for sale now; search again.", 422)
-    if str(product.id) in chosen:
-        return _row_refused(f"{product.name} is already in this sale: one row per product.", 409)
-    free = [n for n in range(MAX_ROWS) if n > max(numbers, default=-1)]
-    free = free or [n for n in range(MAX_ROWS) if n not in numbers]
-    if not free:
-        return _row_refused(f"A sale has at most {MAX_ROWS} items.", 409)
-    n = free[0]
+    added = adding(request.args.get("add") or "", request.args)
+    if added.n is None or added.product is None:
+        return _row_refused(added.refusal, added.status)
+    n, product = added.n, added.product
+    chosen = {request.args.get(f"items-{m}-product_id", "") for m in row_numbers(request.args)}
     form = {f"items-{n}-{f}": "" for f in ITEM_FIELDS} | {f"items-{n}-product_id": str(product.id)}
     html = render_template(
         "flash_sales/admin/_item_row_added.html",

@@ -11,7 +11,7 @@ last saved with is remembered in a cookie of their own (no table needed for a pr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,14 +23,16 @@ from app.current import db_session
 from app.db import clean_text, utcnow
 from app.errors import Conflict, ValidationError
 from app.models.catalog import Product
-from app.services.catalog import find_products
+from app.services.catalog import find_products, list_products
 from app.services.flash_sales import SaleItemInput, SaleView
+from app.services.pagination import Page
 from views.access import signed_in_user
 from views.pages import money
 from views.parsing import form_cents, form_int, whole_number
 from views.timezones import UNKNOWN_ZONE, Converted, find_zone, to_utc, zone_line, zone_names
 
 MAX_ROWS = 50
+SEARCH_LIMIT, MAX_QUERY = 10, 100
 ITEM_FIELDS = ("product_id", "sale_price", "quantity", "per_customer_limit")
 SERVICE_FIELDS = {"sale_price_cents": "sale_price"}
 ROW_KEY = re.compile(r"items-(0|[1-9][0-9]?)-")  # ASCII digits, no leading zero
@@ -165,6 +167,80 @@ def row_products(session: Session, form: dict[str, str], rows: list[int]) -> dic
     return find_products(session, [i for i in ids if i is not None])
 
 
+@dataclass(frozen=True)
+class Added:
+    """The answer to "add this product as a row": its row number, or why not (and the
+    status to answer with)."""
+
+    n: int | None
+    product: Product | None
+    refusal: str = ""
+    status: int = 200
+
+
+def adding(raw: str, sent: Mapping[str, str]) -> Added:
+    """A new row for product `raw`, numbered after the rows `sent` has (`items-N-…`); a
+    product already there, or not for sale, or a 51st row, is refused."""
+    numbers = row_numbers(sent.keys())
+    chosen = {sent.get(f"items-{n}-product_id", "").strip() for n in numbers}
+    product_id = whole_number(raw.strip()[:20]) or 0
+    product = find_products(db_session(), [product_id]).get(product_id)
+    if product is None or not product.active:
+        return Added(None, None, "That product is not for sale now; search again.", 422)
+    if str(product.id) in chosen:
+        message = f"{product.name} is already in this sale: one row per product."
+        return Added(None, product, message, 409)
+    free = [n for n in range(MAX_ROWS) if n > max(numbers, default=-1)]
+    free = free or [n for n in range(MAX_ROWS) if n not in numbers]
+    if not free:
+        return Added(None, product, f"A sale has at most {MAX_ROWS} items.", 409)
+    return Added(free[0], product)
+
+
+@dataclass(frozen=True)
+class Search:
+    """The product search as the page shows it: what was asked, what matched, which ids the
+    form already has, and the status line (added, removed, refused)."""
+
+    q: str = ""
+    result: Page[Product] | None = None
+    chosen: frozenset[str] = frozenset()
+    said: str = ""
+
+
+def search_products(q: str) -> Page[Product] | None:
+    """At most SEARCH_LIMIT active products matching `q` (name or sku), best first."""
+    return list_products(db_session(), q=q, page=1, per_page=SEARCH_LIMIT) if q else None
+
+
+def rework(sale: SaleView | None) -> Response:
+    """Without JavaScript the form's own buttons find products (`find`), add a row (`add`)
+    and remove one (`remove`): the form comes back with everything typed, nothing saved."""
+    got = read_form()
+    form, rows = got.form, row_numbers(request.form.keys())
+    q = clean_text(request.form.get("q") or "")[:MAX_QUERY].strip()
+    said, status = "", 200
+    if (remove := whole_number(request.form.get("remove"), digits=2)) in rows:
+        rows.remove(remove)
+        key = f"items-{remove}-product_id"
+        name = row_products(db_session(), form, [remove]).get(whole_number(form[key]) or 0)
+        said = f"Removed {name.name if name else 'the row'} from the sale."
+        for item_field in ITEM_FIELDS:
+            form.pop(f"items-{remove}-{item_field}", None)
+    elif "add" in request.form:
+        added = adding(request.form.get("add") or "", form)
+        said, status = added.refusal, added.status
+        if added.n is not None and added.product is not None:
+            rows.append(added.n)
+            form |= {f"items-{added.n}-{f}": "" for f in ITEM_FIELDS}
+            form[f"items-{added.n}-product_id"] = str(added.product.id)
+            said = f"Added {added.product.name} as item {len(rows)}: type its sale price, "
+            said += "quantity and limit."
+    chosen = frozenset(form.get(f"items-{n}-product_id", "") for n in rows)
+    search = Search(q, search_products(q), chosen, said)
+    return render_form(sale, form, rows, {}, status, search=search)
+
+
 def previews(form: dict[str, str], zone: ZoneInfo | None) -> dict[str, Converted]:
     """The UTC equivalent of each typed time (nothing for an empty one or a bad zone)."""
     if zone is None:
@@ -183,10 +259,12 @@ def render_form(
     errors: dict[str, str],
     status: int = 200,
     problem: str = "",
+    search: Search | None = None,
 ) -> Response:
     zone = read_zone(form.get("tz", ""))
     html = render_template(
         "flash_sales/admin/form.html",
+        search=search,
         sale=sale,
         form=form,
         rows=rows,
