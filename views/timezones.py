@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 MAX_ZONE = 64
 NOT_PLACES = frozenset({"Factory", "localtime", "posixrules"})
-LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?")
+LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?")
 UNKNOWN_ZONE = "is not a time zone we know: use an IANA name, like Europe/London or UTC"
 WHEN_HINT = "must be a date and time, like 2026-12-01 09:00"
 

@@ -309,7 +309,8 @@
   // Enter in the product search searches (htmx listens for "search"); it must not save the form.
   document.addEventListener("keydown", function (event) {
     var input = event.target;
-    if (event.key !== "Enter" || !input.matches || !input.matches("[data-search-field]")) return;
+    if (event.key !== "Enter" || event.isComposing) return; // Enter that picks an IME candidate
+    if (!input.matches || !input.matches("[data-search-field]")) return;
     event.preventDefault();
     input.dispatchEvent(new Event("search"));
   });
@@ -339,5 +340,15 @@
     if (status) status.textContent = "Removed " + name + " from the sale.";
     var focus = next ? next.querySelector("[data-remove-row]") : document.getElementById("product-search");
     if (focus) focus.focus();
+    refreshMatches();
+  });
+
+  // The matches say which products the form has: ask again once a row came or went.
+  function refreshMatches() {
+    var search = document.getElementById("product-search");
+    if (search && search.value.trim()) search.dispatchEvent(new Event("search"));
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "items-body") refreshMatches();
   });
 })();
