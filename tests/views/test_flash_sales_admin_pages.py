@@ -805,6 +805,7 @@ def test_it_remembers_the_zone_of_the_last_save(client, session, token, admin):
     listed = text(client.get("/admin/flash-sales"))
     assert "15 Jan 2030, 09:00 EST → 11:00 EST" in listed
     assert "Tuesday 15 January 2030" in listed
+    assert "Every sale by its start time (America/New_York)" in listed
 
 
 def test_it_prefills_an_edit_in_utc_without_a_remembered_zone(client, session, token):
