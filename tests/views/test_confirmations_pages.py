@@ -64,6 +64,21 @@ def test_issuing_a_refund_names_the_amount_and_the_card(app, client, session, cu
     assert question in questions(text(client.get(f"/staff/returns/{record.id}")))
 
 
+def test_retrying_a_failed_refund_asks_with_the_amount_and_the_card(
+    app, client, session, customer, team
+):
+    record = open_return(app, session, customer)
+    walk_return(session, record.id, team, customer, until="process", disposition="REFUND")
+    session.execute(
+        update(ReturnRequest).where(ReturnRequest.id == record.id).values(refund_status="failed")
+    )
+    session.commit()
+    sign_in(client, team["finance"])
+    question = f"The last try failed. Refund $25.00 to the card ending 4242 for {record.number}?"
+    assert questions(text(client.get("/staff/queues/finance"))) == [question]
+    assert question in questions(text(client.get(f"/staff/returns/{record.id}")))
+
+
 def test_a_refund_the_card_cannot_take_back_whole_says_where_the_rest_goes(
     app, client, session, customer, team
 ):
