@@ -7,7 +7,8 @@ import pytest
 from workflows.definitions import load_shipped
 from workflows.engine import InvalidTransition, NotAllowed, engine_for
 from workflows.registry import SYSTEM, Actor
-from workflows.schema import parse_definition, validate_definition
+from workflows.schema import parse_definition
+from workflows.validation import validate_definition
 
 STATES = ("scheduled", "active", "ended", "cancelled")
 ROLES = ("system", "admin", "customer", "support", "warehouse", "finance")

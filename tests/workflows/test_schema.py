@@ -8,7 +8,8 @@ import json
 import pytest
 
 from workflows.definitions import RMA_CORE, RMA_CORE_STATES, RMA_CORE_TRIGGERS, load_shipped
-from workflows.schema import DefinitionError, parse_definition, validate_definition
+from workflows.schema import DefinitionError, parse_definition
+from workflows.validation import validate_definition
 
 
 def tiny() -> dict:

@@ -49,7 +49,7 @@ ROW = re.compile(r"(states|transitions)-(\d{1,3})-")
 FIELD_ROW = re.compile(r"transitions-(\d{1,3})-fields-(\d{1,2})-")
 ACTION = re.compile(r"(state|transition)(?:-(\d{1,3}))?(?:-field(?:-(\d{1,2}))?)?")
 STALE = "Someone else saved this draft first — reload to see their version. Nothing was saved."
-# Where a validation message points (workflows/schema.py words them this way).
+# Where a validation message points (workflows/validation.py words them this way).
 AT_STATE_INDEX = re.compile(r"states\[(\d+)\]")
 AT_STATE = re.compile(r"state (\w+)[ :]")
 AT_TRANSITION_INDEX = re.compile(r"transitions\[(\d+)\]")

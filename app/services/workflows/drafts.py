@@ -16,7 +16,7 @@ from app.models.workflows import WorkflowDefinition
 from app.services.workflows.store import PUBLISHED, ensure_shipped
 from workflows.diff import DefinitionDiff, diff_definitions
 from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAMS
-from workflows.schema import TONES
+from workflows.validation import TONES
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from app.services.workflows.store import (
 )
 from workflows.definitions import CORE_RULES
 from workflows.engine import Engine
-from workflows.schema import CoreRules, parse_definition, shape_problems, validate_definition
+from workflows.schema import parse_definition
+from workflows.validation import CoreRules, shape_problems, validate_definition
 
 # The workflows admins may edit (the flash-sale lifecycle is shown, never edited).
 EDITABLE: dict[str, CoreRules] = {RMA: CORE_RULES[RMA]}
