@@ -514,6 +514,14 @@ def test_it_shows_each_changed_field_old_to_new(
     assert "<strong>name</strong>: Enamel mug → Enamel mug XL" in page
     assert "Updated</dt><dd>1</dd>" in page
     assert "Unchanged</dt><dd>1</dd>" in page
+    # The partner's first import wrote its products as it read them: it says so, rather
+    # than "No changes" under "Created 2".
+    first = session.scalars(select(FeedImport).order_by(FeedImport.id)).first()
+    assert first is not None
+    page = text(client.get(import_url(partner, first)))
+    assert "Created</dt><dd>2</dd>" in page
+    assert "No list of changes was kept: a partner's first import writes its 2 products" in page
+    assert "No changes." not in page
 
 
 def test_it_lists_rejected_rows_and_streams_them_as_a_safe_csv(
