@@ -271,10 +271,12 @@
         return;
       }
       form.dataset.submitted = "1";
-      form.querySelectorAll('button[type="submit"]').forEach(function (button) {
+      // The button that sent the form says so (a form may hold others: Find, Remove ...).
+      var sent = event.submitter ? [event.submitter] : form.querySelectorAll('button[type="submit"]');
+      Array.prototype.forEach.call(sent, function (button) {
         button.setAttribute("aria-disabled", "true");
         button.classList.add("is-busy");
-        button.dataset.label = button.textContent;
+        button.dataset.label = button.innerHTML; // its words for screen readers too
         if (busyText) button.textContent = busyText;
       });
     }
@@ -287,7 +289,7 @@
       form.querySelectorAll("button.is-busy").forEach(function (button) {
         button.classList.remove("is-busy");
         button.removeAttribute("aria-disabled");
-        if (button.dataset.label) button.textContent = button.dataset.label;
+        if (button.dataset.label) button.innerHTML = button.dataset.label;
       });
     });
   });
@@ -305,6 +307,20 @@
     });
   }
   document.addEventListener("DOMContentLoaded", fillBrowserZone);
+
+  // Enter in a field of a form marked data-enter-saves saves it with its [data-save] button
+  // (without JavaScript the form's first, hidden, submit button is Find: Enter never saves
+  // by surprise there). The product search's own Enter searches (below).
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || event.isComposing || !(input instanceof HTMLInputElement)) return;
+    var form = input.form;
+    if (!form || !form.hasAttribute("data-enter-saves") || input.matches("[data-search-field]")) return;
+    var save = form.querySelector("[data-save]");
+    if (!save || typeof form.requestSubmit !== "function") return;
+    event.preventDefault();
+    form.requestSubmit(save);
+  });
 
   // Enter in the product search searches (htmx listens for "search"); it must not save the form.
   document.addEventListener("keydown", function (event) {

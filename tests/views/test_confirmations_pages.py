@@ -74,9 +74,26 @@ def test_retrying_a_failed_refund_asks_with_the_amount_and_the_card(
     )
     session.commit()
     sign_in(client, team["finance"])
-    question = f"The last try failed. Refund $25.00 to the card ending 4242 for {record.number}?"
+    question = (
+        f"The last try failed. Send $25.00 to the card ending 4242 again for {record.number}?"
+    )
     assert questions(text(client.get("/staff/queues/finance"))) == [question]
     assert question in questions(text(client.get(f"/staff/returns/{record.id}")))
+    # Part paid as store credit: a retry sends only the card's part again.
+    other = open_return(app, session, customer, order=record_order(session, record))
+    session.execute(
+        update(Payment).where(Payment.order_id == record.order_id).values(amount_cents=3500)
+    )
+    session.execute(
+        update(ReturnRequest)
+        .where(ReturnRequest.id == other.id)
+        .values(disposition="REFUND", amount_cents=2500, refund_status="succeeded")
+    )
+    session.commit()
+    assert questions(text(client.get(f"/staff/returns/{record.id}"))) == [
+        f"The last try failed. Send $10.00 to the card ending 4242 again for {record.number}?"
+        " ($15.00 was added as store credit the first time.)"
+    ]
 
 
 def test_a_refund_the_card_cannot_take_back_whole_says_where_the_rest_goes(

@@ -902,11 +902,12 @@ def test_an_edited_sale_at_the_second_of_a_doubled_hour_keeps_its_time(
     client.set_cookie("admin_tz", f"{admin.id}:America/New_York", path="/admin/flash-sales")
     html = text(client.get(f"/admin/flash-sales/{sale.id}/edit"))
     assert 'name="starts_at" type="datetime-local" step="1" value="2030-11-03T01:30"' in html
-    assert '<input type="hidden" name="starts_at_fold" value="1">' in html
+    mark = "2030-11-03T01:30@America/New_York"
+    assert f'<input type="hidden" name="starts_at_fold" value="{mark}">' in html
     assert "the second (EST, UTC-05:00) is used, not 2030-11-03 05:30 UTC" in html
     form = {
         "csrf_token": token, "name": "Fall back", "tz": "America/New_York",
-        "starts_at": "2030-11-03T01:30", "starts_at_fold": "1",
+        "starts_at": "2030-11-03T01:30", "starts_at_fold": mark,
         "ends_at": "2030-11-03T03:30", "ends_at_fold": "", "version": str(sale.version),
         "items-0-product_id": str(product.id), "items-0-sale_price": "5.00",
         "items-0-quantity": "2", "items-0-per_customer_limit": "1",
@@ -915,9 +916,20 @@ def test_an_edited_sale_at_the_second_of_a_doubled_hour_keeps_its_time(
     session.expire_all()
     saved = session.get(FlashSale, sale.id)
     assert saved.starts_at.replace(tzinfo=None) == datetime(2030, 11, 3, 6, 30)
-    asked = {"tz": "America/New_York", "starts_at": "2030-11-03T01:30", "starts_at_fold": "1"}
+    asked = {"tz": "America/New_York", "starts_at": "2030-11-03T01:30", "starts_at_fold": mark}
     preview = text(client.get("/admin/flash-sales/utc", query_string=asked))
     assert "2030-11-03 06:30 UTC" in preview
+    # The mark holds for that time in that zone only: another doubled hour, or the same
+    # wall-clock time in another zone, is read as the first, as on a new sale.
+    form |= {"starts_at": "2031-11-02T01:30", "ends_at": "2031-11-02T03:30",
+             "version": str(saved.version)}  # fmt: skip
+    assert client.post(f"/admin/flash-sales/{sale.id}/edit", data=form).status_code == 302
+    session.expire_all()
+    moved = session.get(FlashSale, sale.id)
+    assert moved.starts_at.replace(tzinfo=None) == datetime(2031, 11, 2, 5, 30)  # the first
+    asked |= {"tz": "America/Chicago"}
+    preview = text(client.get("/admin/flash-sales/utc", query_string=asked))
+    assert "the first (CDT, UTC-05:00) is used" in preview
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin", "Pacific/Kiritimati"])
@@ -974,11 +986,21 @@ def test_without_javascript_find_add_and_remove_rework_the_form(client, session,
     assert count_sales(session) == 0
 
 
-def test_enter_in_any_field_saves_rather_than_finds_or_removes(client, session, token):
-    """Implicit submission uses the form's first submit button: it must be the one that
-    saves (nameless), before Find, Add and Remove."""
+def test_enter_without_javascript_finds_and_never_saves_by_surprise(client, session, token):
+    """Implicit submission uses the form's first submit button: it is a hidden Find, so Enter
+    in the search box searches and Enter elsewhere brings the form back unsaved; with
+    JavaScript, app.js makes Enter save with the button marked data-save."""
+    kettle = make_product(session, name="Kettle", price_cents=3000, stock=9)
     html = text(client.get("/admin/flash-sales/new"))
-    form = html[html.index("<form") :]
-    first = re.search(r"<button[^>]*>", form[form.index('type="submit"') - 40 :]).group(0)
-    assert 'type="submit"' in first
-    assert "name=" not in first
+    form = html[html.rindex("<form", 0, html.index("flash-admin-form")) :]
+    buttons = re.findall(r"<button[^>]*>", form)
+    first = next(b for b in buttons if 'type="submit"' in b)
+    assert 'name="find"' in first
+    assert 'aria-hidden="true"' in first
+    assert 'tabindex="-1"' in first
+    assert "data-enter-saves" in form[: form.index(">")]
+    assert sum("data-save" in b for b in buttons) == 1
+    entered = client.post("/admin/flash-sales", data=sale_form(token, kettle) | {"find": "1"})
+    assert entered.status_code == 200
+    assert "Type part of a product" in text(entered)  # an empty search: the hint
+    assert count_sales(session) == 0

@@ -40,6 +40,8 @@ from views.flash_sales.admin_form import (
     adding,
     conflict_errors,
     conflict_message,
+    fold_mark,
+    is_later,
     read_form,
     read_zone,
     remember_zone,
@@ -114,7 +116,7 @@ def _prefill(sale: SaleView) -> tuple[dict[str, str], list[int]]:
     form = {"name": sale.name, "tz": zone.key, "version": str(sale.version)}
     for key, moment in (("starts_at", sale.starts_at), ("ends_at", sale.ends_at)):
         form[key] = local_value(moment, zone)
-        form[f"{key}_fold"] = "1" if is_second(moment, zone) else ""
+        form[f"{key}_fold"] = fold_mark(form[key], zone) if is_second(moment, zone) else ""
     for n, item in enumerate(sale.items):
         at = f"items-{n}-"
         form[at + "product_id"] = str(item.product_id)
@@ -239,7 +241,7 @@ def utc() -> Response:
     args = {k: clean_text(request.args.get(k) or "")[:100] for k in keys}
     zone = read_zone(args["tz"])
     converted = {
-        k: to_utc(args[k], zone, later=args[f"{k}_fold"] == "1")
+        k: to_utc(args[k], zone, later=is_later(args, k))
         for k in ("starts_at", "ends_at")
         if zone and args[k].strip()
     }

@@ -66,6 +66,19 @@ def row_numbers(keys: Iterable[str]) -> list[int]:
     return sorted(n for n in found if n < MAX_ROWS)
 
 
+def fold_mark(local: str, zone: ZoneInfo) -> str:
+    """The hidden `<key>_fold` value of a sale's time that is the second of a wall-clock
+    time shown twice: that time and zone, so the mark holds only while both stay as shown."""
+    return f"{local}@{zone.key}"
+
+
+def is_later(values: Mapping[str, str], key: str) -> bool:
+    """Whether the form's `key` time is still the second of its doubled hour (the mark the
+    edit page set, with the time and zone unchanged since); a new time reads as the first."""
+    mark = values.get(f"{key}_fold", "")
+    return bool(mark) and mark == f"{values.get(key, '').strip()}@{values.get('tz', '').strip()}"
+
+
 def read_zone(raw: str) -> ZoneInfo | None:
     """The form's zone: empty is UTC; None for a name no zone has."""
     return find_zone(raw) if raw.strip() else UTC_ZONE
@@ -84,8 +97,7 @@ def read_form() -> Submitted:
     if got.zone is None:
         problems["tz"] = UNKNOWN_ZONE
     for key in ("starts_at", "ends_at"):
-        later = got.form[f"{key}_fold"] == "1"
-        converted = to_utc(got.form[key], got.zone or UTC_ZONE, later=later)
+        converted = to_utc(got.form[key], got.zone or UTC_ZONE, later=is_later(got.form, key))
         setattr(got, key, converted.utc)
         if converted.problem:
             problems[key] = converted.problem
@@ -246,7 +258,7 @@ def previews(form: dict[str, str], zone: ZoneInfo | None) -> dict[str, Converted
     if zone is None:
         return {}
     return {
-        k: to_utc(form[k], zone, later=form.get(f"{k}_fold") == "1")
+        k: to_utc(form[k], zone, later=is_later(form, k))
         for k in ("starts_at", "ends_at")
         if form.get(k, "").strip()
     }
