@@ -153,6 +153,7 @@ def test_without_javascript_the_form_still_finds_adds_removes_and_saves(browser,
                 page.locator("#product-search").press("Enter")  # searches, saves nothing
             page.get_by_role("button", name=f"Add {name}").click()
             page.locator("#product-search-status", has_text=f"Added {name}").wait_for()
+            expect(page.get_by_label(f"Sale price ($) for {name}")).to_be_focused()
         assert page.locator("#items-body tr").count() == 2
         assert page.locator("#field-name").input_value() == "Without scripts"  # kept
         page.get_by_role("button", name="Remove Chess Set").click()

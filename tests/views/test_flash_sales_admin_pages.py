@@ -973,6 +973,8 @@ def test_without_javascript_find_add_and_remove_rework_the_form(client, session,
     assert added.status_code == 200
     assert "Added Mug as item 2: type its sale price, quantity and limit." in html
     assert f'name="items-1-product_id" value="{mug.id}"' in html
+    assert re.search(r'id="items-1-sale_price"[^>]*autofocus', html)  # the cursor goes there
+    assert not re.search(r'id="items-0-sale_price"[^>]*autofocus', html)
     assert "Already in this sale" in html  # the matches say so now
     again = client.post("/admin/flash-sales", data=typed | {"add": str(kettle.id)})
     assert again.status_code == 409

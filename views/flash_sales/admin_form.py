@@ -218,6 +218,7 @@ class Search:
     result: Page[Product] | None = None
     chosen: frozenset[str] = frozenset()
     said: str = ""
+    added: int | None = None  # the row just added: the cursor goes to its sale price
 
 
 def search_products(q: str) -> Page[Product] | None:
@@ -249,7 +250,8 @@ def rework(sale: SaleView | None) -> Response:
             said = f"Added {added.product.name} as item {len(rows)}: type its sale price, "
             said += "quantity and limit."
     chosen = frozenset(form.get(f"items-{n}-product_id", "") for n in rows)
-    search = Search(q, search_products(q), chosen, said)
+    added_row = rows[-1] if "add" in request.form and status == 200 and rows else None
+    search = Search(q, search_products(q), chosen, said, added_row)
     return render_form(sale, form, rows, {}, status, search=search)
 
 
