@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workflows.validation import CoreRules, validate_definition
+from workflows.core_rules import CoreRules
+from workflows.validation import validate_definition
 
 
 class DefinitionError(ValueError):

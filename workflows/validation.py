@@ -1,16 +1,16 @@
 """Checking a workflow definition (`workflows.schema` describes the format): every
 problem as a sentence an admin can act on, and the limits that keep a hostile or broken
-definition from costing anything to look at. `CoreRules` says what a workflow's services
-rely on, so an edit must keep it."""
+definition from costing anything to look at. With a workflow's `CoreRules`
+(`workflows.core_rules`), also what its services rely on."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from workflows.core_rules import CoreRules, core_problems
 from workflows.registry import EFFECTS, FIELD_TYPES, GUARDS, ROLES, TEAM_KEYS, TEAMS
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -45,23 +45,6 @@ MAX_GUIDANCE = 500
 def _member(value: Any, allowed: Iterable[str]) -> TypeGuard[str]:
     """`value in allowed`, safe for the lists and objects malformed JSON brings."""
     return isinstance(value, str) and value in allowed
-
-
-@dataclass(frozen=True)
-class CoreRules:
-    """What a workflow's services rely on, so an admin's edit must keep it: the definition's
-    name, states and triggers, which states stay terminal, edges (trigger, source, dest,
-    role) the services fire themselves, effects some variant of a trigger must keep, the only
-    triggers an effect may be on, and the guard that must stand beside an effect."""
-
-    name: str
-    states: tuple[str, ...] = ()
-    triggers: tuple[str, ...] = ()
-    terminals: tuple[str, ...] = ()
-    edges: tuple[tuple[str, str, str, str], ...] = ()
-    effects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    effect_triggers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    effect_guards: Mapping[str, str] = field(default_factory=dict)
 
 
 def validate_definition(
@@ -124,7 +107,7 @@ def validate_definition(
     if _member(initial, names):
         _check_graph(initial, names, terminals, edges, problems)
     if core is not None:
-        _check_core(core, states, transitions, terminals, problems)
+        core_problems(core, states, transitions, terminals, problems)
     return problems
 
 
@@ -194,57 +177,6 @@ def _check_label(label: Any, where: str, problems: list[str], *, typed: bool = T
             problems.append(f"{where}.label must be text")
     elif len(label) > MAX_LABEL:
         problems.append(f"{where}.label must have at most {MAX_LABEL} characters")
-
-
-def _check_core(
-    core: CoreRules,
-    states: list[Any],
-    transitions: list[Any],
-    terminals: set[str],
-    problems: list[str],
-) -> None:
-    names = {
-        s.get("name")
-        for s in states
-        if isinstance(s, Mapping) and _member(s.get("name"), core.terminals)
-    }
-    for name in core.terminals:
-        if name in names and name not in terminals:
-            problems.append(f"core state {name} must stay terminal")
-    specs = [t for t in transitions if isinstance(t, Mapping)]
-
-    def listed(t: Mapping[str, Any], key: str) -> list[Any]:
-        value = t.get(key)
-        if isinstance(value, str) and key == "source":
-            return [value]
-        return value if isinstance(value, list) else []
-
-    for trigger, source, dest, role in core.edges:
-        if not any(
-            t.get("trigger") == trigger
-            and source in listed(t, "source")
-            and t.get("dest") == dest
-            and role in listed(t, "roles")
-            for t in specs
-        ):
-            problems.append(
-                f"core transition {trigger} from {source} to {dest} by {role} must be kept"
-            )
-    for trigger, effects in core.effects.items():
-        for effect in effects:
-            if not any(
-                t.get("trigger") == trigger and effect in listed(t, "effects") for t in specs
-            ):
-                problems.append(f"core trigger {trigger} must keep its effect {effect}")
-    for t in specs:
-        where = f"transition {t.get('trigger')!r}"
-        for effect in listed(t, "effects"):
-            allowed = core.effect_triggers.get(effect) if isinstance(effect, str) else None
-            if allowed is not None and t.get("trigger") not in allowed:
-                problems.append(f"{where}: effect {effect} belongs only on {', '.join(allowed)}")
-            guard = core.effect_guards.get(effect) if isinstance(effect, str) else None
-            if guard is not None and guard not in listed(t, "guards"):
-                problems.append(f"{where}: effect {effect} needs the guard {guard}")
 
 
 def _check_states(states: list[Any], problems: list[str]) -> set[str]:

@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from workflows.validation import CoreRules
+from workflows.core_rules import CoreRules
 
 RMA_CORE_STATES = (
     "SUBMITTED", "VALIDATING", "APPROVED", "SHIPPING", "RECEIVED", "INSPECTING",

@@ -26,10 +26,11 @@ from app.services.workflows.store import (
     ensure_shipped,
     published_or_none,
 )
+from workflows.core_rules import CoreRules
 from workflows.definitions import CORE_RULES
 from workflows.engine import Engine
 from workflows.schema import parse_definition
-from workflows.validation import CoreRules, shape_problems, validate_definition
+from workflows.validation import shape_problems, validate_definition
 
 # The workflows admins may edit (the flash-sale lifecycle is shown, never edited).
 EDITABLE: dict[str, CoreRules] = {RMA: CORE_RULES[RMA]}
