@@ -32,7 +32,6 @@ from app.services.flash_sales import (
 )
 from views.access import admin_required, signed_in_user
 from views.flash_sales.admin_form import (
-    ITEM_FIELDS,
     MAX_QUERY,
     MAX_ROWS,
     UTC_ZONE,
@@ -219,16 +218,13 @@ def row() -> Response:
     added = adding(request.args.get("add") or "", request.args)
     if added.n is None or added.product is None:
         return _row_refused(added.refusal, added.status)
-    n, product = added.n, added.product
-    chosen = {request.args.get(f"items-{m}-product_id", "") for m in row_numbers(request.args)}
-    form = {f"items-{n}-{f}": "" for f in ITEM_FIELDS} | {f"items-{n}-product_id": str(product.id)}
     html = render_template(
         "flash_sales/admin/_item_row_added.html",
-        n=n,
-        form=form,
+        n=added.n,
+        form=added.fields(),
         errors={},
-        products={product.id: product},
-        position=len(chosen - {""}) + 1,
+        products={added.product.id: added.product},
+        said=added.said,
     )
     return make_response(html)
 

@@ -188,13 +188,31 @@ class Added:
     product: Product | None
     refusal: str = ""
     status: int = 200
+    position: int = 0  # the item's place among the form's products (1 for the first)
+
+    def fields(self) -> dict[str, str]:
+        """The new row's form values: its product, the admin's three numbers still blank."""
+        if self.n is None or self.product is None:
+            return {}  # refused: no row
+        blank = {f"items-{self.n}-{name}": "" for name in ITEM_FIELDS}
+        return blank | {f"items-{self.n}-product_id": str(self.product.id)}
+
+    @property
+    def said(self) -> str:
+        """The status line's words for it: added (and what to type next), or why not."""
+        if self.refusal or self.product is None:
+            return self.refusal
+        return (
+            f"Added {self.product.name} as item {self.position}: type its sale price, "
+            "quantity and limit."
+        )
 
 
 def adding(raw: str, sent: Mapping[str, str]) -> Added:
     """A new row for product `raw`, numbered after the rows `sent` has (`items-N-…`); a
     product already there, or not for sale, or a 51st row, is refused."""
     numbers = row_numbers(sent.keys())
-    chosen = {sent.get(f"items-{n}-product_id", "").strip() for n in numbers}
+    chosen = {sent.get(f"items-{n}-product_id", "").strip() for n in numbers} - {""}
     product_id = whole_number(raw.strip()[:20]) or 0
     product = find_products(db_session(), [product_id]).get(product_id)
     if product is None or not product.active:
@@ -206,7 +224,7 @@ def adding(raw: str, sent: Mapping[str, str]) -> Added:
     free = free or [n for n in range(MAX_ROWS) if n not in numbers]
     if not free:
         return Added(None, product, f"A sale has at most {MAX_ROWS} items.", 409)
-    return Added(free[0], product)
+    return Added(free[0], product, position=len(chosen) + 1)
 
 
 @dataclass(frozen=True)
@@ -232,7 +250,7 @@ def rework(sale: SaleView | None) -> Response:
     got = read_form()
     form, rows = got.form, row_numbers(request.form.keys())
     q = clean_text(request.form.get("q") or "")[:MAX_QUERY].strip()
-    said, status = "", 200
+    said, status, added_row = "", 200, None
     if (remove := whole_number(request.form.get("remove"), digits=2)) in rows:
         rows.remove(remove)
         key = f"items-{remove}-product_id"
@@ -242,15 +260,11 @@ def rework(sale: SaleView | None) -> Response:
             form.pop(f"items-{remove}-{item_field}", None)
     elif "add" in request.form:
         added = adding(request.form.get("add") or "", form)
-        said, status = added.refusal, added.status
-        if added.n is not None and added.product is not None:
-            rows.append(added.n)
-            form |= {f"items-{added.n}-{f}": "" for f in ITEM_FIELDS}
-            form[f"items-{added.n}-product_id"] = str(added.product.id)
-            said = f"Added {added.product.name} as item {len(rows)}: type its sale price, "
-            said += "quantity and limit."
+        said, status, added_row = added.said, added.status, added.n
+        if added_row is not None:
+            rows.append(added_row)
+            form |= added.fields()
     chosen = frozenset(form.get(f"items-{n}-product_id", "") for n in rows)
-    added_row = rows[-1] if "add" in request.form and status == 200 and rows else None
     search = Search(q, search_products(q), chosen, said, added_row)
     return render_form(sale, form, rows, {}, status, search=search)
 
