@@ -149,12 +149,21 @@ def page(browser: Any, live_server: str, server_log: ServerLog) -> Iterator[Any]
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(20_000)  # generous: CI machines are small and shared
     yield page
-    shots = os.environ.get("E2E_SCREENSHOTS")
-    if shots:
-        page.screenshot(path=str(Path(shots) / "last.png"), full_page=True)
+    shot(page, "last")
     context.close()
     assert failed == [], f"the server answered with 5xx: {failed}"
     assert errors == [], f"browser console errors: {errors}"
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot of the whole page as `<name>.png`, when E2E_SCREENSHOTS names a folder."""
+    folder = os.environ.get("E2E_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def no_sideways_scroll(page: Any) -> bool:
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def sign_in(page: Any, username: str, password: str) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_returns_journeys import api, no_sideways_scroll, paid_order, shot
+from tests.e2e.conftest import no_sideways_scroll, shot, sign_in
+from tests.e2e.test_returns_journeys import api, paid_order
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from app.config import ROOT
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_returns_journeys import shot
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 SAMPLE = ROOT / "data" / "samples" / "feeds" / "standard.csv"

@@ -4,15 +4,13 @@ error, save, and find the right UTC times on the sale's page (issue 14)."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.axe import describe, violations
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect  # the dev extra
@@ -22,12 +20,6 @@ CASES = {
     1280: ("wool throw", "Wool Throw Blanket", "headlamp", "Camping Headlamp", "2031-01-15"),
     375: ("candle", "Scented Candle Trio", "wall clock", "Wall Clock", "2031-02-18"),
 }
-
-
-def shot(page: Any, name: str) -> None:
-    folder = os.environ.get("E2E_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def assert_fits(page: Any, width: int) -> None:
@@ -104,7 +96,7 @@ def test_an_admin_builds_a_sale_in_their_time_zone(page, width):
     page.locator("#field-ends_at-utc", has_text=f"= {day} 16:30 UTC").wait_for()
     assert_accessible(page, f"form with a row at {width}")
     assert_fits(page, width)
-    shot(page, f"flash-admin-form-{width}.png")
+    shot(page, f"flash-admin-form-{width}")
 
     # No name: the form comes back with the error, every row and value kept.
     page.get_by_role("button", name="Create flash sale").click()
@@ -126,7 +118,7 @@ def test_an_admin_builds_a_sale_in_their_time_zone(page, width):
     assert "14:00 → 16:30 UTC" in window
     assert_accessible(page, f"sale page at {width}")
     assert_fits(page, width)
-    shot(page, f"flash-admin-sale-{width}.png")
+    shot(page, f"flash-admin-sale-{width}")
 
     # The zone is remembered for this admin's next sale.
     page.goto("/admin/flash-sales/new")

@@ -4,14 +4,13 @@ customer's page, is reserved and paid for, and the shop shows its price while it
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import no_sideways_scroll, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -119,16 +118,6 @@ def test_an_admin_schedules_a_sale_that_starts_and_ends_on_time(page, live_serve
     assert datetime.now(UTC) - end < timedelta(seconds=7)
 
 
-def no_sideways_scroll(page: object) -> bool:
-    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))  # type: ignore[attr-defined]
-
-
-def shot(page: object, name: str) -> None:
-    folder = os.environ.get("E2E_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=os.path.join(folder, name), full_page=True)  # type: ignore[attr-defined]
-
-
 def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, live_server):
     _sale, product = schedule_sale(live_server, starts_in=-1, lasts=600, name="Phone flash",
                                    limit=1, pick=1)  # fmt: skip
@@ -137,7 +126,7 @@ def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, liv
     sale = page.locator(".flash-sale", has_text="Phone flash")
     picker = sale.get_by_label("Quantity")
     assert picker.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "8px"  # .field
-    shot(page, "flash-sales-1280.png")
+    shot(page, "flash-sales-1280")
     page.set_viewport_size({"width": 375, "height": 800})
     sale.get_by_role("button", name="Reserve").click()
     page.locator("#flash-notice").get_by_text("Reserved").wait_for()
@@ -145,14 +134,14 @@ def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, liv
     card = holds.get_by_label("Card number")
     assert card.evaluate("el => getComputedStyle(el).borderTopLeftRadius") == "8px"  # .field
     assert no_sideways_scroll(page)
-    shot(page, "flash-sales-375-reserved.png")
+    shot(page, "flash-sales-375-reserved")
 
     card.fill("4000 0000 0000 0002")
     holds.get_by_role("button", name=re.compile("^Pay ")).click()
     page.locator("#alerts").get_by_text(re.compile("declined", re.I)).wait_for()
     assert page.locator("#flash-notice").inner_text().strip() == ""  # no "Done: Reserved"
     assert page.get_by_text("Done:").count() == 0
-    shot(page, "flash-sales-375-declined.png")
+    shot(page, "flash-sales-375-declined")
 
     holds.get_by_label("Card number").fill("4242 4242 4242 4242")
     holds.get_by_role("button", name=re.compile("^Pay ")).click()
@@ -162,7 +151,7 @@ def test_on_a_phone_a_declined_card_then_the_limit_read_right(page, browser, liv
     item.get_by_text("You have bought your limit (1).").wait_for()
     assert item.get_by_role("button", name="Reserve").count() == 0
     assert no_sideways_scroll(page)
-    shot(page, "flash-sales-375-limit.png")
+    shot(page, "flash-sales-375-limit")
 
     # An admin follows the sale but is offered no Reserve and no cart.
     admin = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 800})

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_returns_journeys import shot
+from tests.e2e.conftest import shot, sign_in
 
 pytestmark = pytest.mark.e2e
 REFRESH = 15_000  # ms: the dashboard polls every 5 s; room for a small, busy machine

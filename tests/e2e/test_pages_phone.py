@@ -8,22 +8,19 @@ E2E_SCREENSHOTS is set (`phone-<role>-<page>-<width>.png`)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import shot, sign_in
 from tests.e2e.test_returns_journeys import api
 
 pytestmark = pytest.mark.e2e
-SHOTS = os.environ.get("E2E_SCREENSHOTS")
 WIDTHS = (1280, 375)
 TEAMS = ("support", "warehouse", "finance")
 # Long unbroken words a staff page must wrap rather than widen itself for.
@@ -323,9 +320,7 @@ def test_it_fits_every_page_at_375_and_1280(tabs: dict[str, Tab], data: Data, ro
                                    ("line total", line_total)):  # fmt: skip
                     if not in_view(part, 375):
                         problems.append(f"{role} /cart at 375: the {what} is off screen")
-            if SHOTS:
-                name = f"phone-{role}-{slug(path)}-{width}.png"
-                page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+            shot(page, f"phone-{role}-{slug(path)}-{width}")
     problems += tabs[role].errors
     tabs[role].errors.clear()
     assert problems == [], "\n".join(problems)

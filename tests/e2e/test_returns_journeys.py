@@ -5,7 +5,6 @@ the return page, and the customer's open page follows along without reloading.""
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.parse
 import urllib.request
@@ -16,16 +15,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import no_sideways_scroll, shot, sign_in
 
 pytestmark = pytest.mark.e2e
-SHOTS = os.environ.get("E2E_SCREENSHOTS")
 LIVE = 15_000  # ms: a poll every 5 s, plus the refund job's 5 s tick, plus slack
-
-
-def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 def api(base: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
@@ -376,7 +369,3 @@ def test_staff_find_a_customers_returns_on_a_phone(page, live_server):
                   "Cancel return: note"):  # fmt: skip
         assert panel.get_by_label(re.compile(f"^{label}")).count() == 1
     shot(page, "return-staff-actions-375")
-
-
-def no_sideways_scroll(page: Any) -> bool:
-    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.axe import describe, violations
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_returns_journeys import api, confirm, in_queue, moved, paid_order, shot
+from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_returns_journeys import api, confirm, in_queue, moved, paid_order
 from workflows.definitions import load_shipped
 
 pytestmark = pytest.mark.e2e
