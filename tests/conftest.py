@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -247,3 +247,21 @@ def served_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     from tests.shared_state import serve_here
 
     return serve_here(monkeypatch)
+
+
+@contextmanager
+def statements_run(session: Session) -> Iterator[list[str]]:
+    """The SQL statements sent on `session`'s engine (any connection, the app's requests'
+    too) while the block runs: for tests that count queries or look for one kind."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 import app.services.catalog.products as catalog
 from app.db import transaction
@@ -19,6 +18,7 @@ from app.services.catalog import (
     update_product,
 )
 from tests.builders import make_partner, make_product, make_user
+from tests.conftest import statements_run
 
 
 def names(page):
@@ -171,17 +171,8 @@ def test_it_finds_the_products_of_some_ids_in_one_query(session):
     update_product(session, gone.id, ProductInput(active=False))
     ids = [kept.id, gone.id, kept.id, 999_999, 0, -3, 2**70]
     session.expire_all()
-    selects: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            selects.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", count)
-    try:
+    with statements_run(session) as statements:
         found = find_products(session, ids)
-    finally:
-        event.remove(session.get_bind(), "before_cursor_execute", count)
-    assert len(selects) == 1
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
     assert {i: p.name for i, p in found.items()} == {ids[0]: "Kept", ids[1]: "Gone"}
     assert find_products(session, [0, -1]) == {}

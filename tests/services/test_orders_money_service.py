@@ -4,7 +4,7 @@ and status, the net paid - refunded = kept, and what a replacement order replace
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app.db import utcnow
 from app.errors import NotFound, PaymentDeclined
@@ -21,6 +21,7 @@ from app.services.returns import (
     fire_return_trigger,
 )
 from tests.builders import make_product, make_user, walk_return
+from tests.conftest import statements_run
 
 
 @pytest.fixture
@@ -199,14 +200,9 @@ def test_it_reads_the_same_number_of_queries_for_one_return_or_many(
     db, session, payments, customer, staff
 ):
     def count_reads(order_id):
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
         session.expunge_all()
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with statements_run(session) as statements:
             describe_order(session, customer, order_id)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
 
     def order_with(copies):

@@ -4,13 +4,13 @@ its own dialog to ask them in (app.js opens it for hx-confirm and data-confirm).
 import html as entities
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app.models.payments import Payment
 from app.models.returns import ReturnRequest
 from app.services.users import create_user
 from tests.builders import make_user, walk_return
-from tests.conftest import sign_in
+from tests.conftest import sign_in, statements_run
 from tests.views.conftest import text
 from tests.views.returns_helpers import make_team, open_return
 
@@ -178,18 +178,8 @@ def test_a_queue_of_refunds_reads_their_payouts_in_a_fixed_number_of_queries(
     app, client, session, customer, team
 ):
     def count() -> int:
-        statements: list[str] = []
-
-        def seen(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
-
-        bind = session.get_bind()
-        engine = getattr(bind, "engine", bind)
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with statements_run(session) as statements:
             html = text(client.get("/staff/queues/finance"))
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
         assert html.count("to the card ending 4242") == len(records)
         return len([s for s in statements if "payments" in s])
 

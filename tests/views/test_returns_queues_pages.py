@@ -6,7 +6,7 @@ import time
 
 import pytest
 from flask import render_template_string
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 import views.returns.staff
@@ -16,7 +16,7 @@ from app.models.returns import ReturnRequest
 from app.services.read_cache import returns_reads
 from app.services.returns import execute_refunds, fire_return_trigger
 from tests.builders import make_image, walk_return
-from tests.conftest import sign_in
+from tests.conftest import sign_in, statements_run
 from tests.views.conftest import text
 from tests.views.returns_helpers import HX, age, make_team, open_return, post, stamp_of
 
@@ -242,19 +242,9 @@ def test_a_row_action_does_not_search_the_queue_to_learn_whether_the_row_stays(
 ):
     record = open_return(app, session, customer)
     token = sign_in(client, team["support"])
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    bind = session.get_bind()
-    engine = getattr(bind, "engine", bind)
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(session) as statements:
         response = post(client, f"/staff/returns/{record.id}/transitions", token, htmx=True,
                         trigger="approve", version="2", team="support")  # fmt: skip
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert "and waits on the customer" in text(response)
     assert statements
     assert not [s for s in statements if " LIKE " in s.upper()]
