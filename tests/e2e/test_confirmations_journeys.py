@@ -29,6 +29,15 @@ def focused_text(page: Any) -> str:
     return str(page.evaluate("() => document.activeElement && document.activeElement.innerText"))
 
 
+def nothing_done(page: Any, dialog: Any, button: Any, badge: Any) -> None:
+    """The question was turned down: the dialog closes, focus is back on the button, and
+    the return stays as it was (a moment later too: nothing was sent)."""
+    dialog.wait_for(state="hidden")
+    assert button.evaluate("el => el === document.activeElement")
+    page.wait_for_timeout(600)
+    assert "Awaiting review" in badge.inner_text()
+
+
 @pytest.mark.parametrize("width", [1280, 375])
 def test_rejecting_asks_in_the_page_and_only_confirm_does_it(page, live_server, width):
     created = opened(live_server)
@@ -56,19 +65,13 @@ def test_rejecting_asks_in_the_page_and_only_confirm_does_it(page, live_server, 
     assert no_sideways_scroll(page)
     shot(page, f"confirm-reject-{width}")
     dialog.get_by_role("button", name="Cancel").click()
-    dialog.wait_for(state="hidden")
-    assert reject.evaluate("el => el === document.activeElement")
-    page.wait_for_timeout(600)
-    assert "Awaiting review" in badge.inner_text()
+    nothing_done(page, dialog, reject, badge)
 
     # Escape: the same.
     reject.click()
     dialog.wait_for()
     page.keyboard.press("Escape")
-    dialog.wait_for(state="hidden")
-    assert reject.evaluate("el => el === document.activeElement")
-    page.wait_for_timeout(600)
-    assert "Awaiting review" in badge.inner_text()
+    nothing_done(page, dialog, reject, badge)
 
     # Confirm: the return is rejected, with the reason given.
     reject.click()

@@ -56,10 +56,19 @@ def test_the_page_has_one_labelled_confirmation_dialog(client, customer):
     assert "style=" not in html.split('id="confirm-dialog"')[1].split("</dialog>")[0]
 
 
-def test_issuing_a_refund_names_the_amount_and_the_card(app, client, session, customer, team):
-    record = decided(app, session, customer, team, "REFUND")
+@pytest.mark.parametrize(
+    ("disposition", "asked"),
+    [
+        ("REFUND", "Refund $25.00 to the card ending 4242 for {}?"),
+        ("STORE_CREDIT", "Add $25.00 store credit for {}?"),
+    ],
+)
+def test_paying_out_names_the_amount_and_where_it_goes(
+    app, client, session, customer, team, disposition, asked
+):
+    record = decided(app, session, customer, team, disposition)
     sign_in(client, team["finance"])
-    question = f"Refund $25.00 to the card ending 4242 for {record.number}?"
+    question = asked.format(record.number)
     assert question in questions(text(client.get("/staff/queues/finance")))
     assert question in questions(text(client.get(f"/staff/returns/{record.id}")))
 
@@ -121,14 +130,6 @@ def test_a_refund_the_card_cannot_take_back_whole_says_where_the_rest_goes(
         f"Refund $25.00 for {record.number}: $10.00 to the card ending 4242 and $15.00 as"
         " store credit?"
     ) in questions(html)
-
-
-def test_issuing_store_credit_names_the_amount(app, client, session, customer, team):
-    record = decided(app, session, customer, team, "STORE_CREDIT")
-    sign_in(client, team["finance"])
-    question = f"Add $25.00 store credit for {record.number}?"
-    assert question in questions(text(client.get("/staff/queues/finance")))
-    assert question in questions(text(client.get(f"/staff/returns/{record.id}")))
 
 
 def test_deciding_asks_with_the_chosen_disposition_and_amount(app, client, session, customer, team):

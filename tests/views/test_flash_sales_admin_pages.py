@@ -51,6 +51,16 @@ def sale_form(token, product, **changes):
     return form
 
 
+def item(n: int, product_id: str, price: str, quantity: str, limit: str) -> dict[str, str]:
+    """The form fields of item row `n`, as typed."""
+    return {
+        f"items-{n}-product_id": product_id,
+        f"items-{n}-sale_price": price,
+        f"items-{n}-quantity": quantity,
+        f"items-{n}-per_customer_limit": limit,
+    }
+
+
 def make_sale(session, products, *, start=HOUR, end=2 * HOUR, quantity=3, now=None, name="Deal"):
     now = now or utcnow()
     return create_sale(
@@ -183,12 +193,7 @@ def test_it_creates_a_sale_and_sets_its_units_aside(client, session, token):
     form = sale_form(
         token,
         product,
-        **{
-            "items-2-product_id": str(other.id),
-            "items-2-sale_price": "19",
-            "items-2-quantity": "5",
-            "items-2-per_customer_limit": "1",
-        },
+        **item(2, str(other.id), "19", "5", "1"),
     )
     response = client.post("/admin/flash-sales", data=form)
     assert response.status_code == 302
@@ -263,12 +268,7 @@ def test_it_maps_errors_to_the_row_they_came_from_past_blank_rows(client, sessio
     form = sale_form(
         token,
         product,
-        **{
-            "items-3-product_id": str(second.id),
-            "items-3-sale_price": "5",
-            "items-3-quantity": "3",
-            "items-3-per_customer_limit": "1",
-        },
+        **item(3, str(second.id), "5", "3", "1"),
     )
     html = text(client.post("/admin/flash-sales", data=form))
     assert re.search(r'id="items-3-quantity-error">Quantity is more than the 2 in stock', html)
@@ -648,12 +648,7 @@ def test_it_redisplays_every_row_with_its_product_after_an_error(client, session
         tz="Asia/Kolkata",
         starts_at="2030-01-15T09:00",
         ends_at="2030-01-15T11:00",
-        **{
-            "items-5-product_id": str(teapot.id),
-            "items-5-sale_price": "20",
-            "items-5-quantity": "9",
-            "items-5-per_customer_limit": "1",
-        },
+        **item(5, str(teapot.id), "20", "9", "1"),
     )
     html = text(client.post("/admin/flash-sales", data=form))
     assert "Name is required" in html
@@ -675,12 +670,7 @@ def test_it_names_an_unknown_or_inactive_product_in_its_row(client, session, tok
     form = sale_form(
         token,
         product,
-        **{
-            "items-1-product_id": "999999",
-            "items-1-sale_price": "1",
-            "items-1-quantity": "1",
-            "items-1-per_customer_limit": "1",
-        },
+        **item(1, "999999", "1", "1", "1"),
     )
     html = text(client.post("/admin/flash-sales", data=form))
     assert "Kettle" in html
