@@ -17,7 +17,7 @@ from app.models.orders import Order
 from app.models.returns import ReturnRequest
 from app.models.users import User
 from app.services.returns import LineRequest, create_return
-from tests.builders import make_paid_order, make_product, make_user
+from tests.builders import make_paid_order, make_product, make_user, walk_return
 
 HX = {"HX-Request": "true"}
 STAMP = re.compile(r'hx-get="/(?:staff/)?returns/\d+\?seen=([^"]+)"')
@@ -68,6 +68,20 @@ def open_return(
         lines=[LineRequest(order.lines[0].id, quantity)],
         now=utcnow(),
     )
+
+
+def refund_failed(
+    app: Flask, session: Session, customer: User, team: dict[str, User]
+) -> ReturnRequest:
+    """A return decided as a refund, in processing, whose card refund failed: finance's
+    queue offers to retry it."""
+    record = open_return(app, session, customer)
+    walk_return(session, record.id, team, customer, until="process", disposition="REFUND")
+    session.execute(
+        update(ReturnRequest).where(ReturnRequest.id == record.id).values(refund_status="failed")
+    )
+    session.commit()
+    return record
 
 
 def age(session: Session, record: ReturnRequest, *, hours: float, sla_hours: float) -> None:

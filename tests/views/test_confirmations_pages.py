@@ -12,7 +12,7 @@ from app.services.users import create_user
 from tests.builders import make_user, walk_return
 from tests.conftest import sign_in, statements_run
 from tests.views.conftest import text
-from tests.views.returns_helpers import make_team, open_return
+from tests.views.returns_helpers import make_team, open_return, refund_failed
 
 
 @pytest.fixture
@@ -76,12 +76,7 @@ def test_paying_out_names_the_amount_and_where_it_goes(
 def test_retrying_a_failed_refund_asks_with_the_amount_and_the_card(
     app, client, session, customer, team
 ):
-    record = open_return(app, session, customer)
-    walk_return(session, record.id, team, customer, until="process", disposition="REFUND")
-    session.execute(
-        update(ReturnRequest).where(ReturnRequest.id == record.id).values(refund_status="failed")
-    )
-    session.commit()
+    record = refund_failed(app, session, customer, team)
     sign_in(client, team["finance"])
     question = (
         f"The last try failed. Send $25.00 to the card ending 4242 again for {record.number}?"

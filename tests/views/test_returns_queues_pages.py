@@ -18,7 +18,15 @@ from app.services.returns import execute_refunds, fire_return_trigger
 from tests.builders import make_image, walk_return
 from tests.conftest import sign_in, statements_run
 from tests.views.conftest import text
-from tests.views.returns_helpers import HX, age, make_team, open_return, post, stamp_of
+from tests.views.returns_helpers import (
+    HX,
+    age,
+    make_team,
+    open_return,
+    post,
+    refund_failed,
+    stamp_of,
+)
 
 
 @pytest.fixture
@@ -422,12 +430,7 @@ def test_it_says_a_refund_completes_by_itself(app, client, session, customer, te
 
 
 def test_it_offers_a_retry_when_the_refund_failed(app, client, session, customer, team):
-    record = open_return(app, session, customer)
-    walk_return(session, record.id, team, customer, until="process", disposition="REFUND")
-    session.execute(
-        update(ReturnRequest).where(ReturnRequest.id == record.id).values(refund_status="failed")
-    )
-    session.commit()
+    record = refund_failed(app, session, customer, team)
     sign_in(client, team["finance"])
     html = text(client.get("/staff/queues/finance"))
     assert "Retry refund" in html
